@@ -1,0 +1,190 @@
+"""The `reppu` command.
+
+    reppu serve [--host H] [--port P]     serve the API
+    reppu demo  [--host H] [--port P]     seed the demo if empty, print logins, serve
+    reppu migrate                         create the app role, apply migrations
+    reppu seed [--size small|city] [--seed N]
+    reppu roster import FILE --tenant SLUG
+    reppu token --tenant SLUG --name NAME --scope roster:import
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from core import actions
+from core.clock import SystemClock, today_in_helsinki
+from core.config import ConfigError, Settings
+from core.db import Database, admin_dsn_for, migrate, open_database
+from core.errors import ReppuError
+
+log = logging.getLogger("reppu")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"reppu: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "demo":
+        settings = _with_dev_login(settings)
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(_dispatch(args, settings))
+    except ReppuError as exc:
+        print(f"reppu: {exc.code}: {exc.message}", file=sys.stderr)
+        if exc.details:
+            for item in exc.details if isinstance(exc.details, list) else [exc.details]:
+                print(f"  {item}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _with_dev_login(settings: Settings) -> Settings:
+    import msgspec
+
+    return msgspec.structs.replace(settings, dev_login=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="reppu", description="Reppu messaging hub")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, text in (("serve", "serve the API"), ("demo", "seed a demo municipality and serve")):
+        s = sub.add_parser(name, help=text)
+        s.add_argument("--host", default="127.0.0.1")
+        s.add_argument("--port", type=int, default=8000)
+    sub.add_parser("migrate", help="create the application role and apply migrations")
+    s = sub.add_parser("seed", help="generate the demo tenants")
+    s.add_argument("--size", choices=["small", "city"], default="small")
+    s.add_argument("--seed", type=int, default=None)
+    r = sub.add_parser("roster", help="roster feeds").add_subparsers(dest="roster_command",
+                                                                       required=True)
+    ri = r.add_parser("import", help="import a roster JSON document")
+    ri.add_argument("file", type=Path)
+    ri.add_argument("--tenant", required=True, help="tenant slug")
+    t = sub.add_parser("token", help="issue a service token")
+    t.add_argument("--tenant", required=True)
+    t.add_argument("--name", required=True)
+    t.add_argument("--scope", action="append", required=True)
+    return p
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "migrate":
+        async with admin_dsn_for(settings) as admin:
+            applied = await migrate(admin, settings)
+        print(f"applied migrations: {applied or 'none (up to date)'}")
+        return 0
+    if args.command in ("serve", "demo"):
+        return await _serve(settings, args.host, args.port, demo=args.command == "demo")
+    async with open_database(settings) as db:
+        if args.command == "seed":
+            await seed(db, size=args.size, seed_value=args.seed, verbose=True)
+            return 0
+        if args.command == "roster":
+            tenant_id = await actions.find_tenant(db, args.tenant)
+            if tenant_id is None:
+                print(f"reppu: no tenant {args.tenant!r}", file=sys.stderr)
+                return 1
+            result = await actions.import_roster_bytes(db, tenant_id, args.file.read_bytes())
+            print(f"imported {result.schools} schools, {result.persons} persons, "
+                  f"{result.groups} groups, {result.guardianships} guardianships")
+            return 0
+        if args.command == "token":
+            from core.auth import TokenIssuer
+
+            tenant_id = await actions.find_tenant(db, args.tenant)
+            if tenant_id is None:
+                print(f"reppu: no tenant {args.tenant!r}", file=sys.stderr)
+                return 1
+            if settings.secret_generated:
+                print("reppu: set REPPU_SECRET: a token signed with a random secret is "
+                      "useless after this process", file=sys.stderr)
+                return 2
+            print(TokenIssuer(settings, SystemClock()).issue_service(tenant_id, args.name,
+                                                                     args.scope))
+            return 0
+    raise AssertionError(args.command)
+
+
+async def seed(db: Database, *, size: str, seed_value: int | None, verbose: bool = False,
+               today: date | None = None) -> dict[str, list[str]]:
+    """Generate and import the demo tenant (of `size`) and the second small
+    tenant, through the same roster import any municipality uses."""
+    from core import seed as demo
+
+    today = today or today_in_helsinki(SystemClock())
+    seed_kw = {} if seed_value is None else {"seed": seed_value}
+    logins: dict[str, list[str]] = {}
+    for spec, spec_size in ((demo.DEMO_TENANT, size), (demo.SECOND_TENANT, "small")):
+        started = time.perf_counter()
+        doc = demo.generate(spec, spec_size, today=today, **seed_kw)
+        generated = time.perf_counter()
+        tenant_id = await actions.ensure_tenant(db, spec.slug, spec.name, spec.kind)
+        result = await actions.import_roster(db, tenant_id, doc)
+        done = time.perf_counter()
+        if verbose:
+            print(f"seeded {spec.slug} ({spec_size}): {result.schools} schools, "
+                  f"{result.persons} persons, {result.groups} groups, "
+                  f"{result.guardianships} guardianships in {done - started:.1f} s "
+                  f"(generate {generated - started:.1f} s, import {done - generated:.1f} s)")
+        if spec is demo.DEMO_TENANT:
+            logins = demo.demo_logins(doc)
+    return logins
+
+
+async def _demo_logins(db: Database) -> dict[str, list[str]]:
+    from core import seed as demo
+
+    tenant_id = await actions.find_tenant(db, demo.DEMO_TENANT.slug)
+    if tenant_id is None:
+        return await seed(db, size="small", seed_value=None, verbose=True)
+    doc = demo.generate(demo.DEMO_TENANT, "small", today=today_in_helsinki(SystemClock()))
+    return demo.demo_logins(doc)
+
+
+async def _serve(settings: Settings, host: str, port: int, *, demo: bool) -> int:
+    import uvicorn
+
+    from core.api import Services, create_app
+
+    async with open_database(settings) as db:
+        logins = await _demo_logins(db) if demo else {}
+        app = create_app(Services(settings, db, SystemClock()))
+        config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_config=None,
+                                ws="websockets-sansio", access_log=False)
+        server = uvicorn.Server(config)
+        if demo:
+            _print_demo(f"http://{host}:{port}", logins)
+        # uvicorn re-raises the signal it caught after a graceful shutdown; with
+        # these handlers that re-raise is a no-op, so the database (and an
+        # embedded server) is closed below instead of the process dying.
+        previous = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            await server.serve()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+    log.info("stopped")
+    return 0
+
+
+def _print_demo(url: str, logins: dict[str, list[str]]) -> None:
+    lines = [f"Reppu demo at {url}", "Log in (dev login) as, for example:"]
+    for role, names in logins.items():
+        lines.append(f"  {role:<10} {', '.join(names)}")
+    lines.append(f"  curl -s -X POST {url}/v1/auth/dev-login -H 'content-type: application/json'"
+                 f" -d '{{\"username\": \"{next(iter(logins.values()), [''])[0]}\"}}'")
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,168 @@
+"""Roster validation without I/O.
+
+A roster document is checked whole before anything is applied: every bad row
+is reported with its path (`persons[12].birth_date`) and the reason, and if
+there is one, nothing is written. Decoding is per row, so one malformed person
+does not hide the problems of the others.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+import msgspec
+
+from core.model import (
+    MAX_ROSTER_ROWS,
+    STAFF_ROLES,
+    RosterDocument,
+    RosterGroup,
+    RosterGuardianship,
+    RosterPerson,
+    RosterProblem,
+    RosterSchool,
+)
+
+T = TypeVar("T")
+
+_SECTIONS: dict[str, type[Any]] = {
+    "schools": RosterSchool,
+    "persons": RosterPerson,
+    "groups": RosterGroup,
+    "guardianships": RosterGuardianship,
+}
+
+
+class Known(msgspec.Struct, kw_only=True):
+    """What the database already holds, by external id, for cross-checks of a
+    partial document."""
+
+    schools: frozenset[str] = frozenset()
+    #: external person id -> roles held (any school)
+    person_roles: Mapping[str, frozenset[str]] = {}
+
+
+def parse(raw: bytes, *, max_rows: int = MAX_ROSTER_ROWS
+          ) -> tuple[RosterDocument | None, list[RosterProblem]]:
+    """Decode a roster document row by row, collecting every row's problem."""
+    try:
+        top = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        return None, [RosterProblem(path="$", reason=f"not valid JSON: {exc}")]
+    if not isinstance(top, dict):
+        return None, [RosterProblem(path="$", reason="expected a JSON object")]
+    problems: list[RosterProblem] = []
+    for key in top:
+        if key not in _SECTIONS:
+            problems.append(RosterProblem(path=key, reason="unknown section"))
+    total = sum(len(v) for v in top.values() if isinstance(v, list))
+    if total > max_rows:
+        return None, [RosterProblem(path="$", reason=f"more than {max_rows} rows")]
+    sections: dict[str, list[Any]] = {}
+    for key, cls in _SECTIONS.items():
+        rows = top.get(key, [])
+        if not isinstance(rows, list):
+            problems.append(RosterProblem(path=key, reason="expected an array"))
+            continue
+        sections[key] = _convert_rows(key, rows, cls, problems)
+    if problems:
+        return None, problems
+    return RosterDocument(**sections), []
+
+
+def _convert_rows(section: str, rows: list[Any], cls: type[T],
+                  problems: list[RosterProblem]) -> list[T]:
+    out: list[T] = []
+    for i, row in enumerate(rows):
+        try:
+            out.append(msgspec.convert(row, cls))
+        except msgspec.ValidationError as exc:
+            message = str(exc)
+            reason, _, where = message.rpartition(" - at `")
+            if where:
+                path = f"{section}[{i}]{where.rstrip('`').removeprefix('$')}"
+            else:
+                path, reason = f"{section}[{i}]", message
+            problems.append(RosterProblem(path=path, reason=reason))
+    return out
+
+
+def check(doc: RosterDocument, *, tenant_slug: str, known: Known | None = None
+          ) -> list[RosterProblem]:
+    """Cross-row checks: unique ids, references that resolve (in the document
+    or in `known`), roles that fit what a row says about a person."""
+    known = known or Known()
+    problems: list[RosterProblem] = []
+
+    def dupes(section: str, keys: Iterable[str], what: str) -> None:
+        seen: set[str] = set()
+        for i, key in enumerate(keys):
+            if key in seen:
+                problems.append(RosterProblem(path=f"{section}[{i}]", reason=f"duplicate {what} {key!r}"))
+            seen.add(key)
+
+    dupes("schools", (s.id for s in doc.schools), "id")
+    dupes("persons", (p.id for p in doc.persons), "id")
+    dupes("groups", (g.id for g in doc.groups), "id")
+    dupes("persons", (p.username or f"\0{i}" for i, p in enumerate(doc.persons)), "username")
+    dupes("guardianships", (f"{g.guardian} -> {g.learner}" for g in doc.guardianships),
+          "guardianship")
+
+    schools = known.schools | {s.id for s in doc.schools}
+    roles: dict[str, frozenset[str]] = dict(known.person_roles)
+    for p in doc.persons:
+        roles[p.id] = frozenset(r.role for r in p.roles)
+
+    for i, p in enumerate(doc.persons):
+        if p.username is not None and not p.username.endswith(f"@{tenant_slug}"):
+            problems.append(RosterProblem(path=f"persons[{i}].username",
+                                          reason=f"must end with @{tenant_slug}"))
+        for j, r in enumerate(p.roles):
+            if r.school not in schools:
+                problems.append(RosterProblem(path=f"persons[{i}].roles[{j}].school",
+                                              reason=f"unknown school {r.school!r}"))
+        pairs = Counter((r.school, r.role) for r in p.roles)
+        if any(n > 1 for n in pairs.values()):
+            problems.append(RosterProblem(path=f"persons[{i}].roles", reason="duplicate role"))
+        if any(r.role == "learner" for r in p.roles) and p.birth_date is None:
+            problems.append(RosterProblem(path=f"persons[{i}].birth_date",
+                                          reason="a learner needs a date of birth"))
+
+    for i, g in enumerate(doc.groups):
+        if g.school not in schools:
+            problems.append(RosterProblem(path=f"groups[{i}].school",
+                                          reason=f"unknown school {g.school!r}"))
+        for j, pid in enumerate(g.learners):
+            if pid not in roles:
+                problems.append(RosterProblem(path=f"groups[{i}].learners[{j}]",
+                                              reason=f"unknown person {pid!r}"))
+            elif "learner" not in roles[pid]:
+                problems.append(RosterProblem(path=f"groups[{i}].learners[{j}]",
+                                              reason=f"{pid!r} is not a learner"))
+        for j, pid in enumerate(g.teachers):
+            if pid not in roles:
+                problems.append(RosterProblem(path=f"groups[{i}].teachers[{j}]",
+                                              reason=f"unknown person {pid!r}"))
+            elif not roles[pid] & STAFF_ROLES:
+                problems.append(RosterProblem(path=f"groups[{i}].teachers[{j}]",
+                                              reason=f"{pid!r} is not staff"))
+        for what, ids in (("learners", g.learners), ("teachers", g.teachers)):
+            if len(set(ids)) != len(ids):
+                problems.append(RosterProblem(path=f"groups[{i}].{what}",
+                                              reason="lists a person twice"))
+
+    for i, gs in enumerate(doc.guardianships):
+        if gs.guardian == gs.learner:
+            problems.append(RosterProblem(path=f"guardianships[{i}]",
+                                          reason="a person cannot be their own guardian"))
+        for field in ("guardian", "learner"):
+            pid = getattr(gs, field)
+            if pid not in roles:
+                problems.append(RosterProblem(path=f"guardianships[{i}].{field}",
+                                              reason=f"unknown person {pid!r}"))
+        if gs.learner in roles and "learner" not in roles[gs.learner]:
+            problems.append(RosterProblem(path=f"guardianships[{i}].learner",
+                                          reason=f"{gs.learner!r} is not a learner"))
+    return problems
