@@ -12,6 +12,8 @@ import logging
 from datetime import date
 from uuid import UUID, uuid5
 
+import asyncpg
+
 from core import store
 from core.auth import Principal
 from core.db import Connection, Database
@@ -63,42 +65,66 @@ async def find_tenant(db: Database, slug: str) -> UUID | None:
 
 
 async def import_roster_bytes(db: Database, tenant_id: UUID, raw: bytes) -> RosterResult:
-    doc, problems = parse(raw)
-    if doc is None:
-        raise RosterInvalid(f"{len(problems)} bad rows; nothing was applied",
-                            details=[{"path": p.path, "reason": p.reason} for p in problems])
-    return await import_roster(db, tenant_id, doc)
+    parsed = parse(raw)
+    return await import_roster(db, tenant_id, parsed.doc, parsed.problems, parsed.bad_ids)
 
 
-async def import_roster(db: Database, tenant_id: UUID, doc: RosterDocument) -> RosterResult:
+async def import_roster(
+    db: Database,
+    tenant_id: UUID,
+    doc: RosterDocument,
+    problems: list[RosterProblem] | None = None,
+    bad_ids: frozenset[str] = frozenset(),
+) -> RosterResult:
     """Validate the whole document against itself and the database, then apply
-    it in the same transaction — or apply nothing and list every problem."""
+    it in the same transaction — or apply nothing and list every problem
+    (including `problems` found while decoding it)."""
+    problems = list(problems or [])
     async with db.tenant(tenant_id) as conn:
         tenant = await store.get_tenant(conn)
         if tenant is None:
             raise NotFound("tenant not found")
         known = await store.known_for(conn, doc)
-        problems = check(doc, tenant_slug=tenant["slug"], known=known)
-        problems += [RosterProblem(path=f"persons[{i}].username",
-                                   reason=f"{name!r} belongs to another person")
-                     for i, name in await store.username_clashes(conn, doc)]
+        problems += check(doc, tenant_slug=tenant["slug"], known=known, bad_ids=bad_ids)
+        problems += [
+            RosterProblem(
+                path=f"persons[{i}].username", reason=f"{name!r} belongs to another person"
+            )
+            for i, name in await store.username_clashes(conn, doc)
+        ]
         if problems:
-            raise RosterInvalid(f"{len(problems)} bad rows; nothing was applied",
-                                details=[{"path": p.path, "reason": p.reason} for p in problems])
+            raise RosterInvalid(
+                f"{len(problems)} bad rows; nothing was applied",
+                details=[{"path": p.path, "reason": p.reason} for p in problems],
+            )
         result = await store.apply_roster(conn, tenant_id, doc)
-    log.info("roster imported: %d schools, %d persons, %d groups, %d guardianships",
-             result.schools, result.persons, result.groups, result.guardianships)
+    log.info(
+        "roster imported: %d schools, %d persons, %d groups, %d guardianships",
+        result.schools,
+        result.persons,
+        result.groups,
+        result.guardianships,
+    )
     return result
 
 
 # ---- reads (audited) ---------------------------------------------------------------------
 
 
-async def _audit(conn: Connection, who: Principal, object_type: str, ids: list[UUID],
-                 purpose: str) -> None:
-    await store.insert_audit(conn, who.tenant_id, actor_id=who.person_id, actor_kind=who.kind,
-                             actor_roles=sorted(who.role_names), action="read",
-                             object_type=object_type, object_ids=ids, purpose=purpose)
+async def _audit(
+    conn: Connection, who: Principal, object_type: str, ids: list[UUID], purpose: str
+) -> None:
+    await store.insert_audit(
+        conn,
+        who.tenant_id,
+        actor_id=who.person_id,
+        actor_kind=who.kind,
+        actor_roles=sorted(who.role_names),
+        action="read",
+        object_type=object_type,
+        object_ids=ids,
+        purpose=purpose,
+    )
 
 
 def _person_id(who: Principal) -> UUID:
@@ -119,20 +145,31 @@ async def me(db: Database, who: Principal, today: date) -> Me:
         if tenant is None or row is None:
             raise NotFound("person not found")
         roles = await store.roles_of(conn, pid)
-        kids = [k for k in await store.children(conn, pid)
-                if guardian_may_see(k["birth_date"], k["guardians_may_see"], today)]
+        kids = [
+            k
+            for k in await store.children(conn, pid)
+            if guardian_may_see(k["birth_date"], k["guardians_may_see"], today)
+        ]
         groups = await store.groups_of(conn, [pid, *(k["id"] for k in kids)])
         learner_ids = [k["id"] for k in kids]
         if any(r["role"] == "learner" for r in roles):
             learner_ids.append(pid)
         await _audit(conn, who, "person", learner_ids, "own_profile")
     return Me(
-        tenant=Tenant(id=tenant["id"], slug=tenant["slug"], name=tenant["name"],
-                      kind=tenant["kind"]),
-        person=_person_view(row, [PersonRole(school_id=r["school_id"], role=r["role"])
-                                  for r in roles], person_fields(Relation(is_self=True), today)),
-        children=[Child(id=k["id"], given_name=k["given_name"], family_name=k["family_name"],
-                        kind=k["kind"]) for k in kids],
+        tenant=Tenant(
+            id=tenant["id"], slug=tenant["slug"], name=tenant["name"], kind=tenant["kind"]
+        ),
+        person=_person_view(
+            row,
+            [PersonRole(school_id=r["school_id"], role=r["role"]) for r in roles],
+            person_fields(Relation(is_self=True), today),
+        ),
+        children=[
+            Child(
+                id=k["id"], given_name=k["given_name"], family_name=k["family_name"], kind=k["kind"]
+            )
+            for k in kids
+        ],
         groups=[_group_ref(g) for g in groups],
     )
 
@@ -144,49 +181,76 @@ async def view_person(db: Database, who: Principal, person_id: UUID, today: date
         if row is None:
             raise NotFound("person not found")
         facts = await store.relation_facts(conn, viewer, person_id)
-        rel = Relation(is_self=viewer == person_id, protection_order=row["protection_order"],
-                       birth_date=row["birth_date"], guardians_may_see=row["guardians_may_see"],
-                       **dict(facts))
+        rel = Relation(
+            is_self=viewer == person_id,
+            protection_order=row["protection_order"],
+            birth_date=row["birth_date"],
+            guardians_may_see=row["guardians_may_see"],
+            **dict(facts),
+        )
         fields = person_fields(rel, today)
         if not fields:
             raise NotFound("person not found")
-        roles = [PersonRole(school_id=r["school_id"], role=r["role"])
-                 for r in await store.roles_of(conn, person_id)] if "roles" in fields else []
+        roles = (
+            [
+                PersonRole(school_id=r["school_id"], role=r["role"])
+                for r in await store.roles_of(conn, person_id)
+            ]
+            if "roles" in fields
+            else []
+        )
         if rel.person_is_learner:
             await _audit(conn, who, "person", [person_id], "view_person")
     return _person_view(row, roles, fields)
 
 
-def _person_view(row: object, roles: list[PersonRole], fields: frozenset[str]) -> Person:
-    r = row  # an asyncpg.Record; indexed by column name
-    get = r.__getitem__  # type: ignore[attr-defined]
+def _person_view(row: asyncpg.Record, roles: list[PersonRole], fields: frozenset[str]) -> Person:
+    get = row.__getitem__
     return Person(
-        id=get("id"), given_name=get("given_name"), family_name=get("family_name"),
-        language=get("language"), roles=roles,
+        id=get("id"),
+        given_name=get("given_name"),
+        family_name=get("family_name"),
+        language=get("language"),
+        roles=roles,
         email=get("email") if "email" in fields else None,
         phone=get("phone") if "phone" in fields else None,
-        address=Address(street=get("street_address"), postal_code=get("postal_code"),
-                        municipality=get("municipality")) if "address" in fields else None,
+        address=Address(
+            street=get("street_address"),
+            postal_code=get("postal_code"),
+            municipality=get("municipality"),
+        )
+        if "address" in fields
+        else None,
         birth_date=get("birth_date") if "birth_date" in fields else None,
         protection_order=get("protection_order") if "protection_order" in fields else None,
         guardians_may_see=get("guardians_may_see") if "guardians_may_see" in fields else None,
     )
 
 
-def _group_ref(g: object) -> GroupRef:
-    get = g.__getitem__  # type: ignore[attr-defined]
-    return GroupRef(id=get("id"), school_id=get("school_id"), name=get("name"),
-                    kind=get("kind"), grade=get("grade"), subject=get("subject"))
+def _group_ref(g: asyncpg.Record) -> GroupRef:
+    get = g.__getitem__
+    return GroupRef(
+        id=get("id"),
+        school_id=get("school_id"),
+        name=get("name"),
+        kind=get("kind"),
+        grade=get("grade"),
+        subject=get("subject"),
+    )
 
 
-async def visible_groups(db: Database, who: Principal, today: date,
-                         school_id: UUID | None = None) -> list[GroupRef]:
+async def visible_groups(
+    db: Database, who: Principal, today: date, school_id: UUID | None = None
+) -> list[GroupRef]:
     """Own groups (learner, teacher), children's groups (guardian), and every
     group of the schools where the viewer is principal, secretary or staff."""
     pid = _person_id(who)
     async with db.tenant(who.tenant_id) as conn:
-        kids = [k["id"] for k in await store.children(conn, pid)
-                if guardian_may_see(k["birth_date"], k["guardians_may_see"], today)]
+        kids = [
+            k["id"]
+            for k in await store.children(conn, pid)
+            if guardian_may_see(k["birth_date"], k["guardians_may_see"], today)
+        ]
         rows = {r["id"]: r for r in await store.groups_of(conn, [pid, *kids])}
         staff_at = await _staff_schools(conn, pid, STAFF_ROLES - {"teacher"})
         rows |= {r["id"]: r for r in await store.groups_of_schools(conn, staff_at)}
@@ -207,8 +271,11 @@ async def view_group(db: Database, who: Principal, group_id: UUID, today: date) 
         learner_ids = {r["id"] for r in learners}
         teaches = any(t["id"] == pid for t in teachers)
         staff = row["school_id"] in await _staff_schools(conn, pid, STAFF_ROLES - {"teacher"})
-        kids = {k["id"] for k in await store.children(conn, pid)
-                if guardian_may_see(k["birth_date"], k["guardians_may_see"], today)}
+        kids = {
+            k["id"]
+            for k in await store.children(conn, pid)
+            if guardian_may_see(k["birth_date"], k["guardians_may_see"], today)
+        }
         member = pid in learner_ids or bool(kids & learner_ids)
         if not (teaches or staff or member):
             raise NotFound("group not found")
@@ -216,12 +283,22 @@ async def view_group(db: Database, who: Principal, group_id: UUID, today: date) 
         if show:
             await _audit(conn, who, "group", [group_id], "list_group_learners")
     return Group(
-        id=row["id"], school_id=row["school_id"], name=row["name"], kind=row["kind"],
-        grade=row["grade"], subject=row["subject"],
-        teachers=[PersonSummary(id=t["id"], given_name=t["given_name"],
-                                family_name=t["family_name"]) for t in teachers],
-        learners=[PersonSummary(id=x["id"], given_name=x["given_name"],
-                                family_name=x["family_name"]) for x in learners] if show else None,
+        id=row["id"],
+        school_id=row["school_id"],
+        name=row["name"],
+        kind=row["kind"],
+        grade=row["grade"],
+        subject=row["subject"],
+        teachers=[
+            PersonSummary(id=t["id"], given_name=t["given_name"], family_name=t["family_name"])
+            for t in teachers
+        ],
+        learners=[
+            PersonSummary(id=x["id"], given_name=x["given_name"], family_name=x["family_name"])
+            for x in learners
+        ]
+        if show
+        else None,
     )
 
 
@@ -230,8 +307,16 @@ async def visible_schools(db: Database, who: Principal) -> list[School]:
     async with db.tenant(who.tenant_id) as conn:
         ids = sorted({r["school_id"] for r in await store.roles_of(conn, pid)})
         rows = await store.schools(conn, ids)
-    return [School(id=r["id"], external_id=r["external_id"], name=r["name"], kind=r["kind"],
-                   language=r["language"]) for r in rows]
+    return [
+        School(
+            id=r["id"],
+            external_id=r["external_id"],
+            name=r["name"],
+            kind=r["kind"],
+            language=r["language"],
+        )
+        for r in rows
+    ]
 
 
 def is_authorised_staff(roles: frozenset[str]) -> bool:

@@ -18,6 +18,7 @@ import msgspec
 from litestar import Litestar, MediaType, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.middleware import (
     AbstractAuthenticationMiddleware,
@@ -53,14 +54,24 @@ class Services:
         self.issuer = TokenIssuer(settings, clock)
         self.dev_login = DevLogin() if settings.dev_login else None
         self.registry = CollectorRegistry()
-        self.requests = Counter("reppu_http_requests", "HTTP requests served",
-                                ["method", "route", "status"], registry=self.registry)
-        self.latency = Histogram("reppu_http_request_seconds", "HTTP request duration",
-                                 ["method", "route"], registry=self.registry)
-        self.pool_size = Gauge("reppu_db_pool_connections", "Open application DB connections",
-                               registry=self.registry)
-        self.pool_idle = Gauge("reppu_db_pool_idle", "Idle application DB connections",
-                               registry=self.registry)
+        self.requests = Counter(
+            "reppu_http_requests",
+            "HTTP requests served",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "reppu_http_request_seconds",
+            "HTTP request duration",
+            ["method", "route"],
+            registry=self.registry,
+        )
+        self.pool_size = Gauge(
+            "reppu_db_pool_connections", "Open application DB connections", registry=self.registry
+        )
+        self.pool_idle = Gauge(
+            "reppu_db_pool_idle", "Idle application DB connections", registry=self.registry
+        )
 
     def today(self) -> date:
         return today_in_helsinki(self.clock)
@@ -82,19 +93,21 @@ def principal(request: Request[Any, Any, Any]) -> Principal:
 class BearerAuth(AbstractAuthenticationMiddleware):
     """Every /v1 route but those in PUBLIC_V1_PATHS needs `Authorization: Bearer`."""
 
-    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]
-                                   ) -> AuthenticationResult:
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
         header = connection.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("a bearer token is required", code="token_required")
-        return AuthenticationResult(user=services(connection).issuer.verify(token.strip()),
-                                    auth=token)
+        return AuthenticationResult(
+            user=services(connection).issuer.verify(token.strip()), auth=token
+        )
 
 
 def metrics_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         status = 500
@@ -112,32 +125,48 @@ def metrics_middleware(app: ASGIApp) -> ASGIApp:
             svc: Services = scope["litestar_app"].state["services"]
             handler = scope.get("route_handler")
             route = (handler.paths and sorted(handler.paths)[0]) if handler else "unmatched"
-            svc.requests.labels(scope["method"], route, str(status)).inc()
-            svc.latency.labels(scope["method"], route).observe(time.perf_counter() - started)
+            method = str(scope.get("method", "GET"))
+            svc.requests.labels(method, route, str(status)).inc()
+            svc.latency.labels(method, route).observe(time.perf_counter() - started)
+
     return middleware
 
 
 # ---- errors ------------------------------------------------------------------------------
 
-_STATUS_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden",
-                 404: "not_found", 405: "method_not_allowed", 409: "conflict",
-                 413: "payload_too_large", 429: "rate_limited"}
+_STATUS_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    429: "rate_limited",
+}
 
 
 def error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, ReppuError):
         return Response(exc.to_json(), status_code=exc.status, media_type=MediaType.JSON)
     if isinstance(exc, HTTPException):
-        body: dict[str, Any] = {"code": _STATUS_CODES.get(exc.status_code, "http_error"),
-                                "message": exc.detail, "temporary": exc.status_code >= 500}
+        body: dict[str, Any] = {
+            "code": _STATUS_CODES.get(exc.status_code, "http_error"),
+            "message": exc.detail,
+            "temporary": exc.status_code >= 500,
+        }
         if exc.extra:
             body["details"] = exc.extra
-        return Response(body, status_code=exc.status_code, media_type=MediaType.JSON,
-                        headers=exc.headers)
+        return Response(
+            body, status_code=exc.status_code, media_type=MediaType.JSON, headers=exc.headers
+        )
     # Never log request bodies: they may hold children's data.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return Response({"code": "internal_error", "message": "internal error", "temporary": True},
-                    status_code=500, media_type=MediaType.JSON)
+    return Response(
+        {"code": "internal_error", "message": "internal error", "temporary": True},
+        status_code=500,
+        media_type=MediaType.JSON,
+    )
 
 
 # ---- routes ------------------------------------------------------------------------------
@@ -156,8 +185,13 @@ async def ready(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {"status": "ready"}
 
 
-@get("/metrics", exclude_from_auth=True, tags=["ops"], media_type="text/plain; version=0.0.4",
-     include_in_schema=False)
+@get(
+    "/metrics",
+    exclude_from_auth=True,
+    tags=["ops"],
+    media_type="text/plain; version=0.0.4",
+    include_in_schema=False,
+)
 async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     svc = services(request)
     svc.pool_size.set(svc.db.pool.get_size())
@@ -195,8 +229,9 @@ async def list_schools(request: Request[Principal, Any, Any]) -> list[School]:
 
 
 @get("/v1/groups", tags=["roster"])
-async def list_groups(request: Request[Principal, Any, Any], school: UUID | None = None
-                      ) -> list[GroupRef]:
+async def list_groups(
+    request: Request[Principal, Any, Any], school: UUID | None = None
+) -> list[GroupRef]:
     """Groups I may see: my own, my children's, my school's if I am its staff."""
     svc = services(request)
     return await actions.visible_groups(svc.db, principal(request), svc.today(), school)
@@ -227,15 +262,28 @@ async def post_roster(request: Request[Principal, Any, Any]) -> RosterResult:
 
 
 CORE_ROUTES: Sequence[Callable[..., Any]] = (
-    health, ready, metrics, dev_login, get_me, list_schools, list_groups, get_group, get_person,
+    health,
+    ready,
+    metrics,
+    dev_login,
+    get_me,
+    list_schools,
+    list_groups,
+    get_group,
+    get_person,
     post_roster,
 )
 
 
-def create_app(svc: Services, *, route_handlers: Sequence[Any] = (),
-               lifespan: Sequence[Callable[[Litestar], Any]] = ()) -> Litestar:
-    auth = DefineMiddleware(BearerAuth, exclude=["^/health$", "^/ready$", "^/metrics$",
-                                                 "^/schema", "^/$", "^/static/"])
+def create_app(
+    svc: Services,
+    *,
+    route_handlers: Sequence[Any] = (),
+    lifespan: Sequence[Callable[[Litestar], Any]] = (),
+) -> Litestar:
+    auth = DefineMiddleware(
+        BearerAuth, exclude=["^/health$", "^/ready$", "^/metrics$", "^/schema", "^/$", "^/static/"]
+    )
 
     @asynccontextmanager
     async def _noop(_: Litestar) -> AsyncIterator[None]:
@@ -248,9 +296,14 @@ def create_app(svc: Services, *, route_handlers: Sequence[Any] = (),
         state=State({"services": svc}),
         request_max_body_size=svc.settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
-            title="Reppu", version="0.1.0", path="/schema",
-            components=Components(security_schemes={"bearer": SecurityScheme(
-                type="http", scheme="bearer", bearer_format="JWT")}),
+            title="Reppu",
+            version="0.1.0",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                }
+            ),
             security=[{"bearer": []}],
         ),
         lifespan=list(lifespan) or [_noop],

@@ -81,8 +81,9 @@ class DevLogin:
 
 
 async def resolve_login(conn: Connection, provider: str, subject: str, *, method: str) -> Login:
-    row = await conn.fetchrow("SELECT tenant_id, person_id FROM reppu_find_login($1, $2)",
-                              provider, subject)
+    row = await conn.fetchrow(
+        "SELECT tenant_id, person_id FROM reppu_find_login($1, $2)", provider, subject
+    )
     if row is None:
         raise Unauthorized("unknown login", code="unknown_login")
     return Login(tenant_id=row["tenant_id"], person_id=row["person_id"], method=method)
@@ -99,32 +100,71 @@ class TokenIssuer:
         """A token for a resolved login; roles are read from the roster now.
         `conn` must be in a transaction for `login.tenant_id`."""
         rows = await conn.fetch(
-            "SELECT role, school_id FROM person_roles WHERE person_id = $1 ORDER BY role, school_id",
-            login.person_id)
+            "SELECT role, school_id FROM person_roles WHERE person_id = $1 "
+            "ORDER BY role, school_id",
+            login.person_id,
+        )
         if not await conn.fetchval("SELECT 1 FROM persons WHERE id = $1", login.person_id):
             raise NotFound("person not found")
         roles = [f"{r['role']}:{r['school_id']}" for r in rows]
-        token = self._encode(sub=str(login.person_id), tenant_id=login.tenant_id, kind="person",
-                             roles=roles, scopes=[], amr=[login.method], ttl=self._ttl)
-        return IssuedToken(token=token, token_type="Bearer",
-                           expires_in=int(self._ttl.total_seconds()),
-                           person_id=login.person_id, tenant_id=login.tenant_id)
+        token = self._encode(
+            sub=str(login.person_id),
+            tenant_id=login.tenant_id,
+            kind="person",
+            roles=roles,
+            scopes=[],
+            amr=[login.method],
+            ttl=self._ttl,
+        )
+        return IssuedToken(
+            token=token,
+            token_type="Bearer",  # noqa: S106 - the OAuth token type, not a secret
+            expires_in=int(self._ttl.total_seconds()),
+            person_id=login.person_id,
+            tenant_id=login.tenant_id,
+        )
 
-    def issue_service(self, tenant_id: uuid.UUID, name: str, scopes: list[str],
-                      ttl: timedelta = SERVICE_TOKEN_TTL) -> str:
+    def issue_service(
+        self, tenant_id: uuid.UUID, name: str, scopes: list[str], ttl: timedelta = SERVICE_TOKEN_TTL
+    ) -> str:
         unknown = set(scopes) - SCOPES
         if unknown:
             raise ValueError(f"unknown scopes {sorted(unknown)}")
-        return self._encode(sub=f"service:{name}", tenant_id=tenant_id, kind="service",
-                            roles=[], scopes=sorted(scopes), amr=["service"], ttl=ttl)
+        return self._encode(
+            sub=f"service:{name}",
+            tenant_id=tenant_id,
+            kind="service",
+            roles=[],
+            scopes=sorted(scopes),
+            amr=["service"],
+            ttl=ttl,
+        )
 
-    def _encode(self, *, sub: str, tenant_id: uuid.UUID, kind: str, roles: list[str],
-                scopes: list[str], amr: list[str], ttl: timedelta) -> str:
+    def _encode(
+        self,
+        *,
+        sub: str,
+        tenant_id: uuid.UUID,
+        kind: str,
+        roles: list[str],
+        scopes: list[str],
+        amr: list[str],
+        ttl: timedelta,
+    ) -> str:
         now = self._clock.now()
         claims = {
-            "iss": self._issuer, "aud": AUDIENCE, "sub": sub, "iat": now, "nbf": now,
-            "exp": now + ttl, "jti": uuid.uuid4().hex, "tid": str(tenant_id), "knd": kind,
-            "roles": roles, "scp": scopes, "amr": amr,
+            "iss": self._issuer,
+            "aud": AUDIENCE,
+            "sub": sub,
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl,
+            "jti": uuid.uuid4().hex,
+            "tid": str(tenant_id),
+            "knd": kind,
+            "roles": roles,
+            "scp": scopes,
+            "amr": amr,
         }
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
@@ -132,10 +172,18 @@ class TokenIssuer:
         """Check signature, audience, issuer and expiry against the injected clock."""
         try:
             claims = jwt.decode(
-                token, self._secret, algorithms=[ALGORITHM], audience=AUDIENCE,
-                issuer=self._issuer, leeway=LEEWAY_S,
-                options={"require": ["exp", "iat", "sub", "aud", "iss"], "verify_exp": False,
-                         "verify_iat": False, "verify_nbf": False},
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=self._issuer,
+                leeway=LEEWAY_S,
+                options={
+                    "require": ["exp", "iat", "sub", "aud", "iss"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized("invalid token", code="invalid_token") from exc
@@ -151,8 +199,13 @@ class TokenIssuer:
             person_id = uuid.UUID(sub) if kind == "person" else None
             if kind not in ("person", "service"):
                 raise ValueError(kind)
-            return Principal(kind=kind, tenant_id=tenant_id, person_id=person_id,
-                             roles=tuple(claims.get("roles", ())),
-                             scopes=tuple(claims.get("scp", ())), subject=sub)
+            return Principal(
+                kind=kind,
+                tenant_id=tenant_id,
+                person_id=person_id,
+                roles=tuple(claims.get("roles", ())),
+                scopes=tuple(claims.get("scp", ())),
+                subject=sub,
+            )
         except (KeyError, ValueError, TypeError) as exc:
             raise Unauthorized("invalid token", code="invalid_token") from exc

@@ -1,11 +1,11 @@
 """The `reppu` command.
 
-    reppu serve [--host H] [--port P]     serve the API
-    reppu demo  [--host H] [--port P]     seed the demo if empty, print logins, serve
-    reppu migrate                         create the app role, apply migrations
-    reppu seed [--size small|city] [--seed N]
-    reppu roster import FILE --tenant SLUG
-    reppu token --tenant SLUG --name NAME --scope roster:import
+reppu serve [--host H] [--port P]     serve the API
+reppu demo  [--host H] [--port P]     seed the demo if empty, print logins, serve
+reppu migrate                         create the app role, apply migrations
+reppu seed [--size small|city] [--seed N]
+reppu roster import FILE --tenant SLUG
+reppu token --tenant SLUG --name NAME --scope roster:import
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "demo":
         settings = _with_dev_login(settings)
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         return asyncio.run(_dispatch(args, settings))
     except ReppuError as exc:
@@ -69,8 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("seed", help="generate the demo tenants")
     s.add_argument("--size", choices=["small", "city"], default="small")
     s.add_argument("--seed", type=int, default=None)
-    r = sub.add_parser("roster", help="roster feeds").add_subparsers(dest="roster_command",
-                                                                       required=True)
+    r = sub.add_parser("roster", help="roster feeds").add_subparsers(
+        dest="roster_command", required=True
+    )
     ri = r.add_parser("import", help="import a roster JSON document")
     ri.add_argument("file", type=Path)
     ri.add_argument("--tenant", required=True, help="tenant slug")
@@ -99,8 +101,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"reppu: no tenant {args.tenant!r}", file=sys.stderr)
                 return 1
             result = await actions.import_roster_bytes(db, tenant_id, args.file.read_bytes())
-            print(f"imported {result.schools} schools, {result.persons} persons, "
-                  f"{result.groups} groups, {result.guardianships} guardianships")
+            print(
+                f"imported {result.schools} schools, {result.persons} persons, "
+                f"{result.groups} groups, {result.guardianships} guardianships"
+            )
             return 0
         if args.command == "token":
             from core.auth import TokenIssuer
@@ -110,17 +114,27 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"reppu: no tenant {args.tenant!r}", file=sys.stderr)
                 return 1
             if settings.secret_generated:
-                print("reppu: set REPPU_SECRET: a token signed with a random secret is "
-                      "useless after this process", file=sys.stderr)
+                print(
+                    "reppu: set REPPU_SECRET: a token signed with a random secret is "
+                    "useless after this process",
+                    file=sys.stderr,
+                )
                 return 2
-            print(TokenIssuer(settings, SystemClock()).issue_service(tenant_id, args.name,
-                                                                     args.scope))
+            print(
+                TokenIssuer(settings, SystemClock()).issue_service(tenant_id, args.name, args.scope)
+            )
             return 0
     raise AssertionError(args.command)
 
 
-async def seed(db: Database, *, size: str, seed_value: int | None, verbose: bool = False,
-               today: date | None = None) -> dict[str, list[str]]:
+async def seed(
+    db: Database,
+    *,
+    size: str,
+    seed_value: int | None,
+    verbose: bool = False,
+    today: date | None = None,
+) -> dict[str, list[str]]:
     """Generate and import the demo tenant (of `size`) and the second small
     tenant, through the same roster import any municipality uses."""
     from core import seed as demo
@@ -136,10 +150,12 @@ async def seed(db: Database, *, size: str, seed_value: int | None, verbose: bool
         result = await actions.import_roster(db, tenant_id, doc)
         done = time.perf_counter()
         if verbose:
-            print(f"seeded {spec.slug} ({spec_size}): {result.schools} schools, "
-                  f"{result.persons} persons, {result.groups} groups, "
-                  f"{result.guardianships} guardianships in {done - started:.1f} s "
-                  f"(generate {generated - started:.1f} s, import {done - generated:.1f} s)")
+            print(
+                f"seeded {spec.slug} ({spec_size}): {result.schools} schools, "
+                f"{result.persons} persons, {result.groups} groups, "
+                f"{result.guardianships} guardianships in {done - started:.1f} s "
+                f"(generate {generated - started:.1f} s, import {done - generated:.1f} s)"
+            )
         if spec is demo.DEMO_TENANT:
             logins = demo.demo_logins(doc)
     return logins
@@ -163,8 +179,15 @@ async def _serve(settings: Settings, host: str, port: int, *, demo: bool) -> int
     async with open_database(settings) as db:
         logins = await _demo_logins(db) if demo else {}
         app = create_app(Services(settings, db, SystemClock()))
-        config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_config=None,
-                                ws="websockets-sansio", access_log=False)
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            lifespan="on",
+            log_config=None,
+            ws="websockets-sansio",
+            access_log=False,
+        )
         server = uvicorn.Server(config)
         if demo:
             _print_demo(f"http://{host}:{port}", logins)
@@ -185,6 +208,8 @@ def _print_demo(url: str, logins: dict[str, list[str]]) -> None:
     lines = [f"Reppu demo at {url}", "Log in (dev login) as, for example:"]
     for role, names in logins.items():
         lines.append(f"  {role:<10} {', '.join(names)}")
-    lines.append(f"  curl -s -X POST {url}/v1/auth/dev-login -H 'content-type: application/json'"
-                 f" -d '{{\"username\": \"{next(iter(logins.values()), [''])[0]}\"}}'")
+    lines.append(
+        f"  curl -s -X POST {url}/v1/auth/dev-login -H 'content-type: application/json'"
+        f' -d \'{{"username": "{next(iter(logins.values()), [""])[0]}"}}\''
+    )
     print("\n".join(lines), flush=True)

