@@ -118,3 +118,43 @@ async def demo(db: Database) -> dict[str, list[str]]:
 
 def replace(settings: Settings, **changes: object) -> Settings:
     return msgspec.structs.replace(settings, **changes)
+
+
+@pytest.fixture(scope="session")
+async def client(db: Database, settings: Settings, clock: FixedClock, demo: object
+                 ) -> AsyncIterator[object]:
+    """An HTTP client for the app, in process, over the session's database."""
+    from litestar.testing import AsyncTestClient
+
+    from core.api import Services, create_app
+
+    app = create_app(Services(settings, db, clock))
+    async with AsyncTestClient(app=app) as c:
+        yield c
+
+
+class Who:
+    """Finds demo people by what they are, through the app role (tenant set)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def one(self, sql: str, *args: object, tenant: str = "kuusikko") -> asyncpg.Record:
+        from core.actions import tenant_id_for
+
+        async with self.db.tenant(tenant_id_for(tenant)) as conn:
+            row = await conn.fetchrow(sql, *args)
+        assert row is not None, sql
+        return row
+
+
+@pytest.fixture(scope="session")
+def who(db: Database) -> Who:
+    return Who(db)
+
+
+async def login(client: object, username: str) -> dict[str, str]:
+    """Dev-login and return the Authorization header."""
+    r = await client.post("/v1/auth/dev-login", json={"username": username})  # type: ignore[attr-defined]
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}

@@ -1,0 +1,154 @@
+"""Real `reppu` processes: concurrent migrations, serve with clean shutdown, and the
+embedded PostgreSQL default."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from core.config import Settings
+from tests.conftest import TEST_SECRET, with_database
+
+REPPU = [sys.executable, "-c", "import sys; from core.cli import main; sys.exit(main())"]
+#: How long a process may take to become ready or to stop (generous: CI is shared).
+START_TIMEOUT_S = 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def env(**extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("REPPU_", "DATABASE_"))}
+    return {**base, "REPPU_SECRET": TEST_SECRET, **extra}
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)  # polling a process we do not control; nothing to await
+    raise AssertionError("not ready in time")
+
+
+@pytest.fixture
+def fresh_db(server_dsn: str) -> Iterator[str]:
+    """An empty database on the test server, dropped afterwards."""
+    name = f"reppu_proc_{os.getpid()}_{time.monotonic_ns() % 10**8}"
+    subprocess.run([sys.executable, "-c", f"""
+import asyncio, asyncpg
+async def m():
+    c = await asyncpg.connect({server_dsn!r}); await c.execute('CREATE DATABASE {name}')
+asyncio.run(m())"""], check=True)
+    yield with_database(server_dsn, name)
+    subprocess.run([sys.executable, "-c", f"""
+import asyncio, asyncpg
+async def m():
+    c = await asyncpg.connect({server_dsn!r})
+    await c.execute('DROP DATABASE IF EXISTS {name} WITH (FORCE)')
+asyncio.run(m())"""], check=True)
+
+
+def test_two_processes_migrate_at_once(fresh_db: str) -> None:
+    """Two `reppu migrate` started together both succeed; each migration is applied once."""
+    procs = [subprocess.Popen([*REPPU, "migrate"], env=env(DATABASE_URL=fresh_db),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outs = [p.communicate(timeout=START_TIMEOUT_S) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    printed = sorted(o[0].decode().strip() for o in outs)
+    assert printed[0].startswith("applied migrations: [1")
+    assert printed[1] == "applied migrations: none (up to date)"
+
+
+def test_serve_answers_and_stops_cleanly_on_sigterm(fresh_db: str) -> None:
+    """`reppu serve` migrates, answers /ready and dev-login, and exits 0 on SIGTERM and SIGINT."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        port = free_port()
+        proc = subprocess.Popen([*REPPU, "serve", "--port", str(port)],
+                                env=env(DATABASE_URL=fresh_db, REPPU_DEV_LOGIN="true"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            wait_ready(f"http://127.0.0.1:{port}", proc)
+            r = httpx.post(f"http://127.0.0.1:{port}/v1/auth/dev-login",
+                           json={"username": "nobody@kuusikko"})
+            assert r.status_code == 401 and r.json()["code"] == "unknown_login"
+            proc.send_signal(sig)
+            _, err = proc.communicate(timeout=START_TIMEOUT_S)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, err.decode()[-2000:]
+        assert b"reppu: stopped" in err or b"stopped" in err
+
+
+def test_embedded_postgres_by_default(tmp_path: Path) -> None:
+    """With no DATABASE_URL, reppu starts an embedded PostgreSQL under REPPU_DATA_DIR, keeps its
+    data across restarts, and stops it on exit."""
+    data = tmp_path / "data"
+    e = env(REPPU_DATA_DIR=str(data))
+    first = subprocess.run([*REPPU, "migrate"], env=e, capture_output=True, timeout=120,
+                           check=False)
+    assert first.returncode == 0, first.stderr.decode()[-2000:]
+    assert first.stdout.decode().startswith("applied migrations: [1")
+    assert (data / "postgres" / "PG_VERSION").exists()
+    assert not _postgres_running(data / "postgres"), "embedded server left running"
+
+    port = free_port()
+    proc = subprocess.Popen([*REPPU, "serve", "--port", str(port)], env=e,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", proc)
+        assert _postgres_running(data / "postgres")
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=START_TIMEOUT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert not _postgres_running(data / "postgres")
+
+    again = subprocess.run([*REPPU, "migrate"], env=e, capture_output=True, timeout=120,
+                           check=False)
+    assert again.stdout.decode().strip() == "applied migrations: none (up to date)"
+
+
+def _postgres_running(pgdata: Path) -> bool:
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    pid = int(pid_file.read_text().split()[0])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_app_role_cannot_read_without_tenant_over_tcp(admin_dsn: str,
+                                                            settings: Settings) -> None:
+    """Logging in directly as the app role over TCP, a bare query sees no persons."""
+    from core.db import app_dsn
+
+    conn = await asyncpg.connect(app_dsn(admin_dsn, settings))
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM persons") == 0
+    finally:
+        await conn.close()
