@@ -1,0 +1,3 @@
+"""Channel adapters (websocket, Web Push, email) behind one Deliverer protocol.
+
+Empty until the channels issue lands; see ../shared/ARCHITECTURE.md."""
