@@ -41,8 +41,9 @@ def ensure_venv(extras: str) -> None:
     if marker.exists() and marker.read_text() == digest:
         return
     spec = f".[{extras}]" if extras else "."
-    run(BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "-e", spec)
+    run(
+        BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", spec
+    )
     marker.write_text(digest)
 
 

@@ -36,7 +36,7 @@ from core.model import (
     Tenant,
 )
 from core.rights import Relation, group_learners_visible, guardian_may_see, person_fields
-from core.roster import check, parse
+from core.roster import Parsed, check, parse
 
 log = logging.getLogger("reppu.core")
 
@@ -66,32 +66,34 @@ async def find_tenant(db: Database, slug: str) -> UUID | None:
 
 async def import_roster_bytes(db: Database, tenant_id: UUID, raw: bytes) -> RosterResult:
     parsed = parse(raw)
-    return await import_roster(db, tenant_id, parsed.doc, parsed.problems, parsed.bad_ids)
+    return await import_roster(db, tenant_id, parsed.doc, parsed)
 
 
 async def import_roster(
     db: Database,
     tenant_id: UUID,
     doc: RosterDocument,
-    problems: list[RosterProblem] | None = None,
-    bad_ids: frozenset[str] = frozenset(),
+    parsed: Parsed | None = None,
 ) -> RosterResult:
     """Validate the whole document against itself and the database, then apply
     it in the same transaction — or apply nothing and list every problem
-    (including `problems` found while decoding it)."""
-    problems = list(problems or [])
+    (including those `parsed` found while decoding it)."""
+    problems = list(parsed.problems) if parsed else []
+    bad_ids = parsed.bad_ids if parsed else frozenset()
     async with db.tenant(tenant_id) as conn:
         tenant = await store.get_tenant(conn)
         if tenant is None:
             raise NotFound("tenant not found")
         known = await store.known_for(conn, doc)
-        problems += check(doc, tenant_slug=tenant["slug"], known=known, bad_ids=bad_ids)
-        problems += [
+        found = check(doc, tenant_slug=tenant["slug"], known=known, bad_ids=bad_ids)
+        found += [
             RosterProblem(
                 path=f"persons[{i}].username", reason=f"{name!r} belongs to another person"
             )
             for i, name in await store.username_clashes(conn, doc)
         ]
+        problems += parsed.renumber(found) if parsed else found
+        problems.sort(key=_problem_order)
         if problems:
             raise RosterInvalid(
                 f"{len(problems)} bad rows; nothing was applied",
@@ -106,6 +108,17 @@ async def import_roster(
         result.guardianships,
     )
     return result
+
+
+def _problem_order(p: RosterProblem) -> tuple[int, int, str]:
+    section, _, rest = p.path.partition("[")
+    index = rest.partition("]")[0]
+    order = ("schools", "persons", "groups", "guardianships")
+    return (
+        order.index(section) if section in order else -1,
+        int(index) if index.isdigit() else -1,
+        p.path,
+    )
 
 
 # ---- reads (audited) ---------------------------------------------------------------------

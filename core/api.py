@@ -27,6 +27,7 @@ from litestar.middleware import (
 )
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -204,7 +205,9 @@ class DevLoginRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @post("/v1/auth/dev-login", exclude_from_auth=True, tags=["auth"], status_code=200)
-async def dev_login(request: Request[Any, Any, Any], data: DevLoginRequest) -> IssuedToken:
+async def dev_login(
+    request: Request[Any, Any, Any], data: JSONBody[DevLoginRequest]
+) -> IssuedToken:
     """Log in by username (only when REPPU_DEV_LOGIN is on: demo and tests)."""
     svc = services(request)
     if svc.dev_login is None:
@@ -230,7 +233,7 @@ async def list_schools(request: Request[Principal, Any, Any]) -> list[School]:
 
 @get("/v1/groups", tags=["roster"])
 async def list_groups(
-    request: Request[Principal, Any, Any], school: UUID | None = None
+    request: Request[Principal, Any, Any], school: FromQuery[UUID | None] = None
 ) -> list[GroupRef]:
     """Groups I may see: my own, my children's, my school's if I am its staff."""
     svc = services(request)
@@ -238,14 +241,14 @@ async def list_groups(
 
 
 @get("/v1/groups/{group_id:uuid}", tags=["roster"])
-async def get_group(request: Request[Principal, Any, Any], group_id: UUID) -> Group:
+async def get_group(request: Request[Principal, Any, Any], group_id: FromPath[UUID]) -> Group:
     """A group: teachers always; learners only for its teachers and school staff."""
     svc = services(request)
     return await actions.view_group(svc.db, principal(request), group_id, svc.today())
 
 
 @get("/v1/persons/{person_id:uuid}", tags=["people"])
-async def get_person(request: Request[Principal, Any, Any], person_id: UUID) -> Person:
+async def get_person(request: Request[Principal, Any, Any], person_id: FromPath[UUID]) -> Person:
     """A person, with only the fields I have a right to (see core/rights.py)."""
     svc = services(request)
     return await actions.view_person(svc.db, principal(request), person_id, svc.today())

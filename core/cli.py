@@ -142,7 +142,11 @@ async def seed(
     today = today or today_in_helsinki(SystemClock())
     seed_kw = {} if seed_value is None else {"seed": seed_value}
     logins: dict[str, list[str]] = {}
-    for spec, spec_size in ((demo.DEMO_TENANT, size), (demo.SECOND_TENANT, "small")):
+    sizes: list[tuple[demo.TenantSpec, demo.SizeName]] = [
+        (demo.DEMO_TENANT, "city" if size == "city" else "small"),
+        (demo.SECOND_TENANT, "small"),
+    ]
+    for spec, spec_size in sizes:
         started = time.perf_counter()
         doc = demo.generate(spec, spec_size, today=today, **seed_kw)
         generated = time.perf_counter()
@@ -162,13 +166,20 @@ async def seed(
 
 
 async def _demo_logins(db: Database) -> dict[str, list[str]]:
+    """Seed the small demo if the database has no demo tenant; then a few
+    logins of each role, from the database (whatever size was seeded)."""
     from core import seed as demo
+    from core import store
 
     tenant_id = await actions.find_tenant(db, demo.DEMO_TENANT.slug)
     if tenant_id is None:
-        return await seed(db, size="small", seed_value=None, verbose=True)
-    doc = demo.generate(demo.DEMO_TENANT, "small", today=today_in_helsinki(SystemClock()))
-    return demo.demo_logins(doc)
+        await seed(db, size="small", seed_value=None, verbose=True)
+        tenant_id = actions.tenant_id_for(demo.DEMO_TENANT.slug)
+    async with db.tenant(tenant_id) as conn:
+        return {
+            role: await store.sample_logins(conn, role, "7B", 2)
+            for role in ("learner", "guardian", "teacher", "principal", "secretary")
+        }
 
 
 async def _serve(settings: Settings, host: str, port: int, *, demo: bool) -> int:

@@ -52,6 +52,20 @@ class Parsed(msgspec.Struct, kw_only=True):
     doc: RosterDocument
     problems: list[RosterProblem]
     bad_ids: frozenset[str] = frozenset()
+    #: section -> the original index of each row kept in `doc`
+    kept: dict[str, list[int]] = {}
+
+    def renumber(self, problems: list[RosterProblem]) -> list[RosterProblem]:
+        """Paths of `check()` on `doc` renumbered to the rows of the original document."""
+        out = []
+        for p in problems:
+            section, bracket, rest = p.path.partition("[")
+            index, _, tail = rest.partition("]")
+            if bracket and section in self.kept and index.isdigit():
+                original = self.kept[section][int(index)]
+                p = RosterProblem(path=f"{section}[{original}]{tail}", reason=p.reason)
+            out.append(p)
+        return out
 
 
 def parse(raw: bytes, *, max_rows: int = MAX_ROSTER_ROWS) -> Parsed:
@@ -77,14 +91,21 @@ def parse(raw: bytes, *, max_rows: int = MAX_ROSTER_ROWS) -> Parsed:
             doc=empty, problems=[RosterProblem(path="$", reason=f"more than {max_rows} rows")]
         )
     sections: dict[str, list[Any]] = {}
+    kept: dict[str, list[int]] = {}
     bad_ids: set[str] = set()
     for key, cls in _SECTIONS.items():
         rows = top.get(key, [])
         if not isinstance(rows, list):
             problems.append(RosterProblem(path=key, reason="expected an array"))
             continue
-        sections[key] = _convert_rows(key, rows, cls, problems, bad_ids)
-    return Parsed(doc=RosterDocument(**sections), problems=problems, bad_ids=frozenset(bad_ids))
+        kept[key] = []
+        sections[key] = _convert_rows(key, rows, cls, problems, bad_ids, kept[key])
+    return Parsed(
+        doc=RosterDocument(**sections),
+        problems=problems,
+        bad_ids=frozenset(bad_ids),
+        kept=kept,
+    )
 
 
 def _convert_rows(
@@ -93,11 +114,13 @@ def _convert_rows(
     cls: type[T],
     problems: list[RosterProblem],
     bad_ids: set[str],
+    kept: list[int],
 ) -> list[T]:
     out: list[T] = []
     for i, row in enumerate(rows):
         try:
             out.append(msgspec.convert(row, cls))
+            kept.append(i)
         except msgspec.ValidationError as exc:
             if isinstance(row, dict) and isinstance(row.get("id"), str):
                 bad_ids.add(row["id"])

@@ -114,10 +114,11 @@ _PROFILES: dict[str, _Profile] = {
 }
 
 # Families: how many children of a family the document holds, and its guardians.
-_P_TWO_CHILDREN = 0.045
-_P_THREE_CHILDREN = 0.008
+_P_TWO_CHILDREN = 0.04
+_P_THREE_CHILDREN = 0.006
+_P_SIBLINGS = _P_TWO_CHILDREN + _P_THREE_CHILDREN
 _P_SIBLING_OTHER_SCHOOL = 0.25
-_P_TWO_GUARDIANS = 0.83
+_P_TWO_GUARDIANS = 0.85
 #: of two-guardian families: custodial + information-right parent (apart)
 _SHARE_INFORMATION_RIGHT = 0.066
 #: of two-guardian families: two custodial parents living apart
@@ -413,7 +414,7 @@ class _Builder:
             return "sv" if school_lang == "fi" else "fi"
         return school_lang
 
-    def _staff(self, school: int, role: Role, subject: str | None = None) -> _Person:
+    def _staff(self, school: int, role: Role) -> _Person:
         sid = self.schools[school].id
         lang = self._staff_language(self.schools[school].language)
         female = self.rng.random() < (0.72 if role == "teacher" else 0.65)
@@ -492,10 +493,13 @@ class _Builder:
 
     def _teaching_groups(
         self, school: int, grade: int, label: str, subject: str, members: Sequence[_Person],
-        max_size: int, teachers: Sequence[_Person],
+        max_size: int, teachers: Sequence[_Person], min_size: int = 1,
     ) -> None:  # fmt: skip
         """Groups of `members` named "8 RUB1 (ruotsi)", "8 RUB1.2 (ruotsi)", or, for
-        an optional subject (`label` ends with it), "8 Valinnainen kuvataide 2"."""
+        an optional subject (`label` ends with it), "8 Valinnainen kuvataide 2";
+        none if fewer than `min_size` take the subject."""
+        if len(members) < min_size:
+            return
         chunks = self._chunks(members, max_size)
         optional = label.endswith(subject)
         for i, chunk in enumerate(chunks, 1):
@@ -576,31 +580,28 @@ class _Builder:
             code, subject = _ETHICS[lang]
             members = [p for p in learners if self.rng.random() < 0.08]
             self._teaching_groups(
-                school, grade, f"{grade} {code}", subject, members, 24, teachers_of(subject)
+                school, grade, f"{grade} {code}", subject, members, 24, teachers_of(subject), 3
             )
             if grade >= 8:
                 for code, subject, share in _B2[lang]:
                     members = [p for p in learners if self.rng.random() < share]
-                    if len(members) >= 3:
-                        self._teaching_groups(
-                            school, grade, f"{grade} {code}", subject, members, 20,
-                            teachers_of(subject),
-                        )  # fmt: skip
+                    self._teaching_groups(
+                        school, grade, f"{grade} {code}", subject, members, 20,
+                        teachers_of(subject), 3,
+                    )  # fmt: skip
             options = _OPTIONAL[lang]
             picks = 1 if grade == 7 else 2
             chosen: dict[str, list[_Person]] = {subject: [] for subject, _ in options}
             for learner in learners:
-                pool = list(options)
+                pool = dict(options)
                 for _ in range(picks):
-                    subject = self.rng.choices(
-                        [s for s, _ in pool], weights=[w for _, w in pool]
-                    )[0]
+                    [subject] = self.rng.choices(list(pool), weights=list(pool.values()))
                     chosen[subject].append(learner)
-                    pool = [(s, w) for s, w in pool if s != subject]
+                    del pool[subject]
             for subject, members in chosen.items():
                 label = f"{grade} {_OPTIONAL_LABEL[lang]} {subject}"
                 self._teaching_groups(
-                    school, grade, label, subject, members, 22, teachers_of(subject)
+                    school, grade, label, subject, members, 22, teachers_of(subject), 4
                 )
 
     def _upper_secondary(self, school: int, total: int) -> None:
@@ -611,7 +612,7 @@ class _Builder:
         for year, n in zip((1, 2, 3), per_year, strict=True):
             started = (self.school_year - year + 1) % 100
             cohorts[year] = []
-            for letter, size in zip(_LETTERS, _even(n, max(1, round(n / 30))), strict=False):
+            for letter, size in zip(_LETTERS, _even(n, math.ceil(n / 32)), strict=False):
                 group = self._group(school, f"{started:02d}{letter}", "class", 9 + year)
                 group.learners = [self._learner(school, 9 + year) for _ in range(size)]
                 cohorts[year].extend(group.learners)
@@ -703,7 +704,7 @@ class _Builder:
             placed.add(first.id)
             children = [first]
             r = rng.random()
-            size = 1 if r >= _P_THREE_CHILDREN + _P_TWO_CHILDREN else 2 if r >= _P_THREE_CHILDREN else 3
+            size = 3 if r < _P_THREE_CHILDREN else 2 if r < _P_SIBLINGS else 1
             for _ in range(size - 1):
                 school = first.school
                 if rng.random() < _P_SIBLING_OTHER_SCHOOL:

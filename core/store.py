@@ -386,3 +386,31 @@ async def insert_audit(
         list(object_ids),
         purpose,
     )
+
+
+async def sample_logins(conn: Connection, role: str, group_name: str, limit: int) -> list[str]:
+    """A few usernames of a role, those related to `group_name` first (demo output)."""
+    rows = await conn.fetch(
+        """
+        SELECT l.subject FROM logins l
+        JOIN person_roles r ON r.person_id = l.person_id AND r.role = $1
+        LEFT JOIN LATERAL (
+            SELECT 1 AS hit FROM groups g
+            WHERE g.name = $2 AND (
+                EXISTS (SELECT 1 FROM group_learners gl WHERE gl.group_id = g.id
+                        AND (gl.learner_id = l.person_id OR EXISTS (
+                            SELECT 1 FROM guardianships gs WHERE gs.learner_id = gl.learner_id
+                            AND gs.guardian_id = l.person_id)))
+                OR EXISTS (SELECT 1 FROM group_teachers gt WHERE gt.group_id = g.id
+                           AND gt.teacher_id = l.person_id))
+            LIMIT 1) rel ON true
+        WHERE l.provider = 'reppu'
+        GROUP BY l.subject, rel.hit
+        ORDER BY rel.hit IS NULL, l.subject
+        LIMIT $3
+        """,
+        role,
+        group_name,
+        limit,
+    )
+    return [r["subject"] for r in rows]

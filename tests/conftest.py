@@ -18,8 +18,10 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
 import msgspec
 import pytest
+from litestar import Litestar
 
 from core.clock import FixedClock
 from core.config import Settings
@@ -121,16 +123,22 @@ def replace(settings: Settings, **changes: object) -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def client(db: Database, settings: Settings, clock: FixedClock, demo: object
-                 ) -> AsyncIterator[object]:
-    """An HTTP client for the app, in process, over the session's database."""
-    from litestar.testing import AsyncTestClient
-
+def app(db: Database, settings: Settings, clock: FixedClock) -> Litestar:
     from core.api import Services, create_app
 
-    app = create_app(Services(settings, db, clock))
-    async with AsyncTestClient(app=app) as c:
+    return create_app(Services(settings, db, clock))
+
+
+@pytest.fixture(scope="session")
+async def client(app: Litestar, demo: object) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the app, in process and on the test loop, over the session's
+    database (the demo tenants seeded)."""
+    async with asgi_client(app) as c:
         yield c
+
+
+def asgi_client(app: Litestar) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
 class Who:
@@ -153,8 +161,8 @@ def who(db: Database) -> Who:
     return Who(db)
 
 
-async def login(client: object, username: str) -> dict[str, str]:
+async def login(client: httpx.AsyncClient, username: str) -> dict[str, str]:
     """Dev-login and return the Authorization header."""
-    r = await client.post("/v1/auth/dev-login", json={"username": username})  # type: ignore[attr-defined]
+    r = await client.post("/v1/auth/dev-login", json={"username": username})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}

@@ -7,9 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+import httpx
 import msgspec
 import pytest
-from litestar.testing import AsyncTestClient
+from litestar import Litestar
 
 from core import actions
 from core.api import Services, create_app
@@ -17,7 +18,7 @@ from core.auth import TokenIssuer
 from core.clock import FixedClock
 from core.config import Settings
 from core.db import Database
-from tests.conftest import TEST_NOW, login, replace
+from tests.conftest import TEST_NOW, asgi_client, login, replace
 
 FAMILY = "perhe"
 
@@ -28,52 +29,156 @@ FAMILY_ROSTER: dict[str, Any] = {
         {"id": "s2", "name": "Toinen koulu", "kind": "comprehensive"},
     ],
     "persons": [
-        {"id": "t1", "given_name": "Tiina", "family_name": "Opettaja", "username": "t1@perhe",
-         "email": "tiina@example.fi", "roles": [{"school": "s1", "role": "teacher"}]},
-        {"id": "t2", "given_name": "Toni", "family_name": "Toinen", "username": "t2@perhe",
-         "roles": [{"school": "s1", "role": "teacher"}]},
-        {"id": "t3", "given_name": "Terttu", "family_name": "Muualla", "username": "t3@perhe",
-         "roles": [{"school": "s2", "role": "teacher"}]},
-        {"id": "sec", "given_name": "Sari", "family_name": "Sihteeri", "username": "sec@perhe",
-         "roles": [{"school": "s1", "role": "secretary"}]},
-        {"id": "st", "given_name": "Seppo", "family_name": "Avustaja", "username": "st@perhe",
-         "roles": [{"school": "s1", "role": "staff"}]},
-        {"id": "l1", "given_name": "Lauri", "family_name": "Lapsi", "username": "l1@perhe",
-         "birth_date": "2013-05-01", "email": "lauri@example.fi",
-         "address": {"street": "Kotitie 1", "postal_code": "00100", "municipality": "Perhe"},
-         "roles": [{"school": "s1", "role": "learner"}]},
-        {"id": "l2", "given_name": "Liisa", "family_name": "Naapuri", "username": "l2@perhe",
-         "birth_date": "2013-02-01", "roles": [{"school": "s1", "role": "learner"}]},
-        {"id": "lp", "given_name": "Pia", "family_name": "Suojattu", "username": "lp@perhe",
-         "birth_date": "2013-03-01", "protection_order": True, "email": "pia@example.fi",
-         "address": {"street": "Salainen 9", "postal_code": "00990", "municipality": "Piilo"},
-         "roles": [{"school": "s1", "role": "learner"}]},
-        {"id": "a18", "given_name": "Aaro", "family_name": "Aikuinen", "username": "a18@perhe",
-         "birth_date": "2008-11-24", "roles": [{"school": "s1", "role": "learner"}]},
-        {"id": "a18c", "given_name": "Anni", "family_name": "Aikuinen", "username": "a18c@perhe",
-         "birth_date": "2008-01-01", "guardians_may_see": True,
-         "roles": [{"school": "s1", "role": "learner"}]},
-        {"id": "g1", "given_name": "Gunnar", "family_name": "Lapsi", "username": "g1@perhe",
-         "email": "gunnar@example.fi", "phone": "+358 40 1234567",
-         "roles": [{"school": "s1", "role": "guardian"}]},
-        {"id": "gi", "given_name": "Inkeri", "family_name": "Tieto", "username": "gi@perhe",
-         "roles": [{"school": "s1", "role": "guardian"}]},
-        {"id": "g2", "given_name": "Greta", "family_name": "Naapuri", "username": "g2@perhe",
-         "roles": [{"school": "s1", "role": "guardian"}]},
-        {"id": "gp", "given_name": "Paula", "family_name": "Suojattu", "username": "gp@perhe",
-         "protection_order": True, "email": "paula@example.fi",
-         "address": {"street": "Salainen 9", "postal_code": "00990", "municipality": "Piilo"},
-         "roles": [{"school": "s1", "role": "guardian"}]},
-        {"id": "ga", "given_name": "Aila", "family_name": "Aikuinen", "username": "ga@perhe",
-         "roles": [{"school": "s1", "role": "guardian"}]},
+        {
+            "id": "t1",
+            "given_name": "Tiina",
+            "family_name": "Opettaja",
+            "username": "t1@perhe",
+            "email": "tiina@example.fi",
+            "roles": [{"school": "s1", "role": "teacher"}],
+        },
+        {
+            "id": "t2",
+            "given_name": "Toni",
+            "family_name": "Toinen",
+            "username": "t2@perhe",
+            "roles": [{"school": "s1", "role": "teacher"}],
+        },
+        {
+            "id": "t3",
+            "given_name": "Terttu",
+            "family_name": "Muualla",
+            "username": "t3@perhe",
+            "roles": [{"school": "s2", "role": "teacher"}],
+        },
+        {
+            "id": "sec",
+            "given_name": "Sari",
+            "family_name": "Sihteeri",
+            "username": "sec@perhe",
+            "roles": [{"school": "s1", "role": "secretary"}],
+        },
+        {
+            "id": "st",
+            "given_name": "Seppo",
+            "family_name": "Avustaja",
+            "username": "st@perhe",
+            "roles": [{"school": "s1", "role": "staff"}],
+        },
+        {
+            "id": "l1",
+            "given_name": "Lauri",
+            "family_name": "Lapsi",
+            "username": "l1@perhe",
+            "birth_date": "2013-05-01",
+            "email": "lauri@example.fi",
+            "address": {"street": "Kotitie 1", "postal_code": "00100", "municipality": "Perhe"},
+            "roles": [{"school": "s1", "role": "learner"}],
+        },
+        {
+            "id": "l2",
+            "given_name": "Liisa",
+            "family_name": "Naapuri",
+            "username": "l2@perhe",
+            "birth_date": "2013-02-01",
+            "roles": [{"school": "s1", "role": "learner"}],
+        },
+        {
+            "id": "lp",
+            "given_name": "Pia",
+            "family_name": "Suojattu",
+            "username": "lp@perhe",
+            "birth_date": "2013-03-01",
+            "protection_order": True,
+            "email": "pia@example.fi",
+            "address": {"street": "Salainen 9", "postal_code": "00990", "municipality": "Piilo"},
+            "roles": [{"school": "s1", "role": "learner"}],
+        },
+        {
+            "id": "a18",
+            "given_name": "Aaro",
+            "family_name": "Aikuinen",
+            "username": "a18@perhe",
+            "birth_date": "2008-11-24",
+            "roles": [{"school": "s1", "role": "learner"}],
+        },
+        {
+            "id": "a18c",
+            "given_name": "Anni",
+            "family_name": "Aikuinen",
+            "username": "a18c@perhe",
+            "birth_date": "2008-01-01",
+            "guardians_may_see": True,
+            "roles": [{"school": "s1", "role": "learner"}],
+        },
+        {
+            "id": "g1",
+            "given_name": "Gunnar",
+            "family_name": "Lapsi",
+            "username": "g1@perhe",
+            "email": "gunnar@example.fi",
+            "phone": "+358 40 1234567",
+            "roles": [{"school": "s1", "role": "guardian"}],
+        },
+        {
+            "id": "gi",
+            "given_name": "Inkeri",
+            "family_name": "Tieto",
+            "username": "gi@perhe",
+            "roles": [{"school": "s1", "role": "guardian"}],
+        },
+        {
+            "id": "g2",
+            "given_name": "Greta",
+            "family_name": "Naapuri",
+            "username": "g2@perhe",
+            "roles": [{"school": "s1", "role": "guardian"}],
+        },
+        {
+            "id": "gp",
+            "given_name": "Paula",
+            "family_name": "Suojattu",
+            "username": "gp@perhe",
+            "protection_order": True,
+            "email": "paula@example.fi",
+            "address": {"street": "Salainen 9", "postal_code": "00990", "municipality": "Piilo"},
+            "roles": [{"school": "s1", "role": "guardian"}],
+        },
+        {
+            "id": "ga",
+            "given_name": "Aila",
+            "family_name": "Aikuinen",
+            "username": "ga@perhe",
+            "roles": [{"school": "s1", "role": "guardian"}],
+        },
     ],
     "groups": [
-        {"id": "7b", "school": "s1", "name": "7B", "kind": "class", "grade": 7,
-         "learners": ["l1", "l2", "lp"], "teachers": ["t1"]},
-        {"id": "7c", "school": "s1", "name": "7C", "kind": "class", "grade": 7,
-         "learners": ["a18", "a18c"], "teachers": ["t2"]},
-        {"id": "s2-1a", "school": "s2", "name": "1A", "kind": "class", "grade": 1,
-         "teachers": ["t3"]},
+        {
+            "id": "7b",
+            "school": "s1",
+            "name": "7B",
+            "kind": "class",
+            "grade": 7,
+            "learners": ["l1", "l2", "lp"],
+            "teachers": ["t1"],
+        },
+        {
+            "id": "7c",
+            "school": "s1",
+            "name": "7C",
+            "kind": "class",
+            "grade": 7,
+            "learners": ["a18", "a18c"],
+            "teachers": ["t2"],
+        },
+        {
+            "id": "s2-1a",
+            "school": "s2",
+            "name": "1A",
+            "kind": "class",
+            "grade": 1,
+            "teachers": ["t3"],
+        },
     ],
     "guardianships": [
         {"guardian": "g1", "learner": "l1", "kind": "custodial"},
@@ -93,16 +198,17 @@ async def family(db: Database) -> dict[str, uuid.UUID]:
     tenant = await actions.ensure_tenant(db, FAMILY, "Perheen kunta", "municipality")
     await actions.import_roster_bytes(db, tenant, msgspec.json.encode(FAMILY_ROSTER))
     async with db.tenant(tenant) as conn:
-        rows = await conn.fetch("SELECT external_id, id FROM persons UNION ALL "
-                                "SELECT external_id, id FROM groups")
+        rows = await conn.fetch(
+            "SELECT external_id, id FROM persons UNION ALL SELECT external_id, id FROM groups"
+        )
     return {r["external_id"]: r["id"] for r in rows}
 
 
-async def as_(client: AsyncTestClient[Any], username: str) -> dict[str, str]:
+async def as_(client: httpx.AsyncClient, username: str) -> dict[str, str]:
     return await login(client, f"{username}@{FAMILY}")
 
 
-async def test_health_ready_metrics_openapi(client: AsyncTestClient[Any]) -> None:
+async def test_health_ready_metrics_openapi(client: httpx.AsyncClient) -> None:
     """Ops endpoints answer without a token; metrics count requests."""
     assert (await client.get("/health")).json() == {"status": "ok"}
     assert (await client.get("/ready")).json() == {"status": "ready"}
@@ -112,9 +218,9 @@ async def test_health_ready_metrics_openapi(client: AsyncTestClient[Any]) -> Non
     assert "reppu_http_requests_total" in body and "reppu_db_pool_connections" in body
 
 
-async def test_every_v1_route_requires_a_token(client: AsyncTestClient[Any]) -> None:
+async def test_every_v1_route_requires_a_token(client: httpx.AsyncClient, app: Litestar) -> None:
     """Each /v1 route but dev-login answers 401 with a JSON code without a valid token."""
-    routes = [r for r in client.app.routes if r.path.startswith("/v1")]
+    routes = [r for r in app.routes if r.path.startswith("/v1")]
     assert len(routes) >= 6
     for route in routes:
         path = route.path.replace("{group_id:uuid}", str(uuid.uuid4()))
@@ -129,7 +235,7 @@ async def test_every_v1_route_requires_a_token(client: AsyncTestClient[Any]) -> 
             assert r.status_code == 401 and r.json()["code"] == "invalid_token", (method, path)
 
 
-async def test_dev_login_unknown_user(client: AsyncTestClient[Any]) -> None:
+async def test_dev_login_unknown_user(client: httpx.AsyncClient) -> None:
     """An unknown username is a 401 with code unknown_login."""
     r = await client.post("/v1/auth/dev-login", json={"username": "nobody@kuusikko"})
     assert r.status_code == 401 and r.json()["code"] == "unknown_login"
@@ -138,7 +244,7 @@ async def test_dev_login_unknown_user(client: AsyncTestClient[Any]) -> None:
 
 
 async def test_dev_login_works_for_each_demo_role(
-    client: AsyncTestClient[Any], demo: dict[str, list[str]]
+    client: httpx.AsyncClient, demo: dict[str, list[str]]
 ) -> None:
     """A learner, a guardian and a teacher of the demo log in and see themselves."""
     for role in ("learner", "guardian", "teacher", "principal", "secretary"):
@@ -151,25 +257,32 @@ async def test_dev_login_works_for_each_demo_role(
 async def test_dev_login_disabled(db: Database, settings: Settings, clock: FixedClock) -> None:
     """Without REPPU_DEV_LOGIN the route answers 404 dev_login_disabled."""
     app = create_app(Services(replace(settings, dev_login=False), db, clock))
-    async with AsyncTestClient(app=app) as c:
+    async with asgi_client(app) as c:
         r = await c.post("/v1/auth/dev-login", json={"username": "t1@perhe"})
     assert r.status_code == 404 and r.json()["code"] == "dev_login_disabled"
 
 
-async def test_expired_token(client: AsyncTestClient[Any], settings: Settings,
-                             family: dict[str, uuid.UUID]) -> None:
+async def test_expired_token(
+    client: httpx.AsyncClient, settings: Settings, family: dict[str, uuid.UUID]
+) -> None:
     """A token past its expiry is refused with token_expired."""
     old = FixedClock(TEST_NOW - timedelta(hours=2))
     issuer = TokenIssuer(settings, old)
-    token = issuer._encode(sub=str(family["g1"]), tenant_id=actions.tenant_id_for(FAMILY),
-                           kind="person", roles=[], scopes=[], amr=["dev"],
-                           ttl=timedelta(minutes=15))
+    token = issuer._encode(
+        sub=str(family["g1"]),
+        tenant_id=actions.tenant_id_for(FAMILY),
+        kind="person",
+        roles=[],
+        scopes=[],
+        amr=["dev"],
+        ttl=timedelta(minutes=15),
+    )
     r = await client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 401 and r.json()["code"] == "token_expired"
 
 
 async def test_guardian_sees_own_children_only(
-    client: AsyncTestClient[Any], family: dict[str, uuid.UUID]
+    client: httpx.AsyncClient, family: dict[str, uuid.UUID]
 ) -> None:
     """A guardian sees their children (no address) and gets 404 for another family's child."""
     h = await as_(client, "g1")
@@ -185,7 +298,7 @@ async def test_guardian_sees_own_children_only(
 
 
 async def test_guardian_sees_childs_group_without_classmates(
-    client: AsyncTestClient[Any], family: dict[str, uuid.UUID]
+    client: httpx.AsyncClient, family: dict[str, uuid.UUID]
 ) -> None:
     """A guardian sees the child's class and its teachers, not the classmates; other groups 404."""
     h = await as_(client, "g2")
@@ -198,17 +311,24 @@ async def test_guardian_sees_childs_group_without_classmates(
 
 
 async def test_information_right_guardian_sees_child(
-    client: AsyncTestClient[Any], family: dict[str, uuid.UUID]
+    client: httpx.AsyncClient, family: dict[str, uuid.UUID]
 ) -> None:
     """A guardian with information right only sees the child, with that kind."""
     h = await as_(client, "gi")
     me = (await client.get("/v1/me", headers=h)).json()
-    assert me["children"] == [{"id": str(family["l1"]), "given_name": "Lauri",
-                               "family_name": "Lapsi", "kind": "information_right"}]
+    assert me["children"] == [
+        {
+            "id": str(family["l1"]),
+            "given_name": "Lauri",
+            "family_name": "Lapsi",
+            "kind": "information_right",
+        }
+    ]
 
 
-async def test_adult_learner_decides(client: AsyncTestClient[Any],
-                                     family: dict[str, uuid.UUID]) -> None:
+async def test_adult_learner_decides(
+    client: httpx.AsyncClient, family: dict[str, uuid.UUID]
+) -> None:
     """A guardian of an 18-year-old sees them only with the learner's consent."""
     h = await as_(client, "ga")
     me = (await client.get("/v1/me", headers=h)).json()
@@ -217,8 +337,9 @@ async def test_adult_learner_decides(client: AsyncTestClient[Any],
     assert (await client.get(f"/v1/persons/{family['a18c']}", headers=h)).status_code == 200
 
 
-async def test_teacher_sees_own_groups(client: AsyncTestClient[Any],
-                                       family: dict[str, uuid.UUID]) -> None:
+async def test_teacher_sees_own_groups(
+    client: httpx.AsyncClient, family: dict[str, uuid.UUID]
+) -> None:
     """A teacher lists the learners of own groups, sees their guardians' contact points,
     and gets 404 for learners they do not teach."""
     h = await as_(client, "t1")
@@ -234,29 +355,30 @@ async def test_teacher_sees_own_groups(client: AsyncTestClient[Any],
 
 
 async def test_protected_address_only_for_authorised_staff(
-    client: AsyncTestClient[Any], family: dict[str, uuid.UUID]
+    client: httpx.AsyncClient, family: dict[str, uuid.UUID]
 ) -> None:
     """A protected learner's address reaches the secretary only: not the teacher, not the
     other guardian, not other staff."""
-    sec = (await client.get(f"/v1/persons/{family['lp']}",
-                            headers=await as_(client, "sec"))).json()
+    sec = (await client.get(f"/v1/persons/{family['lp']}", headers=await as_(client, "sec"))).json()
     assert sec["address"]["street"] == "Salainen 9" and sec["protection_order"] is True
     for viewer in ("t1", "g1", "st"):
-        seen = (await client.get(f"/v1/persons/{family['lp']}",
-                                 headers=await as_(client, viewer))).json()
+        seen = (
+            await client.get(f"/v1/persons/{family['lp']}", headers=await as_(client, viewer))
+        ).json()
         assert "address" not in seen and "protection_order" not in seen, viewer
         assert "Salainen" not in str(seen) and "Piilo" not in str(seen), viewer
     # the other custodial guardian sees the child but not the child's contact points
-    seen = (await client.get(f"/v1/persons/{family['lp']}",
-                             headers=await as_(client, "g1"))).json()
+    seen = (await client.get(f"/v1/persons/{family['lp']}", headers=await as_(client, "g1"))).json()
     assert "email" not in seen
     # nor the protected co-guardian at all
-    assert (await client.get(f"/v1/persons/{family['gp']}",
-                             headers=await as_(client, "g1"))).status_code == 404
+    assert (
+        await client.get(f"/v1/persons/{family['gp']}", headers=await as_(client, "g1"))
+    ).status_code == 404
 
 
-async def test_school_staff_see_their_school(client: AsyncTestClient[Any],
-                                             family: dict[str, uuid.UUID]) -> None:
+async def test_school_staff_see_their_school(
+    client: httpx.AsyncClient, family: dict[str, uuid.UUID]
+) -> None:
     """Other staff list every group of their school, with learners, but no addresses."""
     h = await as_(client, "st")
     names = sorted(g["name"] for g in (await client.get("/v1/groups", headers=h)).json())
@@ -267,9 +389,9 @@ async def test_school_staff_see_their_school(client: AsyncTestClient[Any],
     assert [s["name"] for s in schools] == ["Perheen koulu"]
 
 
-async def test_other_tenant_is_invisible(client: AsyncTestClient[Any],
-                                         family: dict[str, uuid.UUID],
-                                         demo: dict[str, list[str]]) -> None:
+async def test_other_tenant_is_invisible(
+    client: httpx.AsyncClient, family: dict[str, uuid.UUID], demo: dict[str, list[str]]
+) -> None:
     """A demo tenant's secretary gets 404 for every person and group of another tenant."""
     h = await login(client, demo["secretary"][0])
     for key in ("l1", "g1", "t1", "7b"):
@@ -281,7 +403,7 @@ async def test_other_tenant_is_invisible(client: AsyncTestClient[Any],
 
 
 async def test_reads_of_child_data_are_audited(
-    client: AsyncTestClient[Any], db: Database, family: dict[str, uuid.UUID]
+    client: httpx.AsyncClient, db: Database, family: dict[str, uuid.UUID]
 ) -> None:
     """Reading a learner writes who, role, object, time and purpose to the audit log."""
     h = await as_(client, "t1")
@@ -289,7 +411,9 @@ async def test_reads_of_child_data_are_audited(
     async with db.tenant(actions.tenant_id_for(FAMILY)) as conn:
         row = await conn.fetchrow(
             "SELECT * FROM audit_log WHERE object_id = $1 AND actor_id = $2 ORDER BY id DESC",
-            family["l2"], family["t1"])
+            family["l2"],
+            family["t1"],
+        )
     assert row is not None
     assert row["actor_roles"] == ["teacher"] and row["purpose"] == "view_person"
     assert row["action"] == "read" and row["object_type"] == "person"
@@ -298,65 +422,103 @@ async def test_reads_of_child_data_are_audited(
 async def test_audit_log_is_append_only(db: Database, family: dict[str, uuid.UUID]) -> None:
     """The application role can insert into the audit log but neither update nor delete."""
     tenant = actions.tenant_id_for(FAMILY)
-    for sql in ("UPDATE audit_log SET purpose = 'x'", "DELETE FROM audit_log",
-                "TRUNCATE audit_log"):
+    for sql in (
+        "UPDATE audit_log SET purpose = 'x'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             async with db.tenant(tenant) as conn:
                 await conn.execute(sql)
 
 
 @pytest.fixture(scope="module")
-async def roster_token(settings: Settings, clock: FixedClock,
-                       family: dict[str, uuid.UUID]) -> dict[str, str]:
-    token = TokenIssuer(settings, clock).issue_service(actions.tenant_id_for(FAMILY), "sis",
-                                                       ["roster:import"])
+async def roster_token(
+    settings: Settings, clock: FixedClock, family: dict[str, uuid.UUID]
+) -> dict[str, str]:
+    token = TokenIssuer(settings, clock).issue_service(
+        actions.tenant_id_for(FAMILY), "sis", ["roster:import"]
+    )
     return {"Authorization": f"Bearer {token}"}
 
 
-async def test_roster_post_needs_scope(client: AsyncTestClient[Any],
-                                       family: dict[str, uuid.UUID]) -> None:
+async def test_roster_post_needs_scope(
+    client: httpx.AsyncClient, family: dict[str, uuid.UUID]
+) -> None:
     """A person's token cannot import a roster (403 scope_required)."""
     r = await client.post("/v1/roster", json=FAMILY_ROSTER, headers=await as_(client, "sec"))
     assert r.status_code == 403 and r.json()["code"] == "scope_required"
 
 
 async def test_roster_post_reports_every_bad_row_and_applies_nothing(
-    client: AsyncTestClient[Any], db: Database, roster_token: dict[str, str]
+    client: httpx.AsyncClient, db: Database, roster_token: dict[str, str]
 ) -> None:
     """A document with bad rows is refused whole: 422, each bad row with path and reason."""
     doc = {
         "persons": [
-            {"id": "new1", "given_name": "Uusi", "family_name": "Oppilas", "birth_date": "2014-01-01",
-             "roles": [{"school": "s1", "role": "learner"}]},
+            {
+                "id": "new1",
+                "given_name": "Uusi",
+                "family_name": "Oppilas",
+                "birth_date": "2014-01-01",
+                "roles": [{"school": "s1", "role": "learner"}],
+            },
             {"id": "bad one", "given_name": "X", "family_name": "Y", "roles": []},
             {"id": "new2", "given_name": "", "family_name": "Y", "roles": []},
-            {"id": "new3", "given_name": "Z", "family_name": "Y", "username": "z@kuusikko",
-             "roles": [{"school": "nope", "role": "teacher"}]},
+            {
+                "id": "new3",
+                "given_name": "Z",
+                "family_name": "Y",
+                "username": "z@kuusikko",
+                "roles": [{"school": "nope", "role": "teacher"}],
+            },
         ],
-        "groups": [{"id": "7b", "school": "s1", "name": "7B", "kind": "class",
-                    "learners": ["new1", "ghost"], "teachers": ["t1"]}],
+        "groups": [
+            {
+                "id": "7b",
+                "school": "s1",
+                "name": "7B",
+                "kind": "class",
+                "learners": ["new1", "ghost"],
+                "teachers": ["t1"],
+            }
+        ],
         "guardianships": [{"guardian": "g1", "learner": "t1", "kind": "custodial"}],
     }
     r = await client.post("/v1/roster", json=doc, headers=roster_token)
     assert r.status_code == 422 and r.json()["code"] == "roster_invalid"
     paths = {d["path"] for d in r.json()["details"]}
-    assert paths == {"persons[1].id", "persons[2].given_name", "persons[3].username",
-                     "persons[3].roles[0].school", "groups[0].learners[1]",
-                     "guardianships[0].learner"}
+    assert paths == {
+        "persons[1].id",
+        "persons[2].given_name",
+        "persons[3].username",
+        "persons[3].roles[0].school",
+        "groups[0].learners[1]",
+        "guardianships[0].learner",
+    }
     async with db.tenant(actions.tenant_id_for(FAMILY)) as conn:
         assert await conn.fetchval("SELECT count(*) FROM persons WHERE external_id = 'new1'") == 0
 
 
-async def test_roster_post_is_idempotent(client: AsyncTestClient[Any], db: Database,
-                                         roster_token: dict[str, str]) -> None:
+async def test_roster_post_is_idempotent(
+    client: httpx.AsyncClient, db: Database, roster_token: dict[str, str]
+) -> None:
     """The same document twice leaves the same rows; changes are upserts."""
     tenant = actions.tenant_id_for(FAMILY)
 
     async def snapshot() -> list[Any]:
         async with db.tenant(tenant) as conn:
-            return [await conn.fetchval(f"SELECT count(*) FROM {t}") for t in
-                    ("persons", "person_roles", "groups", "group_learners", "guardianships",
-                     "logins")]
+            return [
+                await conn.fetchval(f"SELECT count(*) FROM {t}")
+                for t in (
+                    "persons",
+                    "person_roles",
+                    "groups",
+                    "group_learners",
+                    "guardianships",
+                    "logins",
+                )
+            ]
 
     before = await snapshot()
     for _ in range(2):
@@ -366,11 +528,11 @@ async def test_roster_post_is_idempotent(client: AsyncTestClient[Any], db: Datab
         assert await snapshot() == before
 
 
-async def test_request_body_limit(db: Database, settings: Settings, clock: FixedClock,
-                                  roster_token: dict[str, str]) -> None:
+async def test_request_body_limit(
+    db: Database, settings: Settings, clock: FixedClock, roster_token: dict[str, str]
+) -> None:
     """A body over REPPU_MAX_BODY_BYTES is refused with 413 payload_too_large."""
     app = create_app(Services(replace(settings, max_body_bytes=1024), db, clock))
-    async with AsyncTestClient(app=app) as c:
+    async with asgi_client(app) as c:
         r = await c.post("/v1/roster", content=b"{" + b" " * 5000 + b"}", headers=roster_token)
     assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
-

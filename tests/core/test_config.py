@@ -62,7 +62,9 @@ def test_cli_stops_on_bad_config() -> None:
     out = subprocess.run(
         [sys.executable, "-c", "from core.cli import main; raise SystemExit(main(['migrate']))"],
         env={"REPPU_TOKEN_TTL": "forever", "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert out.returncode == 2
     assert "REPPU_TOKEN_TTL: expected an integer" in out.stderr

@@ -30,7 +30,8 @@ def test_guardian_sees_child_but_no_address() -> None:
 def test_guardian_of_protected_child_sees_no_contact_points() -> None:
     """Under a protection order the guardian sees the child's name, not contact points."""
     fields = person_fields(
-        Relation(is_guardian=True, birth_date=CHILD, protection_order=True), TODAY)
+        Relation(is_guardian=True, birth_date=CHILD, protection_order=True), TODAY
+    )
     assert "name" in fields and not fields & {"email", "phone", "address"}
 
 
@@ -69,8 +70,9 @@ def test_colleague_sees_name_only() -> None:
 
 def test_authorised_staff_see_protected_address() -> None:
     """Principal and secretary see a protected person's address and the order itself."""
-    fields = person_fields(Relation(authorised_staff=True, school_staff=True,
-                                    protection_order=True), TODAY)
+    fields = person_fields(
+        Relation(authorised_staff=True, school_staff=True, protection_order=True), TODAY
+    )
     assert {"address", "protection_order", "email"} <= fields
 
 

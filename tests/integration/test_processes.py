@@ -53,24 +53,45 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
 def fresh_db(server_dsn: str) -> Iterator[str]:
     """An empty database on the test server, dropped afterwards."""
     name = f"reppu_proc_{os.getpid()}_{time.monotonic_ns() % 10**8}"
-    subprocess.run([sys.executable, "-c", f"""
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"""
 import asyncio, asyncpg
 async def m():
     c = await asyncpg.connect({server_dsn!r}); await c.execute('CREATE DATABASE {name}')
-asyncio.run(m())"""], check=True)
+asyncio.run(m())""",
+        ],
+        check=True,
+    )
     yield with_database(server_dsn, name)
-    subprocess.run([sys.executable, "-c", f"""
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"""
 import asyncio, asyncpg
 async def m():
     c = await asyncpg.connect({server_dsn!r})
     await c.execute('DROP DATABASE IF EXISTS {name} WITH (FORCE)')
-asyncio.run(m())"""], check=True)
+asyncio.run(m())""",
+        ],
+        check=True,
+    )
 
 
 def test_two_processes_migrate_at_once(fresh_db: str) -> None:
     """Two `reppu migrate` started together both succeed; each migration is applied once."""
-    procs = [subprocess.Popen([*REPPU, "migrate"], env=env(DATABASE_URL=fresh_db),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [*REPPU, "migrate"],
+            env=env(DATABASE_URL=fresh_db),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=START_TIMEOUT_S) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     printed = sorted(o[0].decode().strip() for o in outs)
@@ -82,13 +103,17 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(fresh_db: str) -> None:
     """`reppu serve` migrates, answers /ready and dev-login, and exits 0 on SIGTERM and SIGINT."""
     for sig in (signal.SIGTERM, signal.SIGINT):
         port = free_port()
-        proc = subprocess.Popen([*REPPU, "serve", "--port", str(port)],
-                                env=env(DATABASE_URL=fresh_db, REPPU_DEV_LOGIN="true"),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [*REPPU, "serve", "--port", str(port)],
+            env=env(DATABASE_URL=fresh_db, REPPU_DEV_LOGIN="true"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         try:
             wait_ready(f"http://127.0.0.1:{port}", proc)
-            r = httpx.post(f"http://127.0.0.1:{port}/v1/auth/dev-login",
-                           json={"username": "nobody@kuusikko"})
+            r = httpx.post(
+                f"http://127.0.0.1:{port}/v1/auth/dev-login", json={"username": "nobody@kuusikko"}
+            )
             assert r.status_code == 401 and r.json()["code"] == "unknown_login"
             proc.send_signal(sig)
             _, err = proc.communicate(timeout=START_TIMEOUT_S)
@@ -104,16 +129,21 @@ def test_embedded_postgres_by_default(tmp_path: Path) -> None:
     data across restarts, and stops it on exit."""
     data = tmp_path / "data"
     e = env(REPPU_DATA_DIR=str(data))
-    first = subprocess.run([*REPPU, "migrate"], env=e, capture_output=True, timeout=120,
-                           check=False)
+    first = subprocess.run(
+        [*REPPU, "migrate"], env=e, capture_output=True, timeout=120, check=False
+    )
     assert first.returncode == 0, first.stderr.decode()[-2000:]
     assert first.stdout.decode().startswith("applied migrations: [1")
     assert (data / "postgres" / "PG_VERSION").exists()
     assert not _postgres_running(data / "postgres"), "embedded server left running"
 
     port = free_port()
-    proc = subprocess.Popen([*REPPU, "serve", "--port", str(port)], env=e,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*REPPU, "serve", "--port", str(port)],
+        env=e,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_ready(f"http://127.0.0.1:{port}", proc)
         assert _postgres_running(data / "postgres")
@@ -125,8 +155,9 @@ def test_embedded_postgres_by_default(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert not _postgres_running(data / "postgres")
 
-    again = subprocess.run([*REPPU, "migrate"], env=e, capture_output=True, timeout=120,
-                           check=False)
+    again = subprocess.run(
+        [*REPPU, "migrate"], env=e, capture_output=True, timeout=120, check=False
+    )
     assert again.stdout.decode().strip() == "applied migrations: none (up to date)"
 
 
@@ -142,8 +173,9 @@ def _postgres_running(pgdata: Path) -> bool:
     return True
 
 
-async def test_app_role_cannot_read_without_tenant_over_tcp(admin_dsn: str,
-                                                            settings: Settings) -> None:
+async def test_app_role_cannot_read_without_tenant_over_tcp(
+    admin_dsn: str, settings: Settings
+) -> None:
     """Logging in directly as the app role over TCP, a bare query sees no persons."""
     from core.db import app_dsn
 
