@@ -125,15 +125,21 @@ async def _ensure_app_role(conn: Connection, settings: Settings) -> None:
     role = settings.app_role  # validated as a lower-case identifier in Settings
     password = app_password(settings)
     # Roles are cluster-wide: two databases' migrations may race to create it.
+    # A new role has NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE by default;
+    # they are not spelled out because a CREATEROLE admin may not name them.
     try:
-        await conn.execute(
-            f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE "
-            f"PASSWORD '{password}'"
-        )
+        await conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
     except (asyncpg.DuplicateObjectError, asyncpg.UniqueViolationError):
-        await conn.execute(
-            f"ALTER ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE "
-            f"PASSWORD '{password}'"
+        await conn.execute(f"ALTER ROLE {role} LOGIN PASSWORD '{password}'")
+    attrs = await conn.fetchrow(
+        "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles "
+        "WHERE rolname = $1",
+        role,
+    )
+    if attrs is None or any(attrs.values()):
+        raise RuntimeError(
+            f"role {role} must be NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB: "
+            "row-level security would not bind it"
         )
     dbname = await conn.fetchval("SELECT current_database()")
     await conn.execute(f'GRANT CONNECT ON DATABASE "{dbname}" TO {role}')

@@ -1,0 +1,44 @@
+"""Run the benchmarks and write docs/benchmarks.md.
+
+python3 dev.py bench [--only seed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import seed_bench
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench")
+    parser.add_argument("--only", choices=["seed"], default=None)
+    args = parser.parse_args()
+    sections: list[str] = []
+    if args.only in (None, "seed"):
+        sections.append(asyncio.run(seed_bench.run()))
+    header = (
+        "# Benchmarks\n\n"
+        f"Written by `python3 dev.py bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}.\n"
+        "Numbers are from one run on this machine; ratios compare runs made side by side "
+        "in the same process.\n"
+    )
+    DOC.write_text(header + "\n" + "\n\n".join(sections) + "\n")
+    print(DOC.read_text())
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
+if __name__ == "__main__":
+    main()
