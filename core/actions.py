@@ -175,7 +175,12 @@ async def me(db: Database, who: Principal, today: date) -> Me:
         person=_person_view(
             row,
             [PersonRole(school_id=r["school_id"], role=r["role"]) for r in roles],
-            person_fields(Relation(is_self=True), today),
+            person_fields(
+                Relation(
+                    is_self=True, person_is_learner=any(r["role"] == "learner" for r in roles)
+                ),
+                today,
+            ),
         ),
         children=[
             Child(

@@ -176,10 +176,7 @@ async def _demo_logins(db: Database) -> dict[str, list[str]]:
         await seed(db, size="small", seed_value=None, verbose=True)
         tenant_id = actions.tenant_id_for(demo.DEMO_TENANT.slug)
     async with db.tenant(tenant_id) as conn:
-        return {
-            role: await store.sample_logins(conn, role, "7B", 2)
-            for role in ("learner", "guardian", "teacher", "principal", "secretary")
-        }
+        return await store.sample_logins(conn, "7B", 2)
 
 
 async def _serve(settings: Settings, host: str, port: int, *, demo: bool) -> int:

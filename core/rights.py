@@ -72,7 +72,8 @@ def guardian_may_see(birth_date: date | None, guardians_may_see: bool, today: da
 
 def person_fields(rel: Relation, today: date) -> frozenset[str]:
     if rel.is_self:
-        return BASIC | CONTACT | ADDRESS | {"birth_date", "roles", "guardians_may_see"}
+        own = BASIC | CONTACT | ADDRESS | {"birth_date", "roles"}
+        return own | {"guardians_may_see"} if rel.person_is_learner else own
     fields: set[str] = set()
     if rel.authorised_staff:
         fields |= BASIC | CONTACT | ADDRESS | {"birth_date", "roles", "protection_order"}

@@ -388,29 +388,40 @@ async def insert_audit(
     )
 
 
-async def sample_logins(conn: Connection, role: str, group_name: str, limit: int) -> list[str]:
-    """A few usernames of a role, those related to `group_name` first (demo output)."""
-    rows = await conn.fetch(
-        """
-        SELECT l.subject FROM logins l
-        JOIN person_roles r ON r.person_id = l.person_id AND r.role = $1
-        LEFT JOIN LATERAL (
-            SELECT 1 AS hit FROM groups g
-            WHERE g.name = $2 AND (
-                EXISTS (SELECT 1 FROM group_learners gl WHERE gl.group_id = g.id
-                        AND (gl.learner_id = l.person_id OR EXISTS (
-                            SELECT 1 FROM guardianships gs WHERE gs.learner_id = gl.learner_id
-                            AND gs.guardian_id = l.person_id)))
-                OR EXISTS (SELECT 1 FROM group_teachers gt WHERE gt.group_id = g.id
-                           AND gt.teacher_id = l.person_id))
-            LIMIT 1) rel ON true
-        WHERE l.provider = 'reppu'
-        GROUP BY l.subject, rel.hit
-        ORDER BY rel.hit IS NULL, l.subject
-        LIMIT $3
-        """,
-        role,
+async def sample_logins(conn: Connection, group_name: str, limit: int) -> dict[str, list[str]]:
+    """A few usernames of each role around one group named `group_name` (the
+    demo's 7B): its learners, their guardians, its teachers, and its school's
+    principal and secretaries. For `reppu demo` to print."""
+    group = await conn.fetchrow(
+        "SELECT g.id, g.school_id FROM groups g JOIN schools s ON s.id = g.school_id "
+        "WHERE g.name = $1 ORDER BY s.external_id LIMIT 1",
         group_name,
-        limit,
     )
-    return [r["subject"] for r in rows]
+    if group is None:
+        return {}
+    by_group = {
+        "learner": "SELECT m.learner_id FROM group_learners m JOIN persons p "
+        "ON p.id = m.learner_id AND NOT p.protection_order WHERE m.group_id = $1",
+        "guardian": "SELECT g.guardian_id FROM group_learners m JOIN guardianships g "
+        "ON g.learner_id = m.learner_id AND g.kind = 'custodial' JOIN persons p "
+        "ON p.id = g.guardian_id AND NOT p.protection_order WHERE m.group_id = $1",
+        "teacher": "SELECT teacher_id FROM group_teachers WHERE group_id = $1",
+    }
+    out: dict[str, list[str]] = {}
+    queries = [(role, sql, group["id"]) for role, sql in by_group.items()]
+    queries += [
+        (
+            role,
+            f"SELECT person_id FROM person_roles WHERE school_id = $1 AND role = '{role}'",
+            group["school_id"],
+        )
+        for role in ("principal", "secretary")
+    ]
+    for role, sql, arg in queries:
+        rows = await conn.fetch(
+            "SELECT l.subject FROM logins l WHERE l.provider = 'reppu' "
+            f"AND l.person_id IN ({sql}) ORDER BY l.subject LIMIT {int(limit)}",
+            arg,
+        )
+        out[role] = [r["subject"] for r in rows]
+    return out

@@ -184,3 +184,48 @@ async def test_app_role_cannot_read_without_tenant_over_tcp(
         assert await conn.fetchval("SELECT count(*) FROM persons") == 0
     finally:
         await conn.close()
+
+
+def test_demo_seeds_prints_logins_and_they_work(fresh_db: str) -> None:
+    """`reppu demo` seeds an empty database, prints logins of each role, and a dev login
+    works for a learner, a guardian and a teacher; a restart prints logins again without
+    seeding twice."""
+    for attempt in range(2):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen(
+            [*REPPU, "demo", "--port", str(port)],
+            env=env(DATABASE_URL=fresh_db),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            printed = []
+            for line in proc.stdout:  # the demo prints its logins before serving
+                printed.append(line)
+                if "curl" in line:
+                    break
+            text = "".join(printed)
+            assert f"Reppu demo at {url}" in text
+            assert ("seeded kuusikko" in text) == (attempt == 0), text
+            logins = {
+                line.split()[0]: line.split()[1].rstrip(",")
+                for line in printed
+                if line.startswith("  ") and "@kuusikko" in line and "curl" not in line
+            }
+            assert set(logins) == {"learner", "guardian", "teacher", "principal", "secretary"}
+            wait_ready(url, proc)
+            for role in ("learner", "guardian", "teacher"):
+                r = httpx.post(f"{url}/v1/auth/dev-login", json={"username": logins[role]})
+                assert r.status_code == 200, r.text
+                token = r.json()["token"]
+                me = httpx.get(f"{url}/v1/me", headers={"Authorization": f"Bearer {token}"})
+                assert role in {x["role"] for x in me.json()["person"]["roles"]}
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=START_TIMEOUT_S)
+            assert proc.returncode == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
