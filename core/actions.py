@@ -19,7 +19,6 @@ from core.auth import Principal
 from core.db import Connection, Database
 from core.errors import Forbidden, NotFound, RosterInvalid
 from core.model import (
-    AUTHORISED_STAFF,
     STAFF_ROLES,
     Address,
     Child,
@@ -335,7 +334,3 @@ async def visible_schools(db: Database, who: Principal) -> list[School]:
         )
         for r in rows
     ]
-
-
-def is_authorised_staff(roles: frozenset[str]) -> bool:
-    return bool(roles & AUTHORISED_STAFF)

@@ -536,3 +536,17 @@ async def test_request_body_limit(
     async with asgi_client(app) as c:
         r = await c.post("/v1/roster", content=b"{" + b" " * 5000 + b"}", headers=roster_token)
     assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
+
+
+async def test_framework_errors_are_json_with_a_code(
+    client: httpx.AsyncClient, family: dict[str, uuid.UUID]
+) -> None:
+    """Unknown routes, wrong methods and bad parameters answer JSON with a stable code."""
+    r = await client.get("/v1/nowhere", headers=await login(client, "t1@perhe"))
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    r = await client.delete("/health")
+    assert r.status_code == 405 and r.json()["code"] == "method_not_allowed"
+    r = await client.get("/v1/groups?school=not-a-uuid", headers=await login(client, "t1@perhe"))
+    assert r.status_code == 400 and r.json()["code"] == "invalid_request"
+    r = await client.post("/v1/auth/dev-login", content=b"{not json")
+    assert r.status_code == 400 and r.json()["code"] == "invalid_request"

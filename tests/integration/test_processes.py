@@ -229,3 +229,66 @@ def test_demo_seeds_prints_logins_and_they_work(fresh_db: str) -> None:
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+def test_cli_seed_roster_import_and_token(fresh_db: str, tmp_path: Path) -> None:
+    """`reppu seed`, then `reppu roster import` applies a good file and refuses a bad one
+    whole (exit 1, every bad row on stderr); `reppu token` prints a service token."""
+    e = env(DATABASE_URL=fresh_db)
+    seeded = subprocess.run([*REPPU, "seed"], env=e, capture_output=True, text=True, check=False)
+    assert seeded.returncode == 0, seeded.stderr[-2000:]
+    assert "seeded kuusikko (small)" in seeded.stdout and "seeded koivula (small)" in seeded.stdout
+
+    good = tmp_path / "good.json"
+    good.write_text(
+        '{"schools": [{"id": "sch-uusi", "name": "Uusi koulu", "kind": "primary"}],'
+        ' "persons": [{"id": "p-uusi", "given_name": "Uuno", "family_name": "Uusi",'
+        ' "username": "uuno@koivula", "roles": [{"school": "sch-uusi", "role": "teacher"}]}]}'
+    )
+    ok = subprocess.run(
+        [*REPPU, "roster", "import", str(good), "--tenant", "koivula"],
+        env=e,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert ok.stdout.strip() == "imported 1 schools, 1 persons, 0 groups, 0 guardianships"
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        '{"persons": [{"id": "p-x", "given_name": "X", "family_name": "Y", "roles": []},'
+        ' {"id": "p-y", "given_name": "", "family_name": "Y", "roles": []},'
+        ' {"id": "p-z", "given_name": "Z", "family_name": "Y",'
+        ' "roles": [{"school": "nope", "role": "staff"}]}]}'
+    )
+    refused = subprocess.run(
+        [*REPPU, "roster", "import", str(bad), "--tenant", "koivula"],
+        env=e,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert "roster_invalid" in refused.stderr
+    assert (
+        "persons[1].given_name" in refused.stderr and "persons[2].roles[0].school" in refused.stderr
+    )
+
+    token = subprocess.run(
+        [*REPPU, "token", "--tenant", "koivula", "--name", "sis", "--scope", "roster:import"],
+        env=e,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert token.returncode == 0, token.stderr[-2000:]
+    assert token.stdout.count(".") == 2
+    missing = subprocess.run(
+        [*REPPU, "roster", "import", str(good), "--tenant", "nowhere"],
+        env=e,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode == 1 and "no tenant 'nowhere'" in missing.stderr
