@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import msgspec
@@ -278,22 +278,30 @@ CORE_ROUTES: Sequence[Callable[..., Any]] = (
 )
 
 
-def create_app(
-    svc: Services,
-    *,
-    route_handlers: Sequence[Any] = (),
-    lifespan: Sequence[Callable[[Litestar], Any]] = (),
-) -> Litestar:
+class Module(Protocol):
+    """A package that plugs into the app: routes, and what runs while the app
+    runs (brokers, workers). Found through the `reppu.modules` entry point
+    group, so that `core` never imports the packages built on it."""
+
+    name: str
+    route_handlers: Sequence[Any]
+
+    def lifespan(self, app: Litestar, svc: Services) -> AbstractAsyncContextManager[None]: ...
+
+
+def load_modules() -> list[Module]:
+    from importlib.metadata import entry_points
+
+    return [ep.load() for ep in sorted(entry_points(group="reppu.modules"), key=lambda e: e.name)]
+
+
+def create_app(svc: Services, *, modules: Sequence[Module] = ()) -> Litestar:
     auth = DefineMiddleware(
         BearerAuth, exclude=["^/health$", "^/ready$", "^/metrics$", "^/schema", "^/$", "^/static/"]
     )
-
-    @asynccontextmanager
-    async def _noop(_: Litestar) -> AsyncIterator[None]:
-        yield
-
+    lifespans = [_module_lifespan(m, svc) for m in modules]
     return Litestar(
-        route_handlers=[*CORE_ROUTES, *route_handlers],
+        route_handlers=[*CORE_ROUTES, *(h for m in modules for h in m.route_handlers)],
         middleware=[metrics_middleware, auth],
         exception_handlers={Exception: error_handler},
         state=State({"services": svc}),
@@ -309,5 +317,14 @@ def create_app(
             ),
             security=[{"bearer": []}],
         ),
-        lifespan=list(lifespan) or [_noop],
+        lifespan=lifespans,
     )
+
+
+def _module_lifespan(
+    module: Module, svc: Services
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    def run(app: Litestar) -> AbstractAsyncContextManager[None]:
+        return module.lifespan(app, svc)
+
+    return run

@@ -182,11 +182,11 @@ async def _demo_logins(db: Database) -> dict[str, list[str]]:
 async def _serve(settings: Settings, host: str, port: int, *, demo: bool) -> int:
     import uvicorn
 
-    from core.api import Services, create_app
+    from core.api import Services, create_app, load_modules
 
     async with open_database(settings) as db:
         logins = await _demo_logins(db) if demo else {}
-        app = create_app(Services(settings, db, SystemClock()))
+        app = create_app(Services(settings, db, SystemClock()), modules=load_modules())
         config = uvicorn.Config(
             app,
             host=host,

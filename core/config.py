@@ -59,6 +59,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     pool_min: int = 1
     pool_max: int = 10
     log_level: str = "INFO"
+    #: Origins a browser websocket may come from: the public URL's origin plus
+    #: REPPU_ALLOWED_ORIGINS (comma-separated).
+    allowed_origins: tuple[str, ...] = ()
 
     @property
     def public_origin(self) -> str:
@@ -99,7 +102,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError("REPPU_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR", log_level)
 
+        origins = [f"{parts.scheme}://{parts.netloc}"]
+        for item in (env.get("REPPU_ALLOWED_ORIGINS") or "").split(","):
+            item = item.strip().rstrip("/")
+            if not item:
+                continue
+            o = urlsplit(item)
+            if o.scheme not in ("http", "https") or not o.netloc or o.path or o.query:
+                raise ConfigError(
+                    "REPPU_ALLOWED_ORIGINS",
+                    "comma-separated origins like https://app.example.fi",
+                    item,
+                )
+            origins.append(item)
+
         return cls(
+            allowed_origins=tuple(dict.fromkeys(origins)),
             database_url=database_url,
             redis_url=redis_url,
             data_dir=data_dir,

@@ -1,3 +1,9 @@
-"""The hub: messages, audiences, inboxes, live sessions and delivery policy.
+"""The hub: messages, audiences, inboxes, live sessions and (later) delivery
+policy. Other modules use only this public API:
 
-Empty until the hub issue lands; see ../shared/ARCHITECTURE.md."""
+    from hub import Hub, NewMessage, ModuleEvent, selectors
+    await hub.publish(principal, NewMessage(...))
+
+`hub.actions.Hub` publishes (idempotent by key) through one transaction and
+fans out after commit; `hub.model` holds the selectors of audiences.
+"""

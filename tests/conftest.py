@@ -13,9 +13,11 @@ import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID
 
 import asyncpg
 import httpx
@@ -124,16 +126,51 @@ def replace(settings: Settings, **changes: object) -> Settings:
 
 @pytest.fixture(scope="session")
 def app(db: Database, settings: Settings, clock: FixedClock) -> Litestar:
+    """The app with every module, as `reppu serve` builds it (memory broker)."""
     from core.api import Services, create_app
+    from hub.module import HubModule
 
-    return create_app(Services(settings, db, clock))
+    return create_app(Services(settings, db, clock), modules=[HubModule()])
+
+
+@asynccontextmanager
+async def serve(app: Litestar) -> AsyncIterator[str]:
+    """Run `app` under uvicorn on a free loopback port, on this loop; yields its URL."""
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, lifespan="on", log_config=None, ws="websockets-sansio", access_log=False
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)  # uvicorn offers no startup event to await
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
 
 
 @pytest.fixture(scope="session")
-async def client(app: Litestar, demo: object) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for the app, in process and on the test loop, over the session's
-    database (the demo tenants seeded)."""
-    async with asgi_client(app) as c:
+async def server_url(app: Litestar, demo: object) -> AsyncIterator[str]:
+    """A real HTTP and websocket server for the session (demo tenants seeded)."""
+    async with serve(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def client(server_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the session's server."""
+    async with httpx.AsyncClient(base_url=server_url, timeout=30) as c:
         yield c
 
 
@@ -166,3 +203,19 @@ async def login(client: httpx.AsyncClient, username: str) -> dict[str, str]:
     r = await client.post("/v1/auth/dev-login", json={"username": username})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+@pytest.fixture(scope="session")
+async def family(db: Database) -> dict[str, UUID]:
+    """The hand-made tenant `perhe`; returns external id -> person/group/school id."""
+    from core import actions
+    from tests.family import FAMILY, FAMILY_ROSTER
+
+    tenant = await actions.ensure_tenant(db, FAMILY, "Perheen kunta", "municipality")
+    await actions.import_roster_bytes(db, tenant, msgspec.json.encode(FAMILY_ROSTER))
+    async with db.tenant(tenant) as conn:
+        rows = await conn.fetch(
+            "SELECT external_id, id FROM persons UNION ALL SELECT external_id, id FROM groups "
+            "UNION ALL SELECT external_id, id FROM schools"
+        )
+    return {r["external_id"]: r["id"] for r in rows}

@@ -1,0 +1,529 @@
+"""The hub's actions: publish, reply, read/acknowledge/archive, and the reads
+that go with them. The only place that changes hub state; frames go to the
+broker only after the transaction commits.
+
+Idempotent by key (invariant 4): the same key with the same content returns
+the message already published; with different content it is `409
+idempotency_conflict`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from typing import Any, Literal
+from uuid import UUID, uuid4
+
+import asyncpg
+import msgspec
+
+from core.auth import Principal
+from core.clock import Clock, today_in_helsinki
+from core.db import Connection, Database
+from core.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
+from hub import store
+from hub.audience import Recipient, count_selectors, not_addressable, resolve
+from hub.fanout import Fanout
+from hub.frames import ENCODER, encode_message
+from hub.model import (
+    MAX_SELECTORS,
+    Counts,
+    InboxItem,
+    InboxPage,
+    InboxState,
+    LearnerAck,
+    MessageView,
+    ModuleEvent,
+    NewMessage,
+    NewReply,
+    Published,
+    RecipientReport,
+    Report,
+)
+
+log = logging.getLogger("reppu.hub")
+
+#: How often a publish is retried after a deadlock or serialization failure.
+MAX_PUBLISH_ATTEMPTS = 3
+#: Largest page of GET /v1/inbox and of a live replay batch.
+MAX_PAGE = 500
+
+StateAction = Literal["read", "ack", "archive"]
+_COLUMN = {"read": "read_at", "ack": "acked_at", "archive": "archived_at"}
+
+
+def _hash(*parts: Any) -> bytes:
+    return hashlib.sha256(ENCODER.encode(parts)).digest()
+
+
+def view_of(row: asyncpg.Record) -> MessageView:
+    return MessageView(
+        id=row["id"],
+        thread_id=row["thread_id"],
+        reply_to=row["reply_to"],
+        kind=row["kind"],
+        sender_id=row["sender_id"],
+        sender_name=row["sender_name"],
+        subject=row["subject"],
+        body=row["body"],
+        language=row["language"],
+        urgency=row["urgency"],
+        reply_policy=row["reply_policy"],
+        requires_ack=row["requires_ack"],
+        ack_deadline=row["ack_deadline"],
+        about=list(row["about"]),
+        created_at=row["created_at"],
+    )
+
+
+def state_of(row: asyncpg.Record) -> InboxState:
+    return InboxState(
+        read_at=row["read_at"], acked_at=row["acked_at"], archived_at=row["archived_at"]
+    )
+
+
+class Hub:
+    """`hub.publish` and friends. One per process; stateless apart from its
+    dependencies."""
+
+    def __init__(self, db: Database, clock: Clock, fanout: Fanout) -> None:
+        self.db = db
+        self.clock = clock
+        self.fanout = fanout
+
+    # ---- publishing ----------------------------------------------------------------------
+
+    async def publish(self, who: Principal, new: NewMessage) -> Published:
+        """A message or announcement from a person to an audience."""
+        if who.person_id is None:
+            raise Forbidden("a person sends messages; modules send events", code="person_required")
+        if new.kind == "announcement" and new.reply_policy != "nobody":
+            new = msgspec.structs.replace(new, reply_policy="nobody")
+        return await self._publish(
+            who.tenant_id,
+            sender=who.person_id,
+            source=None,
+            kind=new.kind,
+            key=new.idempotency_key,
+            audience=new.audience,
+            subject=new.subject,
+            body=new.body,
+            language=new.language,
+            urgency=new.urgency,
+            reply_policy=new.reply_policy,
+            ack=new.ack,
+            needs_custody=new.needs_custody,
+            about=new.about,
+        )
+
+    async def publish_event(self, who: Principal, event: ModuleEvent) -> Published:
+        """A platform module's notification (service token, scope events:publish)."""
+        return await self._publish(
+            who.tenant_id,
+            sender=None,
+            source=event.source,
+            kind="notification",
+            key=f"{event.source}:{event.idempotency_key}",
+            audience=event.audience,
+            subject=event.subject,
+            body=event.body,
+            language=event.language,
+            urgency=event.urgency,
+            reply_policy="nobody",
+            ack=event.ack,
+            needs_custody=event.needs_custody,
+            about=event.about,
+        )
+
+    async def _publish(
+        self,
+        tenant_id: UUID,
+        *,
+        sender: UUID | None,
+        source: str | None,
+        kind: str,
+        key: str,
+        audience: Any,
+        subject: str,
+        body: str,
+        language: str,
+        urgency: str,
+        reply_policy: str,
+        ack: Any,
+        needs_custody: bool,
+        about: Sequence[UUID],
+    ) -> Published:
+        if count_selectors(audience) > MAX_SELECTORS:
+            raise PayloadTooLarge(f"more than {MAX_SELECTORS} selectors", code="audience_too_large")
+        content = _hash(
+            sender,
+            source,
+            kind,
+            audience,
+            subject,
+            body,
+            language,
+            urgency,
+            reply_policy,
+            ack,
+            needs_custody,
+            sorted(map(str, about)),
+        )
+        today = today_in_helsinki(self.clock)
+        for attempt in range(1, MAX_PUBLISH_ATTEMPTS + 1):
+            try:
+                async with self.db.tenant(tenant_id) as conn:
+                    done = await self._existing(conn, key, content)
+                    if done is not None:
+                        return done
+                    recipients = await resolve(
+                        conn, audience, needs_custody=needs_custody, today=today
+                    )
+                    if sender is not None:
+                        recipients.pop(sender, None)
+                        refused = await not_addressable(conn, sender, recipients)
+                        if refused:
+                            raise Forbidden(
+                                f"{len(refused)} recipients are not yours to address",
+                                code="recipient_not_allowed",
+                                details={"not_allowed": [str(x) for x in refused]},
+                            )
+                        sender_name = (await store.names(conn, [sender]))[sender]
+                    else:
+                        sender_name = source or "Reppu"
+                    if not recipients:
+                        raise BadRequest("the audience has no recipients", code="empty_audience")
+                    message_id = uuid4()
+                    created = await store.insert_message(
+                        conn,
+                        tenant_id,
+                        {
+                            "id": message_id,
+                            "kind": kind,
+                            "thread_id": message_id,
+                            "reply_to": None,
+                            "sender_id": sender,
+                            "sender_name": sender_name,
+                            "source": source,
+                            "school_id": None,
+                            "subject": subject,
+                            "body": body,
+                            "language": language,
+                            "urgency": urgency,
+                            "reply_policy": reply_policy,
+                            "requires_ack": ack is not None,
+                            "ack_deadline": ack.deadline if ack else None,
+                            "ack_quorum": ack.quorum if ack else None,
+                            "needs_custody": needs_custody,
+                            "about": list(about),
+                            "audience": ENCODER.encode(audience).decode(),
+                            "idempotency_key": key,
+                            "content_hash": content,
+                            "recipient_count": len(recipients),
+                        },
+                    )
+                    if created is None:  # a concurrent publish with the same key won
+                        done = await self._existing(conn, key, content)
+                        assert done is not None
+                        return done
+                    deliveries = await store.deliver(
+                        conn, tenant_id, message_id, list(recipients.values())
+                    )
+                    view = MessageView(
+                        id=message_id,
+                        thread_id=message_id,
+                        reply_to=None,
+                        kind=kind,  # type: ignore[arg-type]
+                        sender_id=sender,
+                        sender_name=sender_name,
+                        subject=subject,
+                        body=body,
+                        language=language,
+                        urgency=urgency,  # type: ignore[arg-type]
+                        reply_policy=reply_policy,  # type: ignore[arg-type]
+                        requires_ack=ack is not None,
+                        ack_deadline=ack.deadline if ack else None,
+                        about=list(about),
+                        created_at=created,
+                    )
+                break
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+                if attempt == MAX_PUBLISH_ATTEMPTS:
+                    raise
+                log.info("publish retried after a lock conflict (attempt %d)", attempt)
+        # committed: now, and only now, the fast path
+        await self._fan_out(tenant_id, view, deliveries, recipients)
+        return Published(
+            id=message_id, thread_id=message_id, recipients=len(deliveries), created=True
+        )
+
+    async def _existing(self, conn: Connection, key: str, content: bytes) -> Published | None:
+        row = await store.by_key(conn, key)
+        if row is None:
+            return None
+        if bytes(row["content_hash"]) != content:
+            raise Conflict(
+                "this idempotency key was used for different content", code="idempotency_conflict"
+            )
+        return Published(
+            id=row["id"],
+            thread_id=row["thread_id"],
+            recipients=row["recipient_count"],
+            created=False,
+        )
+
+    async def _fan_out(
+        self,
+        tenant_id: UUID,
+        view: MessageView,
+        deliveries: Sequence[tuple[UUID, int]],
+        recipients: dict[UUID, Recipient],
+    ) -> None:
+        encoded = encode_message(view)
+        await self.fanout.message(
+            tenant_id,
+            encoded,
+            [(person, seq, sorted(recipients[person].for_learners)) for person, seq in deliveries],
+        )
+
+    async def reply(self, who: Principal, message_id: UUID, new: NewReply) -> Published:
+        """A reply in the thread of `message_id`, to whom the thread allows."""
+        if who.person_id is None:
+            raise Forbidden("a person replies", code="person_required")
+        me = who.person_id
+        content = _hash("reply", me, message_id, new.body)
+        async with self.db.tenant(who.tenant_id) as conn:
+            done = await self._existing(conn, new.idempotency_key, content)
+            if done is not None:
+                return done
+            parent = await store.message(conn, message_id)
+            if parent is None:
+                raise NotFound("message not found")
+            root = await store.message(conn, parent["thread_id"])
+            assert root is not None
+            participants = set(await store.thread_participants(conn, root["id"]))
+            if me not in participants:
+                raise NotFound("message not found")
+            policy = root["reply_policy"]
+            if root["kind"] != "message" or policy == "nobody":
+                raise Forbidden("this thread takes no replies", code="replies_closed")
+            if policy == "sender" and me != root["sender_id"]:
+                targets = {root["sender_id"]}
+            else:
+                targets = participants
+            targets.discard(me)
+            targets.discard(None)
+            if not targets:
+                raise BadRequest("nobody to reply to", code="empty_audience")
+            recipients = {p: Recipient(p) for p in targets}
+            name = (await store.names(conn, [me]))[me]
+            reply_id = uuid4()
+            created = await store.insert_message(
+                conn,
+                who.tenant_id,
+                {
+                    "id": reply_id,
+                    "kind": "message",
+                    "thread_id": root["id"],
+                    "reply_to": message_id,
+                    "sender_id": me,
+                    "sender_name": name,
+                    "source": None,
+                    "school_id": None,
+                    "subject": root["subject"],
+                    "body": new.body,
+                    "language": root["language"],
+                    "urgency": "normal",
+                    "reply_policy": policy,
+                    "requires_ack": False,
+                    "ack_deadline": None,
+                    "ack_quorum": None,
+                    "needs_custody": False,
+                    "about": list(root["about"]),
+                    "audience": '{"type":"reply"}',
+                    "idempotency_key": new.idempotency_key,
+                    "content_hash": content,
+                    "recipient_count": len(recipients),
+                },
+            )
+            if created is None:
+                done = await self._existing(conn, new.idempotency_key, content)
+                assert done is not None
+                return done
+            deliveries = await store.deliver(
+                conn, who.tenant_id, reply_id, list(recipients.values())
+            )
+            view = MessageView(
+                id=reply_id,
+                thread_id=root["id"],
+                reply_to=message_id,
+                kind="message",
+                sender_id=me,
+                sender_name=name,
+                subject=root["subject"],
+                body=new.body,
+                language=root["language"],
+                urgency="normal",
+                reply_policy=policy,
+                requires_ack=False,
+                ack_deadline=None,
+                about=list(root["about"]),
+                created_at=created,
+            )
+        await self._fan_out(who.tenant_id, view, deliveries, recipients)
+        return Published(
+            id=reply_id, thread_id=root["id"], recipients=len(deliveries), created=True
+        )
+
+    # ---- state ---------------------------------------------------------------------------
+
+    async def mark(self, who: Principal, message_id: UUID, action: StateAction) -> InboxState:
+        """Read, acknowledge or archive one's own copy. Idempotent: a second call
+        changes nothing and emits nothing."""
+        person = _person(who)
+        async with self.db.tenant(who.tenant_id) as conn:
+            msg = await store.message(conn, message_id)
+            if msg is None:
+                raise NotFound("message not found")
+            if action == "ack" and not msg["requires_ack"]:
+                raise BadRequest(
+                    "this message asks for no acknowledgement", code="no_ack_requested"
+                )
+            row = await store.set_state(conn, person, message_id, _COLUMN[action])
+            if row is None:  # a message that is not in this person's inbox
+                raise NotFound("message not found")
+            state = state_of(row)
+            seq = 0
+            if row["changed"]:
+                seq = await store.next_event(conn, who.tenant_id, person, message_id)
+            sender = msg["sender_id"] if row["changed"] and action != "archive" else None
+        if seq:
+            await self.fanout.state(who.tenant_id, person, seq, message_id, state)
+            if sender is not None:
+                at = state.acked_at if action == "ack" else state.read_at
+                assert at is not None
+                await self.fanout.report(
+                    who.tenant_id,
+                    sender,
+                    message_id,
+                    person,
+                    "acked" if action == "ack" else "read",
+                    at,
+                )
+        return state
+
+    async def delivered(self, tenant_id: UUID, pairs: Sequence[tuple[UUID, UUID]]) -> None:
+        """Record that live frames reached devices; tell the senders."""
+        if not pairs:
+            return
+        async with self.db.tenant(tenant_id) as conn:
+            rows = await store.mark_delivered(conn, pairs)
+        for r in rows:
+            if r["sender_id"] is not None:
+                await self.fanout.report(
+                    tenant_id,
+                    r["sender_id"],
+                    r["message_id"],
+                    r["person_id"],
+                    "delivered",
+                    r["delivered_at"],
+                )
+
+    # ---- reads ---------------------------------------------------------------------------
+
+    async def inbox(
+        self, who: Principal, after: int, limit: int, archived: bool = False
+    ) -> InboxPage:
+        person = _person(who)
+        limit = max(1, min(limit, MAX_PAGE))
+        async with self.db.tenant(who.tenant_id) as conn:
+            rows = await store.inbox_rows(conn, person, after, limit, archived)
+            head = await store.head(conn, person)
+        return InboxPage(
+            items=[
+                InboxItem(
+                    seq=r["seq"],
+                    message=view_of(r),
+                    state=state_of(r),
+                    for_learners=list(r["for_learners"]),
+                )
+                for r in rows
+            ],
+            head=head,
+        )
+
+    async def counts(self, who: Principal) -> Counts:
+        person = _person(who)
+        async with self.db.tenant(who.tenant_id) as conn:
+            row = await store.counts(conn, person)
+        return Counts(unread=row["unread"], awaiting_ack=row["awaiting_ack"])
+
+    async def events_after(
+        self, tenant_id: UUID, person_id: UUID, after: int, limit: int
+    ) -> tuple[list[asyncpg.Record], int]:
+        """A live session's replay: events after `after` and the current head."""
+        async with self.db.tenant(tenant_id) as conn:
+            rows = await store.events_after(conn, person_id, after, min(limit, MAX_PAGE))
+            head = await store.head(conn, person_id)
+        return rows, head
+
+    async def report(self, who: Principal, message_id: UUID) -> Report:
+        """Per recipient: delivered, read, acknowledged — for the sender and the
+        principal or secretary of the sender's school; 404 for anyone else."""
+        person = _person(who)
+        async with self.db.tenant(who.tenant_id) as conn:
+            msg = await store.message(conn, message_id)
+            if msg is None:
+                raise NotFound("message not found")
+            if msg["sender_id"] != person and not (
+                msg["sender_id"] is not None
+                and await store.is_authorised_staff_for(conn, person, msg["sender_id"])
+            ):
+                raise NotFound("message not found")
+            rows = await store.report_rows(conn, message_id)
+            learners: list[LearnerAck] | None = None
+            if msg["requires_ack"]:
+                learner_ids = sorted({x for r in rows for x in r["for_learners"]})
+                names = await store.names(conn, learner_ids)
+                custodians = await store.custodial_guardians(conn, learner_ids)
+                learners = []
+                for lid in learner_ids:
+                    for_them = [r for r in rows if lid in r["for_learners"]]
+                    acked = [r["person_id"] for r in for_them if r["acked_at"] is not None]
+                    if msg["ack_quorum"] == "all_custodial":
+                        needed = {r["person_id"] for r in for_them} & custodians.get(lid, set())
+                        ok = bool(needed) and needed <= set(acked)
+                    else:
+                        ok = bool(acked)
+                    learners.append(
+                        LearnerAck(
+                            learner_id=lid, name=names.get(lid, ""), acknowledged=ok, by=acked
+                        )
+                    )
+        recipients = [
+            RecipientReport(
+                person_id=r["person_id"],
+                name=r["name"],
+                for_learners=list(r["for_learners"]),
+                delivered_at=r["delivered_at"],
+                read_at=r["read_at"],
+                acked_at=r["acked_at"],
+            )
+            for r in rows
+        ]
+        return Report(
+            message_id=message_id,
+            recipients=recipients,
+            total=len(rows),
+            delivered=sum(1 for r in rows if r["delivered_at"]),
+            read=sum(1 for r in rows if r["read_at"]),
+            acked=sum(1 for r in rows if r["acked_at"]),
+            learners=learners,
+        )
+
+
+def _person(who: Principal) -> UUID:
+    if who.person_id is None:
+        raise Forbidden("a person's token is needed", code="person_required")
+    return who.person_id

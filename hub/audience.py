@@ -1,0 +1,206 @@
+"""Audience resolution — the security boundary of invariant 5, in one place.
+
+`resolve()` turns a selector expression into recipients, applying:
+
+* guardians reached through a learner: a guardian with information right only
+  (tiedonsaantioikeus) receives announcements and notifications about the
+  child, but not requests that need custody (`needs_custody`);
+* the 18-year line: a learner aged 18 or over decides whether guardians
+  receive their matters (`guardians_may_see`);
+* a guardian of several addressed learners gets one copy, marked with every
+  learner it is for.
+
+`not_addressable()` says whom the sender may not address at all:
+
+* principal, secretary: anyone with a role at their school;
+* teacher: the learners of their groups and those learners' guardians, and
+  staff at their schools; other staff: staff at their schools;
+* guardian: staff at their children's schools;
+* learner: the teachers of their groups.
+
+Recipients never learn of each other: each gets their own inbox row, and only
+the sender and authorised staff see the list (the delivery report).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from uuid import UUID
+
+from core.db import Connection
+from core.rights import guardian_may_see
+from hub.model import (
+    Exclude,
+    GroupGuardians,
+    GroupLearners,
+    GroupTeachers,
+    LearnerGuardians,
+    PersonSel,
+    SchoolStaff,
+    Selector,
+    Union,
+    WholeSchool,
+)
+
+
+@dataclass
+class Recipient:
+    person_id: UUID
+    for_learners: set[UUID] = field(default_factory=set)
+    #: True/False for a guardian reached through a learner; None otherwise
+    custodial: bool | None = None
+
+
+@dataclass(frozen=True)
+class GuardianEdge:
+    guardian_id: UUID
+    learner_id: UUID
+    kind: str
+    learner_birth_date: date | None
+    learner_consent: bool
+
+
+def guardian_receives(edge: GuardianEdge, *, needs_custody: bool, today: date) -> bool:
+    """Does this guardian receive a message about/for this learner?"""
+    if needs_custody and edge.kind != "custodial":
+        return False
+    return guardian_may_see(edge.learner_birth_date, edge.learner_consent, today)
+
+
+def count_selectors(sel: Selector) -> int:
+    if isinstance(sel, Union):
+        return 1 + sum(count_selectors(s) for s in sel.of)
+    if isinstance(sel, Exclude):
+        return 1 + count_selectors(sel.base) + count_selectors(sel.minus)
+    return 1
+
+
+_GUARDIANS = (
+    "SELECT g.guardian_id, g.learner_id, g.kind, p.birth_date, p.guardians_may_see "
+    "FROM guardianships g JOIN persons p ON p.id = g.learner_id "
+)
+
+
+async def resolve(
+    conn: Connection, sel: Selector, *, needs_custody: bool, today: date
+) -> dict[UUID, Recipient]:
+    """The recipients of `sel` (conn: a tenant transaction)."""
+    out: dict[UUID, Recipient] = {}
+
+    def add(ids: Iterable[UUID]) -> None:
+        for pid in ids:
+            out.setdefault(pid, Recipient(pid))
+
+    async def guardians(where: str, arg: UUID) -> None:
+        for r in await conn.fetch(_GUARDIANS + where, arg):
+            edge = GuardianEdge(
+                r["guardian_id"],
+                r["learner_id"],
+                r["kind"],
+                r["birth_date"],
+                r["guardians_may_see"],
+            )
+            if guardian_receives(edge, needs_custody=needs_custody, today=today):
+                rec = out.setdefault(edge.guardian_id, Recipient(edge.guardian_id))
+                rec.for_learners.add(edge.learner_id)
+                custodial = edge.kind == "custodial"
+                rec.custodial = custodial if rec.custodial is None else rec.custodial or custodial
+
+    match sel:
+        case PersonSel(id=pid):
+            add(r["id"] for r in await conn.fetch("SELECT id FROM persons WHERE id = $1", pid))
+        case GroupLearners(group=gid):
+            add(
+                r["learner_id"]
+                for r in await conn.fetch(
+                    "SELECT learner_id FROM group_learners WHERE group_id = $1", gid
+                )
+            )
+        case GroupGuardians(group=gid):
+            await guardians(
+                "WHERE g.learner_id IN (SELECT learner_id FROM group_learners WHERE group_id = $1)",
+                gid,
+            )
+        case LearnerGuardians(learner=lid):
+            await guardians("WHERE g.learner_id = $1", lid)
+        case GroupTeachers(group=gid):
+            add(
+                r["teacher_id"]
+                for r in await conn.fetch(
+                    "SELECT teacher_id FROM group_teachers WHERE group_id = $1", gid
+                )
+            )
+        case SchoolStaff(school=sid):
+            add(
+                r["person_id"]
+                for r in await conn.fetch(
+                    "SELECT DISTINCT person_id FROM person_roles WHERE school_id = $1 "
+                    "AND role IN ('teacher', 'principal', 'secretary', 'staff')",
+                    sid,
+                )
+            )
+        case WholeSchool(school=sid):
+            add(
+                r["person_id"]
+                for r in await conn.fetch(
+                    "SELECT DISTINCT person_id FROM person_roles WHERE school_id = $1 "
+                    "AND role IN ('learner', 'teacher', 'principal', 'secretary', 'staff')",
+                    sid,
+                )
+            )
+            await guardians(
+                "WHERE g.learner_id IN (SELECT person_id FROM person_roles "
+                "WHERE school_id = $1 AND role = 'learner')",
+                sid,
+            )
+        case Union(of=parts):
+            for part in parts:
+                for pid, rec in (
+                    await resolve(conn, part, needs_custody=needs_custody, today=today)
+                ).items():
+                    merged = out.setdefault(pid, Recipient(pid))
+                    merged.for_learners |= rec.for_learners
+                    if rec.custodial is not None:
+                        merged.custodial = bool(merged.custodial) or rec.custodial
+        case Exclude(base=base, minus=minus):
+            kept = await resolve(conn, base, needs_custody=needs_custody, today=today)
+            removed = await resolve(conn, minus, needs_custody=needs_custody, today=today)
+            out.update({pid: rec for pid, rec in kept.items() if pid not in removed})
+    return out
+
+
+async def not_addressable(conn: Connection, sender: UUID, candidates: Iterable[UUID]) -> list[UUID]:
+    """The candidates `sender` may not address (empty: all allowed)."""
+    rows = await conn.fetch(
+        """
+        SELECT c FROM unnest($2::uuid[]) AS c WHERE NOT (
+          EXISTS (SELECT 1 FROM person_roles s JOIN person_roles r ON r.school_id = s.school_id
+                  WHERE s.person_id = $1 AND s.role IN ('principal', 'secretary')
+                    AND r.person_id = c)
+          OR EXISTS (SELECT 1 FROM group_teachers gt JOIN group_learners gl
+                       ON gl.group_id = gt.group_id
+                     WHERE gt.teacher_id = $1 AND gl.learner_id = c)
+          OR EXISTS (SELECT 1 FROM group_teachers gt JOIN group_learners gl
+                       ON gl.group_id = gt.group_id
+                     JOIN guardianships g ON g.learner_id = gl.learner_id
+                     WHERE gt.teacher_id = $1 AND g.guardian_id = c)
+          OR EXISTS (SELECT 1 FROM person_roles s JOIN person_roles r ON r.school_id = s.school_id
+                     WHERE s.person_id = $1 AND s.role IN ('teacher', 'staff')
+                       AND r.person_id = c
+                       AND r.role IN ('teacher', 'principal', 'secretary', 'staff'))
+          OR EXISTS (SELECT 1 FROM guardianships g
+                     JOIN person_roles lr ON lr.person_id = g.learner_id AND lr.role = 'learner'
+                     JOIN person_roles r ON r.school_id = lr.school_id
+                       AND r.role IN ('teacher', 'principal', 'secretary', 'staff')
+                     WHERE g.guardian_id = $1 AND r.person_id = c)
+          OR EXISTS (SELECT 1 FROM group_learners gl JOIN group_teachers gt
+                       ON gt.group_id = gl.group_id
+                     WHERE gl.learner_id = $1 AND gt.teacher_id = c)
+        )
+        """,
+        sender,
+        list(candidates),
+    )
+    return [r["c"] for r in rows]

@@ -1,0 +1,72 @@
+"""After commit, frames go to the broker — the fast path (invariant 3:
+nothing is published for a transaction that did not commit).
+
+At most once: a frame lost here (a broker outage, a node restart) is not lost
+for the user, because every frame with a seq is also a row in PostgreSQL and
+the live session refetches what its sequence says it missed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from hub.broker import Broker
+from hub.frames import envelope, message_frame, report_frame, state_frame, topic
+from hub.model import InboxState
+
+log = logging.getLogger("reppu.hub.fanout")
+
+
+class Fanout:
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+
+    async def message(
+        self,
+        tenant_id: UUID,
+        message: bytes,
+        deliveries: Sequence[tuple[UUID, int, Sequence[UUID]]],
+    ) -> None:
+        items = [
+            (topic(tenant_id, person), envelope(seq, message_frame(seq, message, learners)))
+            for person, seq, learners in deliveries
+        ]
+        await self._send(items)
+
+    async def state(
+        self, tenant_id: UUID, person_id: UUID, seq: int, message_id: UUID, state: InboxState
+    ) -> None:
+        await self._send(
+            [(topic(tenant_id, person_id), envelope(seq, state_frame(seq, message_id, state)))]
+        )
+
+    async def report(
+        self,
+        tenant_id: UUID,
+        sender_id: UUID,
+        message_id: UUID,
+        person_id: UUID,
+        event: str,
+        at: datetime,
+    ) -> None:
+        await self._send(
+            [
+                (
+                    topic(tenant_id, sender_id),
+                    envelope(0, report_frame(message_id, person_id, event, at)),
+                )
+            ]
+        )
+
+    async def _send(self, items: list[tuple[str, bytes]]) -> None:
+        try:
+            await self.broker.publish_many(items)
+        except Exception:  # the fast path failing must not fail a committed request
+            log.warning(
+                "broker publish failed for %d frames; clients will resync",
+                len(items),
+                exc_info=True,
+            )

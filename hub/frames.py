@@ -1,0 +1,77 @@
+"""Frames of the live protocol (docs/live-protocol.md), encoded once.
+
+A message's content is the same for every recipient, so it is encoded once
+per message and spliced into each recipient's frame beside that recipient's
+`seq`. Frames travel through the broker inside an envelope: 8 bytes of
+big-endian seq (0 for frames outside the sequence, such as delivery report
+updates), 16 bytes of message id, then the frame's JSON, so a node can check the sequence
+without decoding the JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+
+from hub.model import InboxState, MessageView
+
+ENCODER = msgspec.json.Encoder()
+SEQ_BYTES = 8
+
+
+def encode_message(view: MessageView) -> bytes:
+    return ENCODER.encode(view)
+
+
+def message_frame(
+    seq: int, message: bytes, for_learners: Sequence[UUID], state: InboxState | None = None
+) -> bytes:
+    learners = ENCODER.encode(list(for_learners))
+    st = ENCODER.encode(state)
+    return b'{"type":"message","seq":%d,"for_learners":%b,"state":%b,"message":%b}' % (
+        seq,
+        learners,
+        st,
+        message,
+    )
+
+
+def state_frame(seq: int, message_id: UUID, state: InboxState) -> bytes:
+    return ENCODER.encode({"type": "state", "seq": seq, "message_id": message_id, "state": state})
+
+
+def report_frame(message_id: UUID, person_id: UUID, event: str, at: datetime) -> bytes:
+    """A delivery report update for the sender: `event` is delivered, read or acked."""
+    return ENCODER.encode(
+        {
+            "type": "report",
+            "message_id": message_id,
+            "person_id": person_id,
+            "event": event,
+            "at": at,
+        }
+    )
+
+
+NO_MESSAGE = bytes(16)
+
+
+def envelope(seq: int, frame: bytes, message_id: UUID | None = None) -> bytes:
+    """seq (8 bytes), the id of the message whose arrival this frame carries
+    (16 bytes, zeros otherwise: used to record delivery), then the frame."""
+    mid = message_id.bytes if message_id is not None else NO_MESSAGE
+    return seq.to_bytes(SEQ_BYTES, "big") + mid + frame
+
+
+def open_envelope(payload: bytes) -> tuple[int, UUID | None, bytes]:
+    seq = int.from_bytes(payload[:SEQ_BYTES], "big")
+    mid = payload[SEQ_BYTES : SEQ_BYTES + 16]
+    return seq, (UUID(bytes=mid) if mid != NO_MESSAGE else None), payload[SEQ_BYTES + 16 :]
+
+
+def topic(tenant_id: UUID, person_id: UUID) -> str:
+    """The broker topic of one person's devices."""
+    return f"u:{tenant_id}:{person_id}"

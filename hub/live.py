@@ -1,0 +1,427 @@
+"""Live sessions at `/v1/live` (protocol: docs/live-protocol.md).
+
+A session authenticates with a single-use ticket in its first frame, says the
+last seq it holds, and receives every later event of its person exactly once:
+first a replay from PostgreSQL, then live frames from the broker. The broker
+is at most once, so the session checks the sequence of what it sends: a
+duplicate is dropped, a gap is filled from PostgreSQL before going on. That
+makes the client's view gap-free and duplicate-free whichever node it is on.
+
+Bounds (each named, each with its overflow behaviour):
+
+* HELLO_TIMEOUT_S — no valid hello by then: close 4008.
+* SEND_QUEUE_MAX — frames waiting for a slow client; beyond it the session is
+  closed with 4009 (slow consumer) and the client resumes from its last seq.
+  A broadcast cannot wait for its slowest listener (see websockets'
+  broadcast essay); a bounded queue and a resume position can.
+* MAX_FRAME_BYTES — a client frame larger than this: close 1009.
+* RATE_PER_S / RATE_BURST — client frames beyond this token bucket: close 4029.
+* PING_INTERVAL_S / PONG_TIMEOUT_S — the server sends {"type":"ping"}; no frame
+  from the client within PONG_TIMEOUT_S after it: close 4002.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal
+from uuid import UUID
+
+import jwt
+import msgspec
+from litestar import Request, WebSocket, post, websocket
+from litestar.exceptions import WebSocketDisconnect
+
+from core.api import Services, principal
+from core.auth import ALGORITHM, Principal
+from core.errors import Forbidden, ReppuError, Unauthorized
+from hub.actions import Hub, state_of, view_of
+from hub.broker import Broker, Subscription
+from hub.frames import ENCODER, encode_message, message_frame, open_envelope, state_frame, topic
+
+log = logging.getLogger("reppu.hub.live")
+
+TICKET_AUDIENCE = "reppu-live"
+TICKET_TTL_S = 30
+HELLO_TIMEOUT_S = 10.0
+SEND_QUEUE_MAX = 1_000
+MAX_FRAME_BYTES = 16 * 1024
+RATE_PER_S = 20.0
+RATE_BURST = 40
+PING_INTERVAL_S = 25.0
+PONG_TIMEOUT_S = 20.0
+REPLAY_BATCH = 500
+
+
+class LiveLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """The bounds above, as one value (tests shrink them)."""
+
+    hello_timeout_s: float = HELLO_TIMEOUT_S
+    send_queue_max: int = SEND_QUEUE_MAX
+    max_frame_bytes: int = MAX_FRAME_BYTES
+    rate_per_s: float = RATE_PER_S
+    rate_burst: int = RATE_BURST
+    ping_interval_s: float = PING_INTERVAL_S
+    pong_timeout_s: float = PONG_TIMEOUT_S
+
+
+#: How often the delivered-at marks of sent frames are written (batched).
+DELIVERY_FLUSH_S = 0.2
+
+# Close codes (4000–4099: the client should reconnect and resume; 4100+: not).
+CLOSE_GOING_AWAY = 1001
+CLOSE_TOO_BIG = 1009
+CLOSE_PROTOCOL = 4000
+CLOSE_UNAUTHORIZED = 4100
+CLOSE_PONG_TIMEOUT = 4002
+CLOSE_HELLO_TIMEOUT = 4008
+CLOSE_SLOW_CONSUMER = 4009
+CLOSE_RATE_LIMITED = 4029
+
+
+# ---- client frames -----------------------------------------------------------------------
+
+
+class Hello(msgspec.Struct, tag="hello", tag_field="type", forbid_unknown_fields=True):
+    ticket: str
+    last_seq: int = 0
+
+
+class ReadFrame(msgspec.Struct, tag="read", tag_field="type", forbid_unknown_fields=True):
+    message_id: UUID
+
+
+class AckFrame(msgspec.Struct, tag="ack", tag_field="type", forbid_unknown_fields=True):
+    message_id: UUID
+
+
+class PingFrame(msgspec.Struct, tag="ping", tag_field="type", forbid_unknown_fields=True):
+    pass
+
+
+class PongFrame(msgspec.Struct, tag="pong", tag_field="type", forbid_unknown_fields=True):
+    pass
+
+
+ClientFrame = Hello | ReadFrame | AckFrame | PingFrame | PongFrame
+DECODER = msgspec.json.Decoder(ClientFrame)
+
+
+class Ticket(msgspec.Struct, kw_only=True):
+    ticket: str
+    expires_in: int
+
+
+# ---- the node ----------------------------------------------------------------------------
+
+
+@dataclass
+class Session:
+    tenant_id: UUID
+    person_id: UUID
+    socket: WebSocket[Any, Any, Any]
+    sent_seq: int = 0
+    queue_max: int = SEND_QUEUE_MAX
+    pending: deque[tuple[int, UUID | None, bytes]] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    overflow: bool = False
+
+    def push(self, _topic: str, payload: bytes) -> None:
+        """Broker sink: never blocks; a full queue marks the session slow."""
+        if len(self.pending) >= self.queue_max:
+            self.overflow = True
+        else:
+            self.pending.append(open_envelope(payload))
+        self.wake.set()
+
+
+class Closed(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class LiveNode:
+    """All live sessions of this process."""
+
+    def __init__(
+        self, svc: Services, hub: Hub, broker: Broker, limits: LiveLimits | None = None
+    ) -> None:
+        self.svc = svc
+        self.limits = limits or LiveLimits()
+        self.hub = hub
+        self.broker = broker
+        self.sessions: set[Session] = set()
+        self._delivered: dict[UUID, list[tuple[UUID, UUID]]] = {}
+        self._flusher: asyncio.Task[None] | None = None
+        self.frames_sent = 0
+        self.slow_closed = 0
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[LiveNode]:
+        self._flusher = asyncio.create_task(self._flush_loop())
+        try:
+            yield self
+        finally:
+            for s in list(self.sessions):
+                with contextlib.suppress(Exception):
+                    await s.socket.close(CLOSE_GOING_AWAY, "server shutting down")
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            await self._flush()
+
+    # -- tickets --
+
+    def issue_ticket(self, who: Principal) -> Ticket:
+        if who.person_id is None:
+            raise Forbidden("a person's token is needed", code="person_required")
+        now = self.svc.clock.now()
+        token = jwt.encode(
+            {
+                "aud": TICKET_AUDIENCE,
+                "sub": str(who.person_id),
+                "tid": str(who.tenant_id),
+                "iat": now,
+                "exp": now + timedelta(seconds=TICKET_TTL_S),
+                "jti": secrets.token_urlsafe(16),
+            },
+            self.svc.settings.secret,
+            algorithm=ALGORITHM,
+        )
+        return Ticket(ticket=token, expires_in=TICKET_TTL_S)
+
+    async def claim_ticket(self, ticket: str) -> tuple[UUID, UUID]:
+        try:
+            claims = jwt.decode(
+                ticket,
+                self.svc.settings.secret,
+                algorithms=[ALGORITHM],
+                audience=TICKET_AUDIENCE,
+                options={"verify_exp": False},
+            )
+            tenant_id, person_id = UUID(claims["tid"]), UUID(claims["sub"])
+            expires = float(claims["exp"])
+            nonce = str(claims["jti"])
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
+            raise Unauthorized("invalid ticket", code="invalid_ticket") from exc
+        now = self.svc.clock.now()
+        if expires < now.timestamp():
+            raise Unauthorized("ticket expired", code="ticket_expired")
+        async with self.svc.db.tenant(tenant_id) as conn:
+            claimed = await conn.fetchval(
+                "INSERT INTO live_ticket_uses (tenant_id, nonce, expires_at) "
+                "VALUES ($1, $2, to_timestamp($3)) ON CONFLICT DO NOTHING RETURNING 1",
+                tenant_id,
+                nonce,
+                expires,
+            )
+            await conn.execute("DELETE FROM live_ticket_uses WHERE expires_at < $1", now)
+        if not claimed:
+            raise Unauthorized("ticket already used", code="ticket_used")
+        return tenant_id, person_id
+
+    # -- a session --
+
+    async def serve(self, socket: WebSocket[Any, Any, Any]) -> None:
+        origin = socket.headers.get("origin")
+        if origin is not None and origin.rstrip("/") not in self.svc.settings.allowed_origins:
+            await socket.close(code=1008, reason="origin not allowed")  # before accept: 403
+            return
+        await socket.accept()
+        session: Session | None = None
+        sub: Subscription | None = None
+        try:
+            hello = await self._hello(socket)
+            tenant_id, person_id = await self.claim_ticket(hello.ticket)
+            session = Session(
+                tenant_id,
+                person_id,
+                socket,
+                sent_seq=max(0, hello.last_seq),
+                queue_max=self.limits.send_queue_max,
+            )
+            sub = self.broker.subscribe(topic(tenant_id, person_id), session.push)
+            await sub.ready()
+            self.sessions.add(session)
+            head = await self._replay(session)
+            await self._send(
+                session, ENCODER.encode({"type": "welcome", "head": head, "person_id": person_id})
+            )
+            await self._run(session)
+        except Closed as c:
+            with contextlib.suppress(Exception):
+                await socket.close(code=c.code, reason=c.reason)
+        except ReppuError as e:
+            with contextlib.suppress(Exception):
+                await socket.send_bytes(ENCODER.encode({"type": "error", "code": e.code}))
+                await socket.close(
+                    code=CLOSE_UNAUTHORIZED if e.status == 401 else CLOSE_PROTOCOL, reason=e.code
+                )
+        except WebSocketDisconnect:
+            pass
+        finally:
+            if sub is not None:
+                sub.close()
+            if session is not None:
+                self.sessions.discard(session)
+
+    async def _hello(self, socket: WebSocket[Any, Any, Any]) -> Hello:
+        try:
+            raw = await asyncio.wait_for(socket.receive_data("text"), self.limits.hello_timeout_s)
+        except TimeoutError:
+            raise Closed(CLOSE_HELLO_TIMEOUT, "no hello") from None
+        frame = self._decode(raw)
+        if not isinstance(frame, Hello):
+            raise Closed(CLOSE_PROTOCOL, "hello expected")
+        return frame
+
+    def _decode(self, raw: str | bytes) -> ClientFrame:
+        if len(raw) > self.limits.max_frame_bytes:
+            raise Closed(CLOSE_TOO_BIG, "frame too big")
+        try:
+            frame: ClientFrame = DECODER.decode(raw)
+            return frame
+        except msgspec.DecodeError:
+            raise Closed(CLOSE_PROTOCOL, "bad frame") from None
+
+    async def _replay(self, s: Session) -> int:
+        """Send every event after s.sent_seq from PostgreSQL; returns the head."""
+        while True:
+            rows, head = await self.hub.events_after(
+                s.tenant_id, s.person_id, s.sent_seq, REPLAY_BATCH
+            )
+            for r in rows:
+                if r["type"] == "message":
+                    frame = message_frame(
+                        r["seq"], encode_message(view_of(r)), list(r["for_learners"]), state_of(r)
+                    )
+                    self._mark_delivered(s, r["id"])
+                else:
+                    frame = state_frame(r["seq"], r["id"], state_of(r))
+                await self._send(s, frame)
+                s.sent_seq = r["seq"]
+            if len(rows) < REPLAY_BATCH or s.sent_seq >= head:
+                return head
+
+    async def _run(self, s: Session) -> None:
+        receiver = asyncio.create_task(self._receive(s))
+        receiver.add_done_callback(lambda _: s.wake.set())
+        try:
+            while not receiver.done():
+                await s.wake.wait()
+                s.wake.clear()
+                if s.overflow:
+                    self.slow_closed += 1
+                    raise Closed(CLOSE_SLOW_CONSUMER, "slow consumer: resume from your seq")
+                while s.pending:
+                    seq, message_id, frame = s.pending.popleft()
+                    if seq > s.sent_seq + 1:
+                        # the broker lost something: fill the gap from PostgreSQL, where
+                        # every frame with a seq was committed before it was published
+                        await self._replay(s)
+                    if seq == 0:
+                        await self._send(s, frame)
+                    elif seq == s.sent_seq + 1:
+                        await self._send(s, frame)
+                        s.sent_seq = seq
+                        if message_id is not None:
+                            self._mark_delivered(s, message_id)
+                    elif seq > s.sent_seq:
+                        log.warning(
+                            "seq %d not yet readable after %d; left to resync", seq, s.sent_seq
+                        )
+                    # else: already sent (the replay overlapped the live stream)
+            receiver.result()
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await receiver
+
+    async def _receive(self, s: Session) -> None:
+        lim = self.limits
+        tokens, last = float(lim.rate_burst), time.monotonic()
+        while True:
+            try:
+                raw = await asyncio.wait_for(s.socket.receive_data("text"), lim.ping_interval_s)
+            except TimeoutError:
+                await self._send(s, b'{"type":"ping"}')
+                try:
+                    raw = await asyncio.wait_for(s.socket.receive_data("text"), lim.pong_timeout_s)
+                except TimeoutError:
+                    raise Closed(CLOSE_PONG_TIMEOUT, "no pong") from None
+            now = time.monotonic()
+            tokens = min(lim.rate_burst, tokens + (now - last) * lim.rate_per_s)
+            last = now
+            if tokens < 1:
+                raise Closed(CLOSE_RATE_LIMITED, "too many frames")
+            tokens -= 1
+            frame = self._decode(raw)
+            match frame:
+                case PingFrame():
+                    await self._send(s, b'{"type":"pong"}')
+                case PongFrame():
+                    pass
+                case ReadFrame(message_id=mid) | AckFrame(message_id=mid):
+                    action: Literal["read", "ack"] = (
+                        "ack" if isinstance(frame, AckFrame) else "read"
+                    )
+                    who = Principal(kind="person", tenant_id=s.tenant_id, person_id=s.person_id)
+                    try:
+                        await self.hub.mark(who, mid, action)
+                    except ReppuError as e:
+                        await self._send(
+                            s, ENCODER.encode({"type": "error", "code": e.code, "message_id": mid})
+                        )
+                case Hello():
+                    raise Closed(CLOSE_PROTOCOL, "hello twice")
+
+    async def _send(self, s: Session, frame: bytes) -> None:
+        await s.socket.send_data(frame.decode(), mode="text")
+        self.frames_sent += 1
+
+    def _mark_delivered(self, s: Session, message_id: UUID) -> None:
+        self._delivered.setdefault(s.tenant_id, []).append((s.person_id, message_id))
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(DELIVERY_FLUSH_S)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        batches, self._delivered = self._delivered, {}
+        for tenant_id, pairs in batches.items():
+            try:
+                await self.hub.delivered(tenant_id, pairs)
+            except Exception:
+                log.warning("could not record %d deliveries", len(pairs), exc_info=True)
+
+
+# ---- routes ------------------------------------------------------------------------------
+
+
+def node_of(conn: Any) -> LiveNode:
+    node: LiveNode = conn.app.state["live"]
+    return node
+
+
+@post("/v1/live/ticket", tags=["live"], status_code=200)
+async def post_ticket(request: Request[Principal, Any, Any]) -> Ticket:
+    """A single-use ticket for the first frame of /v1/live (valid TICKET_TTL_S seconds)."""
+    return node_of(request).issue_ticket(principal(request))
+
+
+@websocket("/v1/live", exclude_from_auth=True)
+async def live(socket: WebSocket[Any, Any, Any]) -> None:
+    await node_of(socket).serve(socket)
+
+
+ROUTES = [post_ticket, live]

@@ -1,0 +1,253 @@
+"""SQL of the hub. Every function runs inside a tenant transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from core.db import Connection
+from hub.audience import Recipient
+
+MESSAGE_COLUMNS = (
+    "m.id, m.thread_id, m.reply_to, m.kind, m.sender_id, m.sender_name, m.subject, m.body, "
+    "m.language, m.urgency, m.reply_policy, m.requires_ack, m.ack_deadline, m.about, "
+    "m.created_at"
+)
+
+
+async def by_key(conn: Connection, key: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT id, thread_id, content_hash, recipient_count FROM messages "
+        "WHERE idempotency_key = $1",
+        key,
+    )
+
+
+async def insert_message(conn: Connection, tenant_id: UUID, row: dict[str, Any]) -> datetime | None:
+    """Insert unless the idempotency key exists (then None: the caller re-reads).
+    ON CONFLICT waits for a racing insert of the same key to commit or abort."""
+    columns = ["tenant_id", *row]
+    params = ", ".join(f"${i + 1}" for i in range(len(columns)))
+    created: datetime | None = await conn.fetchval(
+        f"INSERT INTO messages ({', '.join(columns)}) VALUES ({params}) "
+        "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING created_at",
+        tenant_id,
+        *row.values(),
+    )
+    return created
+
+
+async def deliver(
+    conn: Connection, tenant_id: UUID, message_id: UUID, recipients: Sequence[Recipient]
+) -> list[tuple[UUID, int]]:
+    """Give each recipient the next seq of their own sequence and an inbox row
+    and a 'message' event at it. Heads are locked in person order, so two
+    publishers to overlapping audiences cannot deadlock each other."""
+    ordered = sorted(recipients, key=lambda r: r.person_id)
+    ids = [r.person_id for r in ordered]
+    heads = await conn.fetch(
+        "INSERT INTO inbox_heads (tenant_id, person_id, last_seq) "
+        "SELECT $1, p, 1 FROM unnest($2::uuid[]) WITH ORDINALITY AS t(p, n) ORDER BY n "
+        "ON CONFLICT (tenant_id, person_id) DO UPDATE SET last_seq = inbox_heads.last_seq + 1 "
+        "RETURNING person_id, last_seq",
+        tenant_id,
+        ids,
+    )
+    seq = {r["person_id"]: r["last_seq"] for r in heads}
+    seqs = [seq[p] for p in ids]
+    await conn.execute(
+        "WITH rows AS (INSERT INTO inbox (tenant_id, person_id, message_id, seq, for_learners, "
+        "custodial) SELECT $1, p, $3, s, fl::uuid[], cu "
+        "FROM unnest($2::uuid[], $4::int8[], $5::text[], $6::bool[]) AS t(p, s, fl, cu) "
+        "RETURNING person_id, seq) "
+        "INSERT INTO inbox_events (tenant_id, person_id, seq, message_id, type) "
+        "SELECT $1, person_id, seq, $3, 'message' FROM rows",
+        tenant_id,
+        ids,
+        message_id,
+        seqs,
+        ["{" + ",".join(str(x) for x in sorted(r.for_learners)) + "}" for r in ordered],
+        [r.custodial for r in ordered],
+    )
+    return list(zip(ids, seqs, strict=True))
+
+
+async def next_event(conn: Connection, tenant_id: UUID, person_id: UUID, message_id: UUID) -> int:
+    """Append a 'state' event to the person's sequence; returns its seq."""
+    seq: int = await conn.fetchval(
+        """
+        WITH head AS (
+            INSERT INTO inbox_heads (tenant_id, person_id, last_seq) VALUES ($1, $2, 1)
+            ON CONFLICT (tenant_id, person_id) DO UPDATE SET last_seq = inbox_heads.last_seq + 1
+            RETURNING last_seq
+        )
+        INSERT INTO inbox_events (tenant_id, person_id, seq, message_id, type)
+        SELECT $1, $2, last_seq, $3, 'state' FROM head RETURNING seq
+        """,
+        tenant_id,
+        person_id,
+        message_id,
+    )
+    return seq
+
+
+async def set_state(
+    conn: Connection, person_id: UUID, message_id: UUID, column: str
+) -> asyncpg.Record | None:
+    """Set read_at / acked_at / archived_at if not set yet. None: no such inbox
+    row; the row's state otherwise, with `changed`."""
+    assert column in ("read_at", "acked_at", "archived_at")
+    extra = ", read_at = coalesce(read_at, now())" if column == "acked_at" else ""
+    row = await conn.fetchrow(
+        f"UPDATE inbox SET {column} = now(){extra} WHERE person_id = $1 AND message_id = $2 "
+        f"AND {column} IS NULL RETURNING read_at, acked_at, archived_at, true AS changed",
+        person_id,
+        message_id,
+    )
+    if row is not None:
+        return row
+    return await conn.fetchrow(
+        "SELECT read_at, acked_at, archived_at, false AS changed FROM inbox "
+        "WHERE person_id = $1 AND message_id = $2",
+        person_id,
+        message_id,
+    )
+
+
+async def events_after(
+    conn: Connection, person_id: UUID, after: int, limit: int
+) -> list[asyncpg.Record]:
+    """The person's events after `after`, each with the message and its current state."""
+    return await conn.fetch(
+        f"""
+        SELECT e.seq, e.type, i.for_learners, i.read_at, i.acked_at, i.archived_at,
+               {MESSAGE_COLUMNS}
+        FROM inbox_events e
+        JOIN inbox i ON i.person_id = e.person_id AND i.message_id = e.message_id
+        JOIN messages m ON m.id = e.message_id
+        WHERE e.person_id = $1 AND e.seq > $2
+        ORDER BY e.seq LIMIT $3
+        """,
+        person_id,
+        after,
+        limit,
+    )
+
+
+async def head(conn: Connection, person_id: UUID) -> int:
+    value: int | None = await conn.fetchval(
+        "SELECT last_seq FROM inbox_heads WHERE person_id = $1", person_id
+    )
+    return value or 0
+
+
+async def inbox_rows(
+    conn: Connection, person_id: UUID, after: int, limit: int, archived: bool
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"""
+        SELECT i.seq, i.for_learners, i.read_at, i.acked_at, i.archived_at, {MESSAGE_COLUMNS}
+        FROM inbox i JOIN messages m ON m.id = i.message_id
+        WHERE i.person_id = $1 AND i.seq > $2 AND (i.archived_at IS NOT NULL) = $4
+        ORDER BY i.seq LIMIT $3
+        """,
+        person_id,
+        after,
+        limit,
+        archived,
+    )
+
+
+async def counts(conn: Connection, person_id: UUID) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "SELECT count(*) FILTER (WHERE i.read_at IS NULL AND i.archived_at IS NULL) AS unread, "
+        "count(*) FILTER (WHERE m.requires_ack AND i.acked_at IS NULL) AS awaiting_ack "
+        "FROM inbox i JOIN messages m ON m.id = i.message_id WHERE i.person_id = $1",
+        person_id,
+    )
+    assert row is not None
+    return row
+
+
+async def message(conn: Connection, message_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {MESSAGE_COLUMNS}, m.ack_quorum, m.needs_custody, m.source "
+        "FROM messages m WHERE m.id = $1",
+        message_id,
+    )
+
+
+async def thread_participants(conn: Connection, thread_id: UUID) -> list[UUID]:
+    """Everyone in a thread: its senders and its recipients."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT i.person_id AS p FROM inbox i JOIN messages m ON m.id = i.message_id "
+        "WHERE m.thread_id = $1 UNION SELECT sender_id FROM messages "
+        "WHERE thread_id = $1 AND sender_id IS NOT NULL",
+        thread_id,
+    )
+    return [r["p"] for r in rows]
+
+
+async def report_rows(conn: Connection, message_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT i.person_id, p.given_name || ' ' || p.family_name AS name, i.for_learners, "
+        "i.custodial, i.delivered_at, i.read_at, i.acked_at FROM inbox i "
+        "JOIN persons p ON p.id = i.person_id WHERE i.message_id = $1 "
+        "ORDER BY p.family_name, p.given_name",
+        message_id,
+    )
+
+
+async def names(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, str]:
+    rows = await conn.fetch(
+        "SELECT id, given_name || ' ' || family_name AS name FROM persons WHERE id = ANY($1)",
+        list(ids),
+    )
+    return {r["id"]: r["name"] for r in rows}
+
+
+async def custodial_guardians(conn: Connection, learners: Sequence[UUID]) -> dict[UUID, set[UUID]]:
+    rows = await conn.fetch(
+        "SELECT learner_id, guardian_id FROM guardianships WHERE learner_id = ANY($1) "
+        "AND kind = 'custodial'",
+        list(learners),
+    )
+    out: dict[UUID, set[UUID]] = {}
+    for r in rows:
+        out.setdefault(r["learner_id"], set()).add(r["guardian_id"])
+    return out
+
+
+async def mark_delivered(
+    conn: Connection, pairs: Sequence[tuple[UUID, UUID]]
+) -> list[asyncpg.Record]:
+    """Set delivered_at on (person, message) rows not yet delivered; returns
+    the rows changed with their message's sender (for the report)."""
+    return await conn.fetch(
+        "UPDATE inbox i SET delivered_at = now() FROM unnest($1::uuid[], $2::uuid[]) AS x(p, m) "
+        "WHERE i.person_id = x.p AND i.message_id = x.m AND i.delivered_at IS NULL "
+        "RETURNING i.person_id, i.message_id, i.delivered_at, "
+        "(SELECT sender_id FROM messages WHERE id = i.message_id) AS sender_id",
+        [p for p, _ in pairs],
+        [m for _, m in pairs],
+    )
+
+
+async def sender_schools(conn: Connection, person_id: UUID) -> list[UUID]:
+    rows = await conn.fetch("SELECT school_id FROM person_roles WHERE person_id = $1", person_id)
+    return [r["school_id"] for r in rows]
+
+
+async def is_authorised_staff_for(conn: Connection, viewer: UUID, sender: UUID) -> bool:
+    value: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM person_roles v JOIN person_roles s "
+        "ON s.school_id = v.school_id WHERE v.person_id = $1 "
+        "AND v.role IN ('principal', 'secretary') AND s.person_id = $2)",
+        viewer,
+        sender,
+    )
+    return value
