@@ -283,6 +283,7 @@ class Hub:
         encoded = encode_message(view)
         await self.fanout.message(
             tenant_id,
+            view.id,
             encoded,
             [(person, seq, sorted(recipients[person].for_learners)) for person, seq in deliveries],
         )

@@ -27,11 +27,15 @@ class Fanout:
     async def message(
         self,
         tenant_id: UUID,
+        message_id: UUID,
         message: bytes,
         deliveries: Sequence[tuple[UUID, int, Sequence[UUID]]],
     ) -> None:
         items = [
-            (topic(tenant_id, person), envelope(seq, message_frame(seq, message, learners)))
+            (
+                topic(tenant_id, person),
+                envelope(seq, message_frame(seq, message, learners), message_id),
+            )
             for person, seq, learners in deliveries
         ]
         await self._send(items)

@@ -122,7 +122,7 @@ class Ticket(msgspec.Struct, kw_only=True):
 # ---- the node ----------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class Session:
     tenant_id: UUID
     person_id: UUID
@@ -254,7 +254,7 @@ class LiveNode:
             self.sessions.add(session)
             head = await self._replay(session)
             await self._send(
-                session, ENCODER.encode({"type": "welcome", "head": head, "person_id": person_id})
+                session, ENCODER.encode({"type": "synced", "head": head, "person_id": person_id})
             )
             await self._run(session)
         except Closed as c:
@@ -268,6 +268,10 @@ class LiveNode:
                 )
         except WebSocketDisconnect:
             pass
+        except Exception:
+            log.exception("live session failed")
+            with contextlib.suppress(Exception):
+                await socket.close(code=1011, reason="internal error")
         finally:
             if sub is not None:
                 sub.close()
