@@ -42,7 +42,7 @@ from core.model import Group, GroupRef, Me, Person, RosterResult, School
 log = logging.getLogger("reppu.http")
 
 #: Paths under /v1 that need no token.
-PUBLIC_V1_PATHS: tuple[str, ...] = ("/v1/auth/dev-login",)
+PUBLIC_V1_PATHS: tuple[str, ...] = ("/v1/auth/dev-login", "/v1/auth/dev-logins")
 
 
 class Services:
@@ -218,6 +218,24 @@ async def dev_login(
         return await svc.issuer.issue(conn, login)
 
 
+@get("/v1/auth/dev-logins", exclude_from_auth=True, tags=["auth"])
+async def dev_logins(request: Request[Any, Any, Any]) -> dict[str, dict[str, list[str]]]:
+    """A few logins per role of each demo tenant (only when dev login is on)."""
+    from core import seed as demo
+    from core import store
+
+    svc = services(request)
+    if svc.dev_login is None:
+        raise NotFound("dev login is not enabled", code="dev_login_disabled")
+    out: dict[str, dict[str, list[str]]] = {}
+    for spec in (demo.DEMO_TENANT, demo.SECOND_TENANT):
+        tenant_id = await actions.find_tenant(svc.db, spec.slug)
+        if tenant_id is not None:
+            async with svc.db.tenant(tenant_id) as conn:
+                out[spec.slug] = await store.sample_logins(conn, "7B", 3)
+    return out
+
+
 @get("/v1/me", tags=["people"])
 async def get_me(request: Request[Principal, Any, Any]) -> Me:
     """Who I am: my person, roles, children (for a guardian) and groups."""
@@ -269,6 +287,7 @@ CORE_ROUTES: Sequence[Callable[..., Any]] = (
     ready,
     metrics,
     dev_login,
+    dev_logins,
     get_me,
     list_schools,
     list_groups,

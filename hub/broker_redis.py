@@ -161,11 +161,15 @@ class RedisBroker:
         self._supervisor: asyncio.Task[None] | None = None
         # The subscriber connection's factory: URL parsing and connection class
         # (TCP, TLS, unix) from redis-py; our own timeouts, no hidden retries.
-        pool = ConnectionPool.from_url(url)
+        pool = ConnectionPool.from_url(url, protocol=PUBSUB_PROTOCOL)
         self._sub_class = pool.connection_class
         self._sub_kwargs: dict[str, Any] = {
             **pool.connection_kwargs,
+            # Also over a protocol=3 in the URL; maintenance notifications
+            # (RESP3 pushes) do not exist in RESP2.
             "protocol": PUBSUB_PROTOCOL,
+            "maint_notifications_config": None,
+            "maint_notifications_pool_handler": None,
             "client_name": self.pubsub_client_name,
             "retry": Retry(NoBackoff(), 0),
             "socket_connect_timeout": CONNECT_TIMEOUT,
@@ -309,8 +313,9 @@ class RedisBroker:
         while True:
             if failures:
                 await asyncio.sleep(reconnect_delay(failures))
-            conn = self._sub_class(**self._sub_kwargs)
+            conn: AbstractConnection | None = None
             try:
+                conn = self._sub_class(**self._sub_kwargs)
                 await conn.connect()  # type: ignore[no-untyped-call]  # unannotated in redis-py
             except Exception as exc:
                 failures += 1
@@ -322,7 +327,8 @@ class RedisBroker:
                     exc,
                     exc_info=not isinstance(exc, RedisError | OSError),
                 )
-                await _close(conn)
+                if conn is not None:
+                    await _close(conn)
                 continue
             if connected_before:
                 self.stats.reconnects += 1

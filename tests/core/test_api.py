@@ -13,7 +13,7 @@ import pytest
 from litestar import Litestar
 
 from core import actions
-from core.api import Services, create_app
+from core.api import PUBLIC_V1_PATHS, Services, create_app
 from core.auth import TokenIssuer
 from core.clock import FixedClock
 from core.config import Settings
@@ -45,7 +45,7 @@ async def test_every_v1_route_requires_a_token(client: httpx.AsyncClient, app: L
     for route in routes:
         path = re.sub(r"\{\w+:uuid\}", str(uuid.uuid4()), route.path)
         for method in sorted(route.methods - {"OPTIONS", "HEAD"}):
-            if path == "/v1/auth/dev-login":
+            if path in PUBLIC_V1_PATHS:
                 continue
             r = await client.request(method, path)
             assert r.status_code == 401, (method, path)
@@ -369,3 +369,11 @@ async def test_framework_errors_are_json_with_a_code(
     assert r.status_code == 400 and r.json()["code"] == "invalid_request"
     r = await client.post("/v1/auth/dev-login", content=b"{not json")
     assert r.status_code == 400 and r.json()["code"] == "invalid_request"
+
+
+async def test_dev_logins_lists_demo_users(client: httpx.AsyncClient) -> None:
+    """With dev login on, the demo's sample logins per role are listed without a token."""
+    r = await client.get("/v1/auth/dev-logins")
+    assert r.status_code == 200
+    assert set(r.json()["kuusikko"]) == {"learner", "guardian", "teacher", "principal", "secretary"}
+    assert all(u.endswith("@koivula") for us in r.json()["koivula"].values() for u in us)
