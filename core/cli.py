@@ -28,6 +28,9 @@ from core.errors import ReppuError
 
 log = logging.getLogger("reppu")
 
+#: Seconds open connections get to finish when the server stops.
+SHUTDOWN_GRACE_S = 10
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
@@ -195,6 +198,7 @@ async def _serve(settings: Settings, host: str, port: int, *, demo: bool) -> int
             log_config=None,
             ws="websockets-sansio",
             access_log=False,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         )
         server = uvicorn.Server(config)
         if demo:

@@ -144,7 +144,12 @@ async def serve(app: Litestar) -> AsyncIterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, lifespan="on", log_config=None, ws="websockets-sansio", access_log=False
+        app,
+        lifespan="on",
+        log_config=None,
+        ws="websockets-sansio",
+        access_log=False,
+        timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
