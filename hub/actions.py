@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
@@ -40,6 +41,9 @@ from hub.model import (
     Published,
     RecipientReport,
     Report,
+    SentItem,
+    Thread,
+    ThreadItem,
 )
 
 log = logging.getLogger("reppu.hub")
@@ -453,6 +457,28 @@ class Hub:
             ],
             head=head,
         )
+
+    async def thread(self, who: Principal, thread_id: UUID) -> Thread:
+        """The messages of a thread I sent or received (404 if none)."""
+        person = _person(who)
+        async with self.db.tenant(who.tenant_id) as conn:
+            rows = await store.thread_for(conn, person, thread_id)
+        if not rows:
+            raise NotFound("thread not found")
+        return Thread(
+            thread_id=thread_id,
+            items=[
+                ThreadItem(message=view_of(r), state=state_of(r) if r["seq"] is not None else None)
+                for r in rows
+            ],
+        )
+
+    async def sent(self, who: Principal, before: datetime | None, limit: int) -> list[SentItem]:
+        """What I sent, newest first."""
+        person = _person(who)
+        async with self.db.tenant(who.tenant_id) as conn:
+            rows = await store.sent_by(conn, person, before, max(1, min(limit, MAX_PAGE)))
+        return [SentItem(message=view_of(r), recipients=r["recipient_count"]) for r in rows]
 
     async def counts(self, who: Principal) -> Counts:
         person = _person(who)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +22,8 @@ from hub.model import (
     NewReply,
     Published,
     Report,
+    SentItem,
+    Thread,
 )
 
 
@@ -49,6 +52,22 @@ async def post_reply(
 async def get_report(request: Request[Principal, Any, Any], message_id: FromPath[UUID]) -> Report:
     """Delivery report: the sender's and their school's principal's and secretary's."""
     return await hub_of(request).report(principal(request), message_id)
+
+
+@get("/v1/threads/{thread_id:uuid}", tags=["messages"])
+async def get_thread(request: Request[Principal, Any, Any], thread_id: FromPath[UUID]) -> Thread:
+    """A thread: the messages of it I sent or received, oldest first."""
+    return await hub_of(request).thread(principal(request), thread_id)
+
+
+@get("/v1/messages/sent", tags=["messages"])
+async def get_sent(
+    request: Request[Principal, Any, Any],
+    before: FromQuery[datetime | None] = None,
+    limit: FromQuery[int] = 50,
+) -> list[SentItem]:
+    """What I sent, newest first (page with `before` = the last item's created_at)."""
+    return await hub_of(request).sent(principal(request), before, limit)
 
 
 @get("/v1/inbox", tags=["inbox"])
@@ -99,6 +118,8 @@ async def post_event(
 
 
 ROUTES = [
+    get_thread,
+    get_sent,
     post_message,
     post_reply,
     get_report,

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 import re
 import secrets
@@ -80,12 +79,15 @@ PUBLISH_CLIENT_NAME_PREFIX = "reppu-publish-"
 #: Publisher connections per node; a publish waits for a free one at most
 #: PUBLISH_TIMEOUT, then fails with BrokerUnavailable.
 PUBLISH_POOL_SIZE = 16
-#: Seconds for one publish or pipeline reply, and to wait for a pooled connection.
+#: Seconds for one publish or pipeline batch, including the wait for a pooled
+#: connection and (re)connecting it.
 PUBLISH_TIMEOUT = 2.0
 #: PUBLISH commands per pipeline round trip in publish_many.
 PUBLISH_BATCH = 10_000
-#: Seconds to establish a connection (TCP, TLS, HELLO, CLIENT SETNAME).
+#: Seconds to establish the subscriber connection (TCP, TLS, HELLO, CLIENT SETNAME).
 CONNECT_TIMEOUT = 2.0
+#: Seconds stop() waits for the subscriber task to end after cancelling it.
+STOP_TIMEOUT = 5.0
 
 #: Channels per SUBSCRIBE / UNSUBSCRIBE command (bounds one command's size
 #: when thousands of topics are re-subscribed after a reconnect).
@@ -133,8 +135,8 @@ async def _close(conn: AbstractConnection) -> None:
         log.debug("closing a Redis connection failed: %s", exc)
 
 
-def _broker_error(exc: RedisError) -> BrokerError:
-    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+def _broker_error(exc: RedisError | TimeoutError) -> BrokerError:
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError | TimeoutError):
         return BrokerUnavailable(f"Redis unavailable: {exc}")
     return BrokerError(f"Redis error: {exc}")
 
@@ -165,17 +167,20 @@ class RedisBroker:
         self._sub_class = pool.connection_class
         self._sub_kwargs: dict[str, Any] = {
             **pool.connection_kwargs,
-            # Also over a protocol=3 in the URL; maintenance notifications
-            # (RESP3 pushes) do not exist in RESP2.
-            "protocol": PUBSUB_PROTOCOL,
-            "maint_notifications_config": None,
-            "maint_notifications_pool_handler": None,
+            "protocol": PUBSUB_PROTOCOL,  # also over a protocol=3 in the URL
             "client_name": self.pubsub_client_name,
             "retry": Retry(NoBackoff(), 0),
             "socket_connect_timeout": CONNECT_TIMEOUT,
-            "socket_timeout": PUBSUB_WRITE_TIMEOUT,
+            # No socket_timeout: redis-py then wraps writes in asyncio.wait_for,
+            # which on Python 3.11 can swallow a cancellation (gh-86296) and hang
+            # stop(). The timeouts are ours, with asyncio.timeout.
+            "socket_timeout": None,
             "health_check_interval": 0,
         }
+        for key in ("maint_notifications_config", "maint_notifications_pool_handler"):
+            # redis-py >= 7 with protocol=3 in the URL: RESP3-only pushes, off.
+            if key in self._sub_kwargs:
+                self._sub_kwargs[key] = None
         # State of the current subscriber connection, reset when it drops.
         # _wire: topics whose last command written was SUBSCRIBE.
         # _unconfirmed: topic -> SUBSCRIBEs written but not yet confirmed.
@@ -201,15 +206,16 @@ class RedisBroker:
             self._url,
             max_connections=PUBLISH_POOL_SIZE,
             timeout=PUBLISH_TIMEOUT,
-            socket_timeout=PUBLISH_TIMEOUT,
+            socket_timeout=None,  # see _sub_kwargs; publish() applies PUBLISH_TIMEOUT
             socket_connect_timeout=CONNECT_TIMEOUT,
             retry=Retry(NoBackoff(), 0),
             client_name=PUBLISH_CLIENT_NAME_PREFIX + self.node,
         )
         client = Redis.from_pool(pool)
         try:
-            await client.ping()
-        except RedisError as exc:
+            async with asyncio.timeout(PUBLISH_TIMEOUT):
+                await client.ping()
+        except (RedisError, TimeoutError) as exc:
             await client.aclose()
             raise _broker_error(exc) from exc
         self._redis = client
@@ -226,12 +232,11 @@ class RedisBroker:
         task, self._supervisor = self._supervisor, None
         if task is not None:
             task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
+            done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT)
+            if not done:
+                log.error("broker %s: subscriber task ignored cancellation; abandoned", self.node)
+            elif not task.cancelled() and task.exception() is not None:
+                log.error("broker %s: subscriber task failed", self.node, exc_info=task.exception())
         self._reset_connection_state()
         client, self._redis = self._redis, None
         if client is not None:
@@ -264,8 +269,9 @@ class RedisBroker:
     async def publish(self, topic: str, payload: bytes) -> None:
         client = self._client()
         try:
-            await client.publish(self._channel(topic), payload)
-        except RedisError as exc:
+            async with asyncio.timeout(PUBLISH_TIMEOUT):
+                await client.publish(self._channel(topic), payload)
+        except (RedisError, TimeoutError) as exc:
             raise _broker_error(exc) from exc
         self.stats.published += 1
 
@@ -273,11 +279,14 @@ class RedisBroker:
         client = self._client()
         for batch in _batches(items, PUBLISH_BATCH):
             try:
-                async with client.pipeline(transaction=False) as pipe:
+                async with (
+                    asyncio.timeout(PUBLISH_TIMEOUT),
+                    client.pipeline(transaction=False) as pipe,
+                ):
                     for topic, payload in batch:
                         pipe.publish(self._channel(topic), payload)
                     await pipe.execute()
-            except RedisError as exc:
+            except (RedisError, TimeoutError) as exc:
                 raise _broker_error(exc) from exc
             self.stats.published += len(batch)
 
@@ -316,7 +325,8 @@ class RedisBroker:
             conn: AbstractConnection | None = None
             try:
                 conn = self._sub_class(**self._sub_kwargs)
-                await conn.connect()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+                async with asyncio.timeout(CONNECT_TIMEOUT):
+                    await conn.connect()  # type: ignore[no-untyped-call]  # unannotated in redis-py
             except Exception as exc:
                 failures += 1
                 level = logging.WARNING if failures == 1 else logging.DEBUG
@@ -365,9 +375,9 @@ class RedisBroker:
         loop = asyncio.get_running_loop()
         skip = len(self._prefix)
         while True:
-            # math.inf: block without redis-py's socket timeout; liveness is the
-            # writer's PING and PUBSUB_SILENCE_LIMIT.
-            frame = await conn.read_response(timeout=math.inf, disconnect_on_error=False)
+            # Blocks (no socket_timeout); liveness is the writer's PING and
+            # PUBSUB_SILENCE_LIMIT.
+            frame = await conn.read_response(disconnect_on_error=False)
             self._last_frame = loop.time()
             self._frames += 1
             kind = frame[0]
@@ -429,4 +439,5 @@ class RedisBroker:
         # would bypass the reset of the subscription state, so refuse instead.
         if not conn.is_connected:
             raise RedisConnectionError("subscriber connection closed")
-        await conn.send_command(*args, check_health=False)
+        async with asyncio.timeout(PUBSUB_WRITE_TIMEOUT):
+            await conn.send_command(*args, check_health=False)

@@ -179,6 +179,22 @@ class InboxPage(msgspec.Struct, kw_only=True):
     head: int
 
 
+class ThreadItem(msgspec.Struct, kw_only=True):
+    message: MessageView
+    #: my state of it; None for a message I sent
+    state: InboxState | None
+
+
+class Thread(msgspec.Struct, kw_only=True):
+    thread_id: UUID
+    items: list[ThreadItem]
+
+
+class SentItem(msgspec.Struct, kw_only=True):
+    message: MessageView
+    recipients: int
+
+
 class Counts(msgspec.Struct, kw_only=True):
     unread: int
     awaiting_ack: int

@@ -4,14 +4,15 @@ and only here: Redis when REDIS_URL is set (many nodes), memory otherwise."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 
 from litestar import Litestar
 
 from core.api import Services
-from hub import api, live
+from hub import api, live, page
 from hub.actions import Hub
 from hub.broker import Broker
 from hub.fanout import Fanout
@@ -29,7 +30,7 @@ def make_broker(svc: Services) -> Broker:
 
 class HubModule:
     name = "hub"
-    route_handlers: ClassVar[list[Any]] = [*api.ROUTES, *live.ROUTES]
+    route_handlers: ClassVar[list[Any]] = [*api.ROUTES, *live.ROUTES, *page.ROUTES]
 
     def __init__(self, broker: Broker | None = None, limits: live.LiveLimits | None = None) -> None:
         self._broker = broker
@@ -44,6 +45,7 @@ class HubModule:
             node = live.LiveNode(svc, hub, broker, self._limits)
             app.state["hub"] = hub
             app.state["live"] = node
+            _metrics(svc, node, broker)
             async with node.running():
                 yield
         finally:
@@ -51,3 +53,40 @@ class HubModule:
 
 
 module = HubModule()
+
+
+def _metrics(svc: Services, node: live.LiveNode, broker: Broker) -> None:
+    """Hub gauges in the app's registry, read when /metrics is scraped."""
+    from prometheus_client import Gauge
+
+    def gauge(name: str, doc: str, read: Callable[[], float]) -> None:
+        Gauge(name, doc, registry=svc.registry).set_function(read)
+
+    gauge(
+        "reppu_live_sessions",
+        "Open live websocket sessions on this node",
+        lambda: len(node.sessions),
+    )
+    gauge(
+        "reppu_live_frames_sent",
+        "Frames sent to live sessions since start",
+        lambda: node.frames_sent,
+    )
+    gauge(
+        "reppu_live_slow_consumers_closed",
+        "Sessions closed as slow consumers (4009)",
+        lambda: node.slow_closed,
+    )
+    stats = getattr(broker, "stats", None)
+    if stats is not None:
+        for field in ("published", "delivered", "dropped", "sink_errors", "reconnects"):
+            if hasattr(stats, field):
+                gauge(
+                    f"reppu_broker_{field}",
+                    f"Broker counter: {field.replace('_', ' ')}",
+                    functools.partial(_read_stat, stats, field),
+                )
+
+
+def _read_stat(stats: object, name: str) -> float:
+    return float(getattr(stats, name))

@@ -287,3 +287,13 @@ async def test_random_disconnects_end_with_exactly_the_right_rows(
             await live.recv()
         assert live.last_seq == head, person
         await live.close()
+
+
+async def test_metrics_show_live_sessions(client: httpx.AsyncClient, family: Ids) -> None:
+    """/metrics reports open live sessions and frames sent by this node."""
+    live = await connect(client, "g2")
+    body = (await client.get("/metrics")).text
+    sessions = next(line for line in body.splitlines() if line.startswith("reppu_live_sessions "))
+    assert float(sessions.split()[1]) >= 1
+    assert "reppu_live_frames_sent " in body and "reppu_broker_published " in body
+    await live.close()

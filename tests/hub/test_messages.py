@@ -272,3 +272,73 @@ async def test_racing_publishers_give_gap_free_sequences_in_commit_order(
         for b in people:
             common = set(orders[a]) & set(orders[b])
             assert [m for m in orders[a] if m in common] == [m for m in orders[b] if m in common]
+
+
+async def test_thread_and_sent(client: httpx.AsyncClient, family: Ids) -> None:
+    """A thread shows its messages to its participants only; the sender lists what they sent."""
+    mid = (
+        await send(
+            client,
+            "t1",
+            {"type": "learner_guardians", "learner": gid(family, "l2")},
+            subject="Ketju",
+        )
+    ).json()["id"]
+    g2 = await headers(client, "g2")
+    reply = await client.post(
+        f"/v1/messages/{mid}/replies",
+        json={"idempotency_key": key(), "body": "Vastaus"},
+        headers=g2,
+    )
+    assert reply.status_code == 201
+    thread = (await client.get(f"/v1/threads/{mid}", headers=g2)).json()
+    assert [i["message"]["body"] for i in thread["items"]][-2:] == ["Hei!", "Vastaus"]
+    assert thread["items"][-1]["state"] is None  # my own reply: no inbox state
+    r = await client.get(f"/v1/threads/{mid}", headers=await headers(client, "g1"))
+    assert r.status_code == 404
+    sent = (
+        await client.get("/v1/messages/sent?limit=5", headers=await headers(client, "t1"))
+    ).json()
+    assert sent[0]["message"]["id"] == mid and sent[0]["recipients"] == 1
+
+
+async def test_nothing_reaches_the_broker_when_commit_fails(
+    client: httpx.AsyncClient, admin_dsn: str, family: Ids
+) -> None:
+    """A publish whose transaction fails at COMMIT (after the inbox rows were written) sends
+    no frame to a connected recipient and leaves no rows (invariant 3)."""
+    import asyncpg
+
+    from tests.hub.live_client import connect
+
+    conn = await asyncpg.connect(admin_dsn)
+    await conn.execute("""
+        CREATE OR REPLACE FUNCTION test_fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$;
+        CREATE CONSTRAINT TRIGGER test_fail_at_commit AFTER INSERT ON messages
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+            WHEN (NEW.subject = 'fail-at-commit') EXECUTE FUNCTION test_fail_at_commit();
+    """)
+    try:
+        g2 = await connect(client, "g2")
+        before = g2.last_seq
+        r = await send(
+            client,
+            "t1",
+            {"type": "learner_guardians", "learner": gid(family, "l2")},
+            subject="fail-at-commit",
+        )
+        assert r.status_code == 500 and r.json()["code"] == "internal_error"
+        ok = await send(
+            client,
+            "t1",
+            {"type": "learner_guardians", "learner": gid(family, "l2")},
+            subject="after",
+        )
+        frame = await g2.until("message")
+        assert frame["message"]["id"] == ok.json()["id"]  # the failed one never arrived
+        assert frame["seq"] == before + 1  # and took no seq
+        await g2.close()
+    finally:
+        await conn.execute("DROP TRIGGER test_fail_at_commit ON messages")
+        await conn.close()

@@ -1,0 +1,440 @@
+// Reppu demo page: dev login, inbox, live updates, sending and delivery reports,
+// all against the API of this origin (docs/live-protocol.md for /v1/live).
+// Everything that came from a person (subjects, bodies, names) goes into the DOM
+// as text only: el() takes strings as text nodes, never as markup.
+"use strict";
+
+const LIVE_BACKOFF_MIN_MS = 1000;
+const LIVE_BACKOFF_MAX_MS = 10000;
+const INBOX_PAGE = 100;
+// Pages of the inbox loaded at login (older items beyond are not shown).
+const INBOX_MAX_PAGES = 20;
+const STAFF = new Set(["teacher", "principal", "secretary", "staff"]);
+const ROLE_NAMES = {
+  learner: "oppilas", guardian: "huoltaja", teacher: "opettaja",
+  principal: "rehtori", secretary: "koulusihteeri", staff: "henkilökunta",
+};
+const TOKEN_KEY = "reppu.token";
+
+const state = {
+  token: null,
+  me: null,
+  items: new Map(),        // message id -> inbox item {seq, message, state, for_learners}
+  lastSeq: 0,              // seq of the last event this page holds
+  sent: [],                // [{id, subject}] sent from this page
+  reports: new Map(),      // message id -> report from GET /v1/messages/{id}/report
+  reportEvents: new Map(), // message id -> Map(person id -> {delivered_at, read_at, acked_at})
+  shownReport: null,       // message id of the report on screen
+  sendKey: null,           // idempotency key of the draft in the send form
+};
+
+// ---- small helpers ---------------------------------------------------------------------
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children) {
+    if (c === null || c === undefined) continue;
+    node.append(typeof c === "string" ? document.createTextNode(c) : c);
+  }
+  return node;
+}
+
+function fmtTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return d.toLocaleString("fi-FI", { day: "numeric", month: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+function uuid4() {
+  // crypto.randomUUID exists only in secure contexts; getRandomValues everywhere.
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+function showError(err) {
+  const box = $("error");
+  if (!err) { box.hidden = true; box.textContent = ""; return; }
+  box.textContent = err.code ? `${err.message} (${err.code})` : String(err.message || err);
+  box.hidden = false;
+}
+
+class ApiError extends Error {
+  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  let data = null;
+  try { data = await r.json(); } catch { data = null; }
+  if (!r.ok) {
+    const err = new ApiError(r.status, (data && data.code) || `http_${r.status}`, (data && data.message) || r.statusText);
+    if (r.status === 401 && state.token) logout("Istunto päättyi: kirjaudu uudelleen.");
+    throw err;
+  }
+  return data;
+}
+
+// ---- login -----------------------------------------------------------------------------
+
+async function loadDevLogins() {
+  const box = $("dev-logins");
+  let logins;
+  try { logins = await api("GET", "/v1/auth/dev-logins"); } catch (e) {
+    box.replaceChildren(el("p", { class: "muted" }, `Valmiita tunnuksia ei ole (${e.code}).`));
+    return;
+  }
+  const parts = [];
+  for (const [tenant, roles] of Object.entries(logins)) {
+    const rows = [];
+    for (const [role, names] of Object.entries(roles)) {
+      if (!names.length) continue;
+      rows.push(el("li", {}, el("span", { class: "role" }, ROLE_NAMES[role] || role),
+        ...names.map((u) => el("button", { type: "button", class: "chip", "data-username": u, onclick: () => login(u) }, u))));
+    }
+    parts.push(el("div", { class: "tenant" }, el("h3", {}, tenant), el("ul", {}, ...rows)));
+  }
+  box.replaceChildren(...parts);
+}
+
+async function login(username) {
+  showError(null);
+  try {
+    const t = await api("POST", "/v1/auth/dev-login", { username });
+    state.token = t.token;
+    sessionStorage.setItem(TOKEN_KEY, t.token);
+    await start();
+  } catch (e) { showError(e); }
+}
+
+function logout(why) {
+  live.stop();
+  state.token = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  Object.assign(state, { me: null, lastSeq: 0, sent: [], shownReport: null });
+  state.items.clear(); state.reports.clear(); state.reportEvents.clear();
+  $("app").hidden = true; $("who").hidden = true; $("login").hidden = false;
+  $("inbox-list").replaceChildren(); $("sent-list").replaceChildren(); $("report").hidden = true;
+  showError(why ? { message: why } : null);
+}
+
+async function start() {
+  state.me = await api("GET", "/v1/me");
+  renderMe();
+  await loadInbox();
+  await refreshCounts();
+  $("login").hidden = true; $("app").hidden = false; $("who").hidden = false;
+  live.start();
+}
+
+function renderMe() {
+  const { person, tenant, children, groups } = state.me;
+  $("who-name").textContent = `${person.given_name} ${person.family_name} (${tenant.slug})`;
+  const roles = [...new Set(person.roles.map((r) => ROLE_NAMES[r.role] || r.role))].join(", ") || "—";
+  const kids = children.map((c) => `${c.given_name} ${c.family_name}`).join(", ") || "—";
+  const grps = groups.map((g) => g.name).join(", ") || "—";
+  $("me-facts").replaceChildren(
+    el("dt", {}, "Nimi"), el("dd", {}, `${person.given_name} ${person.family_name}`),
+    el("dt", {}, "Roolit"), el("dd", {}, roles),
+    el("dt", {}, "Lapset"), el("dd", {}, kids),
+    el("dt", {}, "Ryhmät"), el("dd", {}, grps));
+  const staff = person.roles.some((r) => STAFF.has(r.role));
+  $("app").classList.toggle("staff", staff);
+  $("send").hidden = !(staff && groups.length);
+  $("reports").hidden = !staff;
+  $("send-group").replaceChildren(...groups.map((g) => el("option", { value: g.id }, `${g.name} (${g.kind === "class" ? "luokka" : "opetusryhmä"})`)));
+  state.sendKey = uuid4();
+}
+
+// ---- inbox -----------------------------------------------------------------------------
+
+async function loadInbox() {
+  state.items.clear();
+  let after = 0;
+  let head = 0;
+  for (let page = 0; page < INBOX_MAX_PAGES; page++) {
+    const r = await api("GET", `/v1/inbox?after=${after}&limit=${INBOX_PAGE}`);
+    head = r.head;
+    for (const item of r.items) state.items.set(item.message.id, item);
+    if (r.items.length < INBOX_PAGE) { after = head; break; }
+    after = r.items[r.items.length - 1].seq;
+  }
+  // Resume the live stream from what this page holds: the head when it has all.
+  state.lastSeq = after;
+  renderInbox();
+}
+
+let countsBusy = false;
+let countsAgain = false;
+async function refreshCounts() {
+  if (countsBusy) { countsAgain = true; return; }
+  countsBusy = true;
+  try {
+    do {
+      countsAgain = false;
+      const c = await api("GET", "/v1/inbox/counts");
+      $("count-unread").textContent = String(c.unread);
+      $("count-ack").textContent = String(c.awaiting_ack);
+    } while (countsAgain);
+  } catch (e) { showError(e); } finally { countsBusy = false; }
+}
+
+function learnerNames(ids) {
+  const kids = new Map((state.me ? state.me.children : []).map((c) => [c.id, `${c.given_name} ${c.family_name}`]));
+  return ids.map((id) => kids.get(id)).filter(Boolean).join(", ");
+}
+
+function renderItem(item) {
+  const m = item.message;
+  const s = item.state || {};
+  const about = learnerNames(item.for_learners || []);
+  const status = [];
+  status.push(s.read_at ? `Luettu ${fmtTime(s.read_at)}` : "Lukematta");
+  if (m.requires_ack) status.push(s.acked_at ? `Kuitattu ${fmtTime(s.acked_at)}` : "Odottaa kuittausta");
+  const actions = el("div", { class: "actions" });
+  if (!s.read_at) actions.append(el("button", { type: "button", class: "read", onclick: () => mark(m.id, "read") }, "Merkitse luetuksi"));
+  if (m.requires_ack && !s.acked_at) actions.append(el("button", { type: "button", class: "ack", onclick: () => mark(m.id, "ack") }, "Kuittaa"));
+  return el("li", {
+    class: `item${s.read_at ? "" : " unread"}`,
+    "data-message-id": m.id, "data-seq": item.seq,
+    "data-read": s.read_at ? "true" : "false", "data-acked": s.acked_at ? "true" : "false",
+  },
+  el("h3", { class: "subject" }, m.subject),
+  el("p", { class: "meta" }, `${m.kind === "announcement" ? "Tiedote" : "Viesti"} · ${m.sender_name} · ${fmtTime(m.created_at)}`,
+    m.urgency !== "normal" ? el("span", { class: "urgent" }, ` ${m.urgency}`) : null,
+    about ? ` · koskee: ${about}` : null),
+  el("p", { class: "msg-body" }, m.body),
+  el("p", { class: "status" }, status.join(" · ")),
+  actions);
+}
+
+function renderInbox() {
+  const items = [...state.items.values()].filter((i) => !(i.state && i.state.archived_at));
+  items.sort((a, b) => b.seq - a.seq);
+  $("inbox-list").replaceChildren(...items.map(renderItem));
+  $("inbox-empty").hidden = items.length > 0;
+}
+
+async function mark(id, action) {
+  showError(null);
+  try {
+    const st = await api("POST", `/v1/inbox/${id}/${action}`);
+    const item = state.items.get(id);
+    if (item) { item.state = st; renderInbox(); }
+    refreshCounts();
+  } catch (e) { showError(e); }
+}
+
+// ---- live ------------------------------------------------------------------------------
+
+const live = {
+  ws: null,
+  stopped: true,
+  backoff: LIVE_BACKOFF_MIN_MS,
+  timer: null,
+
+  start() { this.stopped = false; this.backoff = LIVE_BACKOFF_MIN_MS; this.connect(); },
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) ws.close(1000, "logout");
+    setLive("offline", "Ei yhteyttä");
+  },
+
+  async connect() {
+    if (this.stopped) return;
+    setLive("connecting", "Yhdistetään…");
+    let ticket;
+    try { ticket = (await api("POST", "/v1/live/ticket")).ticket; } catch (e) {
+      if (e.status === 401 || e.status === 403) return; // api() logged out, or not a person
+      return this.retry();
+    }
+    if (this.stopped) return;
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${scheme}//${location.host}/v1/live`);
+    this.ws = ws;
+    // The ticket goes in the first frame, never into the URL.
+    ws.onopen = () => ws.send(JSON.stringify({ type: "hello", ticket, last_seq: state.lastSeq }));
+    ws.onmessage = (ev) => { if (this.ws === ws) onFrame(JSON.parse(ev.data)); };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (this.stopped) return;
+      if (ev.code >= 4100) { // terminal (docs/live-protocol.md): do not reconnect as we are
+        if (ev.code === 4100) logout("Istunto päättyi: kirjaudu uudelleen.");
+        else { setLive("offline", `Yhteys suljettu (${ev.code})`); this.stopped = true; }
+        return;
+      }
+      this.retry();
+    };
+  },
+
+  retry() {
+    const wait = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, LIVE_BACKOFF_MAX_MS);
+    setLive("offline", `Ei yhteyttä — uusi yritys ${Math.round(wait / 1000)} s kuluttua`);
+    this.timer = setTimeout(() => this.connect(), wait);
+  },
+
+  send(frame) { if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame)); },
+
+  resync() { if (this.ws) this.ws.close(4000, "gap"); }, // onclose reconnects with lastSeq
+};
+
+function setLive(kind, text) {
+  const node = $("live");
+  node.dataset.state = kind;
+  node.textContent = text;
+}
+
+function onFrame(f) {
+  if (typeof f.seq === "number") {
+    if (f.seq <= state.lastSeq) return;          // already held
+    if (f.seq !== state.lastSeq + 1) { live.resync(); return; } // a gap: resume from lastSeq
+    state.lastSeq = f.seq;
+  }
+  switch (f.type) {
+    case "message":
+      state.items.set(f.message.id, {
+        seq: f.seq, message: f.message, for_learners: f.for_learners || [],
+        state: f.state || { read_at: null, acked_at: null, archived_at: null },
+      });
+      renderInbox(); refreshCounts();
+      break;
+    case "state": {
+      const item = state.items.get(f.message_id);
+      if (item) { item.state = f.state; renderInbox(); }
+      refreshCounts();
+      break;
+    }
+    case "synced":
+      live.backoff = LIVE_BACKOFF_MIN_MS;
+      setLive("online", "Yhdistetty");
+      break;
+    case "report": onReport(f); break;
+    case "ping": live.send({ type: "pong" }); break;
+    case "pong": break;
+    case "error": showError({ message: "Live-virhe", code: f.code }); break;
+    default: break; // frames of later versions are ignored
+  }
+}
+
+// ---- sending ---------------------------------------------------------------------------
+
+async function onSend(ev) {
+  ev.preventDefault();
+  showError(null);
+  const button = $("send-submit");
+  const subject = $("send-subject").value.trim();
+  const body = {
+    idempotency_key: state.sendKey, // kept across retries of this draft: one message
+    audience: { type: $("send-audience").value, group: $("send-group").value },
+    subject,
+    body: $("send-body").value,
+    kind: $("send-kind").value,
+  };
+  if ($("send-ack").checked) body.ack = { quorum: "any" };
+  button.disabled = true;
+  try {
+    const r = await api("POST", "/v1/messages", body);
+    $("send-result").textContent = `Lähetetty ${r.recipients} vastaanottajalle.`;
+    state.sendKey = uuid4();
+    $("send-form").reset();
+    if (!state.sent.some((s) => s.id === r.id)) state.sent.unshift({ id: r.id, subject });
+    renderSent();
+    await showReport(r.id);
+  } catch (e) {
+    showError(e);
+  } finally { button.disabled = false; }
+}
+
+function renderSent() {
+  $("sent-list").replaceChildren(...state.sent.map((s) =>
+    el("li", {}, el("button", { type: "button", class: "link", "data-message-id": s.id, onclick: () => showReport(s.id) }, s.subject))));
+}
+
+// ---- delivery report -------------------------------------------------------------------
+
+async function showReport(id) {
+  showError(null);
+  state.shownReport = id;
+  try {
+    state.reports.set(id, await api("GET", `/v1/messages/${id}/report`));
+  } catch (e) { showError(e); return; }
+  if (state.shownReport === id) renderReport();
+}
+
+function onReport(f) {
+  // Kept even before the report is loaded: a frame can beat the GET.
+  if (!state.reportEvents.has(f.message_id)) state.reportEvents.set(f.message_id, new Map());
+  const per = state.reportEvents.get(f.message_id);
+  const seen = per.get(f.person_id) || {};
+  seen[`${f.event}_at`] = f.at;
+  per.set(f.person_id, seen);
+  if (state.shownReport === f.message_id && state.reports.has(f.message_id)) renderReport();
+}
+
+function reportRows(id) {
+  const report = state.reports.get(id);
+  const events = state.reportEvents.get(id) || new Map();
+  return report.recipients.map((r) => {
+    const e = events.get(r.person_id) || {};
+    return { ...r, delivered_at: r.delivered_at || e.delivered_at || null,
+      read_at: r.read_at || e.read_at || e.acked_at || null, acked_at: r.acked_at || e.acked_at || null };
+  });
+}
+
+function renderReport() {
+  const id = state.shownReport;
+  const rows = reportRows(id);
+  const sent = state.sent.find((s) => s.id === id);
+  $("report-subject").textContent = sent ? sent.subject : id;
+  const n = (k) => rows.filter((r) => r[k]).length;
+  const totals = $("report-totals");
+  totals.dataset.messageId = id;
+  totals.textContent = `Vastaanottajia ${rows.length} · toimitettu ${n("delivered_at")} · luettu ${n("read_at")} · kuitattu ${n("acked_at")}`;
+  const cell = (field, at) => el("td", { "data-field": field, "data-done": at ? "true" : "false" }, fmtTime(at));
+  $("report-rows").replaceChildren(...rows.map((r) =>
+    el("tr", { "data-person-id": r.person_id },
+      el("th", { scope: "row" }, r.name),
+      cell("delivered", r.delivered_at), cell("read", r.read_at), cell("acked", r.acked_at))));
+  $("report").hidden = false;
+  $("report").dataset.messageId = id;
+}
+
+// ---- start -----------------------------------------------------------------------------
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("login-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    login($("username").value.trim());
+  });
+  $("logout").addEventListener("click", () => logout());
+  $("send-form").addEventListener("submit", onSend);
+  $("report-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    showReport($("report-id").value.trim());
+  });
+  loadDevLogins();
+  const saved = sessionStorage.getItem(TOKEN_KEY);
+  if (saved) {
+    state.token = saved;
+    start().catch((e) => { if (state.token) showError(e); });
+  }
+});
