@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
@@ -23,6 +23,7 @@ from core.auth import Principal
 from core.clock import Clock, today_in_helsinki
 from core.db import Connection, Database
 from core.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
+from core.rights import guardian_may_see
 from hub import store
 from hub.audience import Recipient, count_selectors, not_addressable, resolve
 from hub.fanout import Fanout
@@ -184,6 +185,8 @@ class Hub:
                     recipients = await resolve(
                         conn, audience, needs_custody=needs_custody, today=today
                     )
+                    if about:
+                        await _check_about(conn, about, recipients, today)
                     if sender is not None:
                         recipients.pop(sender, None)
                         refused = await not_addressable(conn, sender, recipients)
@@ -548,6 +551,32 @@ class Hub:
             acked=sum(1 for r in rows if r["acked_at"]),
             learners=learners,
         )
+
+
+async def _check_about(
+    conn: Connection, about: Sequence[UUID], recipients: dict[UUID, Recipient], today: date
+) -> None:
+    """`about` names learners of this tenant; and a message about a learner of
+    18 or over who has not allowed it does not go to that learner's guardians,
+    however they were addressed (the 18-year line of hub/audience.py)."""
+    rows = await conn.fetch(
+        "SELECT p.id, p.birth_date, p.guardians_may_see FROM persons p WHERE p.id = ANY($1) "
+        "AND EXISTS (SELECT 1 FROM person_roles r WHERE r.person_id = p.id "
+        "AND r.role = 'learner')",
+        list(about),
+    )
+    if len(rows) != len(set(about)):
+        raise BadRequest("`about` must name learners", code="unknown_learner")
+    private = [
+        r["id"]
+        for r in rows
+        if not guardian_may_see(r["birth_date"], r["guardians_may_see"], today)
+    ]
+    if private:
+        for g in await conn.fetch(
+            "SELECT guardian_id FROM guardianships WHERE learner_id = ANY($1)", private
+        ):
+            recipients.pop(g["guardian_id"], None)
 
 
 def _person(who: Principal) -> UUID:

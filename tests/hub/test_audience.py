@@ -173,3 +173,32 @@ async def test_unknown_selector_is_a_clear_error(client: httpx.AsyncClient, fami
     """An unknown selector type is a 400 with a code, naming the field."""
     r = await send(client, "t1", {"type": "everyone"})
     assert r.status_code == 400 and r.json()["code"] == "invalid_request"
+
+
+async def test_about_an_adult_learner_skips_guardians_without_consent(
+    client: httpx.AsyncClient, db: Database, family: Ids
+) -> None:
+    """A message about an 18-year-old who has not allowed it does not reach their guardian,
+    even addressed by name; `about` must name learners."""
+    r = await send(
+        client,
+        "sec",
+        {
+            "type": "union",
+            "of": [
+                {"type": "person", "id": g(family, "ga")},
+                {"type": "person", "id": g(family, "a18")},
+            ],
+        },
+        about=[g(family, "a18")],
+    )
+    assert r.status_code == 201, r.text
+    assert set(await recipients(db, r.json()["id"])) == {"a18"}
+    r = await send(
+        client, "sec", {"type": "person", "id": g(family, "ga")}, about=[g(family, "a18c")]
+    )
+    assert set(await recipients(db, r.json()["id"])) == {"ga"}
+    r = await send(
+        client, "sec", {"type": "person", "id": g(family, "ga")}, about=[g(family, "t1")]
+    )
+    assert r.status_code == 400 and r.json()["code"] == "unknown_learner"
