@@ -48,7 +48,7 @@ import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection
@@ -107,6 +107,7 @@ PUBSUB_PROTOCOL = 2
 RECONNECT_BASE_DELAY = 0.1
 RECONNECT_MAX_DELAY = 5.0
 
+_T = TypeVar("_T")
 _NODE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -116,7 +117,7 @@ def reconnect_delay(failures: int) -> float:
     return delay * random.uniform(0.5, 1.0)
 
 
-def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+def _batches(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -423,15 +424,18 @@ class RedisBroker:
         entries = self._table.entries
         drop = [t for t in dirty if t not in entries and t in self._wire]
         add = [t for t in dirty if t in entries and t not in self._wire]
-        # State first, then the write: a confirmation can only follow the write,
-        # and the writer is the only task that writes.
+        # The state of the whole batch first, then the writes: a subscription
+        # made while they are awaited must see that its topic is about to be
+        # dropped (or added) and not be taken for active. No confirmation can
+        # come before its write, and this task is the only writer, so the
+        # commands reach Redis in exactly this order.
+        self._wire.difference_update(drop)
+        self._wire.update(add)
+        for topic in add:
+            self._unconfirmed[topic] = self._unconfirmed.get(topic, 0) + 1
         for chunk in _chunks(drop, SUBSCRIBE_BATCH):
-            self._wire.difference_update(chunk)
             await self._send(conn, "UNSUBSCRIBE", *map(self._channel, chunk))
         for chunk in _chunks(add, SUBSCRIBE_BATCH):
-            self._wire.update(chunk)
-            for topic in chunk:
-                self._unconfirmed[topic] = self._unconfirmed.get(topic, 0) + 1
             await self._send(conn, "SUBSCRIBE", *map(self._channel, chunk))
 
     async def _send(self, conn: AbstractConnection, *args: str | bytes) -> None:

@@ -151,6 +151,8 @@ async def test_local_subscriptions_share_one_topic_subscription(
     assert await server_subscribers(topic) in (None, 1)
 
     await broker.publish(topic, b"both")
+    await phone.wait_for(1)
+    await laptop.wait_for(1)
     on_phone.close()
     on_phone.close()
     await broker.publish(topic, b"laptop only")
