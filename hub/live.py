@@ -84,6 +84,9 @@ CLOSE_PONG_TIMEOUT = 4002
 CLOSE_HELLO_TIMEOUT = 4008
 CLOSE_SLOW_CONSUMER = 4009
 CLOSE_RATE_LIMITED = 4029
+CLOSE_TRY_AGAIN = 1013
+#: How long a new session waits for its broker subscription to be active.
+READY_TIMEOUT_S = 10.0
 
 
 # ---- client frames -----------------------------------------------------------------------
@@ -132,6 +135,9 @@ class Session:
     pending: deque[tuple[int, UUID | None, bytes]] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     overflow: bool = False
+    #: set when the broker lost its connection: frames may have been lost with no
+    #: later frame to reveal the gap, so the session refetches from PostgreSQL
+    resync: bool = False
 
     def push(self, _topic: str, payload: bytes) -> None:
         """Broker sink: never blocks; a full queue marks the session slow."""
@@ -250,7 +256,11 @@ class LiveNode:
                 queue_max=self.limits.send_queue_max,
             )
             sub = self.broker.subscribe(topic(tenant_id, person_id), session.push)
-            await sub.ready()
+            try:
+                async with asyncio.timeout(READY_TIMEOUT_S):
+                    await sub.ready()
+            except TimeoutError:
+                raise Closed(CLOSE_TRY_AGAIN, "live delivery unavailable, try again") from None
             self.sessions.add(session)
             head = await self._replay(session)
             await self._send(
@@ -326,6 +336,9 @@ class LiveNode:
                 if s.overflow:
                     self.slow_closed += 1
                     raise Closed(CLOSE_SLOW_CONSUMER, "slow consumer: resume from your seq")
+                if s.resync:
+                    s.resync = False
+                    await self._replay(s)
                 while s.pending:
                     seq, message_id, frame = s.pending.popleft()
                     if seq > s.sent_seq + 1:
@@ -396,9 +409,15 @@ class LiveNode:
         self._delivered.setdefault(s.tenant_id, []).append((s.person_id, message_id))
 
     async def _flush_loop(self) -> None:
+        reconnects = self.broker.stats.reconnects
         while True:
             await asyncio.sleep(DELIVERY_FLUSH_S)
             await self._flush()
+            if self.broker.stats.reconnects != reconnects:
+                reconnects = self.broker.stats.reconnects
+                for session in self.sessions:
+                    session.resync = True
+                    session.wake.set()
 
     async def _flush(self) -> None:
         batches, self._delivered = self._delivered, {}

@@ -297,3 +297,46 @@ async def test_metrics_show_live_sessions(client: httpx.AsyncClient, family: Ids
     assert float(sessions.split()[1]) >= 1
     assert "reppu_live_frames_sent " in body and "reppu_broker_published " in body
     await live.close()
+
+
+async def test_frames_lost_while_redis_reconnects_are_refetched(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    clock: FixedClock,
+    family: Ids,
+    redis_url: str,
+) -> None:
+    """A message published while the node's Redis subscription is down (so its frame is lost)
+    still reaches the connected client once the broker has reconnected: the session refetches
+    from PostgreSQL."""
+    import redis.asyncio as aioredis
+
+    from hub.broker_redis import RedisBroker
+
+    broker = RedisBroker(redis_url, prefix=f"reppu-resync-{id(client)}:")
+    app = create_app(Services(settings, db, clock), modules=[HubModule(broker=broker)])
+    admin = aioredis.Redis.from_url(redis_url)
+    async with serve(app) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as local:
+            g2 = await connect(local, "g2")
+            [conn_id] = [
+                c["id"]
+                for c in await admin.client_list(_type="pubsub")
+                if c["name"] == broker.pubsub_client_name
+            ]
+            teacher = await headers(local, "t1")
+            body = {
+                "idempotency_key": f"katkos-{id(broker)}",
+                "subject": "Katkos",
+                "body": "-",
+                "audience": {"type": "learner_guardians", "learner": gid(family, "l2")},
+            }
+            assert await admin.client_kill_filter(_id=conn_id) == 1
+            # published at once, before the broker's reconnect (≥ 50 ms) re-subscribes
+            r = await local.post("/v1/messages", json=body, headers=teacher)
+            frame = await g2.until("message", message__id=r.json()["id"])
+            assert frame["message"]["subject"] == "Katkos"
+            assert broker.stats.reconnects == 1
+            await g2.close()
+    await admin.aclose()
