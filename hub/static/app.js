@@ -9,6 +9,8 @@ const LIVE_BACKOFF_MAX_MS = 10000;
 const INBOX_PAGE = 100;
 // Pages of the inbox loaded at login (older items beyond are not shown).
 const INBOX_MAX_PAGES = 20;
+// Messages I sent earlier, listed for their reports.
+const SENT_SHOWN = 10;
 const STAFF = new Set(["teacher", "principal", "secretary", "staff"]);
 const ROLE_NAMES = {
   learner: "oppilas", guardian: "huoltaja", teacher: "opettaja",
@@ -136,6 +138,7 @@ async function start() {
   renderMe();
   await loadInbox();
   await refreshCounts();
+  if (state.me.person.roles.some((r) => STAFF.has(r.role))) await loadSent();
   $("login").hidden = true; $("app").hidden = false; $("who").hidden = false;
   live.start();
 }
@@ -362,6 +365,12 @@ async function onSend(ev) {
   } catch (e) {
     showError(e);
   } finally { button.disabled = false; }
+}
+
+async function loadSent() {
+  const items = await api("GET", `/v1/messages/sent?limit=${SENT_SHOWN}`);
+  state.sent = items.map((i) => ({ id: i.message.id, subject: i.message.subject }));
+  renderSent();
 }
 
 function renderSent() {
