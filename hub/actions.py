@@ -141,6 +141,18 @@ class Hub:
             about=event.about,
         )
 
+    async def notify(self, tenant_id: UUID, event: ModuleEvent) -> Published:
+        """In-process module intake (scheduling, planning, decisions): the same path as
+        POST /v1/events, without a token."""
+        who = Principal(
+            kind="service",
+            tenant_id=tenant_id,
+            person_id=None,
+            scopes=("events:publish",),
+            subject=f"service:{event.source}",
+        )
+        return await self.publish_event(who, event)
+
     async def _publish(
         self,
         tenant_id: UUID,

@@ -342,3 +342,19 @@ async def test_nothing_reaches_the_broker_when_commit_fails(
     finally:
         await conn.execute("DROP TRIGGER test_fail_at_commit ON messages")
         await conn.close()
+
+
+async def test_in_process_notify(app: object, server_url: str, db: Database, family: Ids) -> None:
+    """A module in the same process publishes through hub.notify into the same inbox path."""
+    from hub.model import LearnerGuardians, ModuleEvent
+
+    hub = app.state["hub"]  # type: ignore[attr-defined]
+    event = ModuleEvent(
+        idempotency_key="inproc-1",
+        source="planning",
+        audience=LearnerGuardians(learner=family["l2"]),
+        subject="Retki",
+    )
+    published = await hub.notify(actions.tenant_id_for(FAMILY), event)
+    assert published.created and published.recipients == 1
+    assert set(await recipients(db, published.id)) == {"g2"}
