@@ -1,6 +1,6 @@
 """Run the benchmarks and write docs/benchmarks.md.
 
-python3 dev.py bench [--only seed]
+python3 dev.py bench [--only seed|fanout] [--clients 1000,5000,10000]
 """
 
 from __future__ import annotations
@@ -11,18 +11,32 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import seed_bench
+from bench import fanout, seed_bench
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench")
-    parser.add_argument("--only", choices=["seed"], default=None)
+    parser.add_argument("--only", choices=["seed", "fanout"], default=None)
+    parser.add_argument(
+        "--clients",
+        default=",".join(map(str, fanout.DEFAULT_CLIENTS)),
+        help="fan-out: numbers of connected websocket clients, comma-separated",
+    )
+    parser.add_argument(
+        "--fanout-scenarios",
+        default=",".join(fanout.ALL_SCENARIOS),
+        help=f"fan-out: a subset of {','.join(fanout.ALL_SCENARIOS)}",
+    )
     args = parser.parse_args()
     sections: list[str] = []
     if args.only in (None, "seed"):
         sections.append(asyncio.run(seed_bench.run()))
+    if args.only in (None, "fanout"):
+        clients = tuple(int(x) for x in args.clients.split(","))
+        scenarios = tuple(args.fanout_scenarios.split(","))
+        sections.append(asyncio.run(fanout.run(clients, scenarios=scenarios)))
     header = (
         "# Benchmarks\n\n"
         f"Written by `python3 dev.py bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
