@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -30,6 +31,14 @@ log = logging.getLogger("reppu")
 
 #: Seconds open connections get to finish when the server stops.
 SHUTDOWN_GRACE_S = 10
+#: CPython's cyclic collector ran in half of the live fan-out's busy time
+#: (docs/benchmarks.md): every frame makes short-lived objects and each
+#: generation-0 run walks the objects of every open session. Objects alive at
+#: start-up are frozen out of collection and generation 0 runs 140× less often.
+GC_THRESHOLDS = (100_000, 50, 1000)
+#: permessage-deflate costs ~44 KiB per connection and a zlib call per frame,
+#: and saves little on ~600-byte JSON frames; off.
+WS_PER_MESSAGE_DEFLATE = False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -199,6 +208,7 @@ async def _serve(settings: Settings, host: str, port: int, *, demo: bool) -> int
             ws="websockets-sansio",
             access_log=False,
             timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+            ws_per_message_deflate=WS_PER_MESSAGE_DEFLATE,
         )
         server = uvicorn.Server(config)
         if demo:
@@ -207,6 +217,9 @@ async def _serve(settings: Settings, host: str, port: int, *, demo: bool) -> int
         # these handlers that re-raise is a no-op, so the database (and an
         # embedded server) is closed below instead of the process dying.
         previous = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         try:
             await server.serve()
         finally:

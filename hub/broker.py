@@ -48,7 +48,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
 from core.errors import ReppuError
 
@@ -110,6 +110,15 @@ class Subscription(Protocol):
     def close(self) -> None:
         """Stop delivering to the sink, at once. Idempotent."""
         ...
+
+
+@runtime_checkable
+class KnowsAllSubscribers(Protocol):
+    """An optional ability: a broker that sees every subscriber there is (one
+    process) can say that nobody listens to a topic, so the publisher need
+    not even build that frame."""
+
+    def has_subscribers(self, topic: str) -> bool: ...
 
 
 class Broker(Protocol):

@@ -65,6 +65,10 @@ class MemoryBroker:
         if topic in self._table.entries:
             self._table.deliver(topic, payload)
 
+    def has_subscribers(self, topic: str) -> bool:
+        """Single process: no local subscription means nobody at all listens."""
+        return topic in self._table.entries
+
     def subscribe(self, topic: str, sink: Sink) -> LocalSubscription:
         self._check_running()
         sub = self._table.add(topic, sink)

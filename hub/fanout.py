@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from hub.broker import Broker
+from hub.broker import Broker, KnowsAllSubscribers
 from hub.frames import envelope, message_frame, report_frame, state_frame, topic
 from hub.model import InboxState
 
@@ -31,13 +31,15 @@ class Fanout:
         message: bytes,
         deliveries: Sequence[tuple[UUID, int, Sequence[UUID]]],
     ) -> None:
-        items = [
-            (
-                topic(tenant_id, person),
-                envelope(seq, message_frame(seq, message, learners), message_id),
-            )
-            for person, seq, learners in deliveries
-        ]
+        listening = (
+            self.broker.has_subscribers if isinstance(self.broker, KnowsAllSubscribers) else None
+        )
+        items = []
+        for person, seq, learners in deliveries:
+            t = topic(tenant_id, person)
+            if listening is not None and not listening(t):
+                continue  # nobody is connected: the inbox row is all they need
+            items.append((t, envelope(seq, message_frame(seq, message, learners), message_id)))
         await self._send(items)
 
     async def state(

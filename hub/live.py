@@ -125,7 +125,7 @@ class Ticket(msgspec.Struct, kw_only=True):
 # ---- the node ----------------------------------------------------------------------------
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Session:
     tenant_id: UUID
     person_id: UUID

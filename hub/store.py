@@ -45,7 +45,7 @@ async def deliver(
     conn: Connection, tenant_id: UUID, message_id: UUID, recipients: Sequence[Recipient]
 ) -> list[tuple[UUID, int]]:
     """Give each recipient the next seq of their own sequence and an inbox row
-    and a 'message' event at it. Heads are locked in person order, so two
+    at it. Heads are locked in person order, so two
     publishers to overlapping audiences cannot deadlock each other."""
     ordered = sorted(recipients, key=lambda r: r.person_id)
     ids = [r.person_id for r in ordered]
@@ -60,12 +60,9 @@ async def deliver(
     seq = {r["person_id"]: r["last_seq"] for r in heads}
     seqs = [seq[p] for p in ids]
     await conn.execute(
-        "WITH rows AS (INSERT INTO inbox (tenant_id, person_id, message_id, seq, for_learners, "
-        "custodial) SELECT $1, p, $3, s, fl::uuid[], cu "
-        "FROM unnest($2::uuid[], $4::int8[], $5::text[], $6::bool[]) AS t(p, s, fl, cu) "
-        "RETURNING person_id, seq) "
-        "INSERT INTO inbox_events (tenant_id, person_id, seq, message_id, type) "
-        "SELECT $1, person_id, seq, $3, 'message' FROM rows",
+        "INSERT INTO inbox (tenant_id, person_id, message_id, seq, for_learners, custodial) "
+        "SELECT $1, p, $3, s, fl::uuid[], cu "
+        "FROM unnest($2::uuid[], $4::int8[], $5::text[], $6::bool[]) AS t(p, s, fl, cu)",
         tenant_id,
         ids,
         message_id,
@@ -121,15 +118,21 @@ async def set_state(
 async def events_after(
     conn: Connection, person_id: UUID, after: int, limit: int
 ) -> list[asyncpg.Record]:
-    """The person's events after `after`, each with the message and its current state."""
+    """The person's events after `after` — arrivals (inbox rows) and state changes
+    (inbox_events) — each with the message and its current state, in seq order."""
     return await conn.fetch(
         f"""
         SELECT e.seq, e.type, i.for_learners, i.read_at, i.acked_at, i.archived_at,
                {MESSAGE_COLUMNS}
-        FROM inbox_events e
-        JOIN inbox i ON i.person_id = e.person_id AND i.message_id = e.message_id
+        FROM (
+            (SELECT seq, 'message' AS type, message_id FROM inbox
+             WHERE person_id = $1 AND seq > $2 ORDER BY seq LIMIT $3)
+            UNION ALL
+            (SELECT seq, type, message_id FROM inbox_events
+             WHERE person_id = $1 AND seq > $2 ORDER BY seq LIMIT $3)
+        ) e
+        JOIN inbox i ON i.person_id = $1 AND i.message_id = e.message_id
         JOIN messages m ON m.id = e.message_id
-        WHERE e.person_id = $1 AND e.seq > $2
         ORDER BY e.seq LIMIT $3
         """,
         person_id,

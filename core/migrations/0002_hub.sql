@@ -68,15 +68,17 @@ CREATE TABLE inbox_heads (
     PRIMARY KEY (tenant_id, person_id)
 );
 
--- The per-person event log that live clients resume from: 'message' when a
--- message arrives, 'state' when it is read, acknowledged or archived (on any
--- device). Every seq from 1 to inbox_heads.last_seq has exactly one row.
+-- A person's sequence is shared by two tables: an inbox row takes the next
+-- seq when a message arrives, an inbox_events row when a message is read,
+-- acknowledged or archived (on any device). Every seq from 1 to
+-- inbox_heads.last_seq is in exactly one of them; live clients resume from
+-- their union. (Arrivals are not written twice: they are most of the rows.)
 CREATE TABLE inbox_events (
     tenant_id   uuid NOT NULL,
     person_id   uuid NOT NULL,
     seq         bigint NOT NULL,
     message_id  uuid NOT NULL,
-    type        text NOT NULL CHECK (type IN ('message', 'state')),
+    type        text NOT NULL CHECK (type IN ('state')),
     at          timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, person_id, seq)
 );

@@ -222,8 +222,9 @@ async def test_module_event_becomes_a_notification(
 async def test_racing_publishers_give_gap_free_sequences_in_commit_order(
     client: httpx.AsyncClient, db: Database, family: Ids, service: dict[str, str]
 ) -> None:
-    """200 publishes racing over overlapping audiences: every recipient's seqs are 1..n
-    without gaps, and any two recipients see their common messages in the same order."""
+    """200 publishes racing over overlapping audiences: every recipient's seqs (arrivals and
+    state changes together) are 1..n without gaps, and any two recipients see their common
+    messages in the same order."""
     audiences: list[dict[str, Any]] = [
         {"type": "group_guardians", "group": gid(family, "7b")},
         {"type": "learner_guardians", "learner": gid(family, "l1")},
@@ -252,6 +253,7 @@ async def test_racing_publishers_give_gap_free_sequences_in_commit_order(
     await asyncio.gather(*(one(i) for i in range(200)))
     async with db.tenant(actions.tenant_id_for(FAMILY)) as conn:
         rows = await conn.fetch(
+            "SELECT person_id, seq, message_id, 'message' AS type FROM inbox UNION ALL "
             "SELECT person_id, seq, message_id, type FROM inbox_events ORDER BY person_id, seq"
         )
         heads = {
