@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import time
@@ -133,19 +134,15 @@ class Session:
     sent_seq: int = 0
     queue_max: int = SEND_QUEUE_MAX
     pending: deque[tuple[int, UUID | None, bytes]] = field(default_factory=deque)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    #: the task sending `pending`: started when frames arrive, ends when they
+    #: are sent, so an idle session holds no task of its own but its receiver
+    drainer: asyncio.Task[None] | None = None
+    #: replay done: until then arriving frames only queue up
+    live: bool = False
     overflow: bool = False
     #: set when the broker lost its connection: frames may have been lost with no
     #: later frame to reveal the gap, so the session refetches from PostgreSQL
     resync: bool = False
-
-    def push(self, _topic: str, payload: bytes) -> None:
-        """Broker sink: never blocks; a full queue marks the session slow."""
-        if len(self.pending) >= self.queue_max:
-            self.overflow = True
-        else:
-            self.pending.append(open_envelope(payload))
-        self.wake.set()
 
 
 class Closed(Exception):
@@ -255,7 +252,9 @@ class LiveNode:
                 sent_seq=max(0, hello.last_seq),
                 queue_max=self.limits.send_queue_max,
             )
-            sub = self.broker.subscribe(topic(tenant_id, person_id), session.push)
+            sub = self.broker.subscribe(
+                topic(tenant_id, person_id), functools.partial(self._push, session)
+            )
             try:
                 async with asyncio.timeout(READY_TIMEOUT_S):
                     await sub.ready()
@@ -266,13 +265,17 @@ class LiveNode:
             await self._send(
                 session, ENCODER.encode({"type": "synced", "head": head, "person_id": person_id})
             )
-            await self._run(session)
+            session.live = True
+            self._kick(session)
+            await self._receive(session)
         except Closed as c:
             with contextlib.suppress(Exception):
                 await socket.close(code=c.code, reason=c.reason)
         except ReppuError as e:
             with contextlib.suppress(Exception):
-                await socket.send_bytes(ENCODER.encode({"type": "error", "code": e.code}))
+                await socket.send_data(
+                    ENCODER.encode({"type": "error", "code": e.code}).decode(), mode="text"
+                )
                 await socket.close(
                     code=CLOSE_UNAUTHORIZED if e.status == 401 else CLOSE_PROTOCOL, reason=e.code
                 )
@@ -287,10 +290,13 @@ class LiveNode:
                 sub.close()
             if session is not None:
                 self.sessions.discard(session)
+                if session.drainer is not None:
+                    session.drainer.cancel()
 
     async def _hello(self, socket: WebSocket[Any, Any, Any]) -> Hello:
         try:
-            raw = await asyncio.wait_for(socket.receive_data("text"), self.limits.hello_timeout_s)
+            async with asyncio.timeout(self.limits.hello_timeout_s):
+                raw = await socket.receive_data("text")
         except TimeoutError:
             raise Closed(CLOSE_HELLO_TIMEOUT, "no hello") from None
         frame = self._decode(raw)
@@ -326,53 +332,73 @@ class LiveNode:
             if len(rows) < REPLAY_BATCH or s.sent_seq >= head:
                 return head
 
-    async def _run(self, s: Session) -> None:
-        receiver = asyncio.create_task(self._receive(s))
-        receiver.add_done_callback(lambda _: s.wake.set())
+    def _push(self, s: Session, _topic: str, payload: bytes) -> None:
+        """Broker sink: never blocks; a full queue marks the session slow."""
+        if len(s.pending) >= s.queue_max:
+            s.overflow = True
+        else:
+            s.pending.append(open_envelope(payload))
+        self._kick(s)
+
+    def _kick(self, s: Session) -> None:
+        """Start the session's sender if it has work and none is running."""
+        if (
+            s.live
+            and (s.drainer is None or s.drainer.done())
+            and (s.pending or s.overflow or s.resync)
+        ):
+            s.drainer = asyncio.create_task(self._drain(s))
+
+    async def _drain(self, s: Session) -> None:
         try:
-            while not receiver.done():
-                await s.wake.wait()
-                s.wake.clear()
+            while s.pending or s.overflow or s.resync:
                 if s.overflow:
                     self.slow_closed += 1
                     raise Closed(CLOSE_SLOW_CONSUMER, "slow consumer: resume from your seq")
                 if s.resync:
                     s.resync = False
                     await self._replay(s)
-                while s.pending:
-                    seq, message_id, frame = s.pending.popleft()
-                    if seq > s.sent_seq + 1:
-                        # the broker lost something: fill the gap from PostgreSQL, where
-                        # every frame with a seq was committed before it was published
-                        await self._replay(s)
-                    if seq == 0:
-                        await self._send(s, frame)
-                    elif seq == s.sent_seq + 1:
-                        await self._send(s, frame)
-                        s.sent_seq = seq
-                        if message_id is not None:
-                            self._mark_delivered(s, message_id)
-                    elif seq > s.sent_seq:
-                        log.warning(
-                            "seq %d not yet readable after %d; left to resync", seq, s.sent_seq
-                        )
-                    # else: already sent (the replay overlapped the live stream)
-            receiver.result()
-        finally:
-            receiver.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await receiver
+                    continue
+                seq, message_id, frame = s.pending.popleft()
+                if seq > s.sent_seq + 1:
+                    # the broker lost something: fill the gap from PostgreSQL, where
+                    # every frame with a seq was committed before it was published
+                    await self._replay(s)
+                if seq == 0:
+                    await self._send(s, frame)
+                elif seq == s.sent_seq + 1:
+                    await self._send(s, frame)
+                    s.sent_seq = seq
+                    if message_id is not None:
+                        self._mark_delivered(s, message_id)
+                elif seq > s.sent_seq:
+                    log.warning("seq %d not yet readable after %d; left to resync", seq, s.sent_seq)
+                # else: already sent (the replay overlapped the live stream)
+        except Closed as c:
+            # closing ends the receiver (in serve), which cleans the session up
+            with contextlib.suppress(Exception):
+                await s.socket.close(code=c.code, reason=c.reason)
+        except (WebSocketDisconnect, OSError, RuntimeError):
+            pass  # the connection is gone; the receiver sees it too
+        except Exception:
+            log.exception("live sender failed")
+            with contextlib.suppress(Exception):
+                await s.socket.close(code=1011, reason="internal error")
 
     async def _receive(self, s: Session) -> None:
         lim = self.limits
         tokens, last = float(lim.rate_burst), time.monotonic()
         while True:
             try:
-                raw = await asyncio.wait_for(s.socket.receive_data("text"), lim.ping_interval_s)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for wraps the receive
+                # in a task of its own, one more object per idle connection
+                async with asyncio.timeout(lim.ping_interval_s):
+                    raw = await s.socket.receive_data("text")
             except TimeoutError:
                 await self._send(s, b'{"type":"ping"}')
                 try:
-                    raw = await asyncio.wait_for(s.socket.receive_data("text"), lim.pong_timeout_s)
+                    async with asyncio.timeout(lim.pong_timeout_s):
+                        raw = await s.socket.receive_data("text")
                 except TimeoutError:
                     raise Closed(CLOSE_PONG_TIMEOUT, "no pong") from None
             now = time.monotonic()
@@ -417,7 +443,7 @@ class LiveNode:
                 reconnects = self.broker.stats.reconnects
                 for session in self.sessions:
                     session.resync = True
-                    session.wake.set()
+                    self._kick(session)
 
     async def _flush(self) -> None:
         batches, self._delivered = self._delivered, {}
