@@ -48,29 +48,30 @@ async def deliver(
     at it. Heads are locked in person order, so two
     publishers to overlapping audiences cannot deadlock each other."""
     ordered = sorted(recipients, key=lambda r: r.person_id)
-    ids = [r.person_id for r in ordered]
-    heads = await conn.fetch(
-        "INSERT INTO inbox_heads (tenant_id, person_id, last_seq) "
-        "SELECT $1, p, 1 FROM unnest($2::uuid[]) WITH ORDINALITY AS t(p, n) ORDER BY n "
-        "ON CONFLICT (tenant_id, person_id) DO UPDATE SET last_seq = inbox_heads.last_seq + 1 "
-        "RETURNING person_id, last_seq",
+    rows = await conn.fetch(
+        """
+        WITH heads AS (
+            INSERT INTO inbox_heads (tenant_id, person_id, last_seq)
+            SELECT $1, p, 1 FROM unnest($2::uuid[]) WITH ORDINALITY AS t(p, n) ORDER BY n
+            ON CONFLICT (tenant_id, person_id)
+            DO UPDATE SET last_seq = inbox_heads.last_seq + 1
+            RETURNING person_id, last_seq
+        ), rows AS (
+            INSERT INTO inbox (tenant_id, person_id, message_id, seq, for_learners, custodial)
+            SELECT $1, h.person_id, $3, h.last_seq, x.fl::uuid[], x.cu
+            FROM heads h
+            JOIN unnest($2::uuid[], $4::text[], $5::bool[]) AS x(p, fl, cu)
+              ON x.p = h.person_id
+        )
+        SELECT person_id, last_seq FROM heads
+        """,
         tenant_id,
-        ids,
-    )
-    seq = {r["person_id"]: r["last_seq"] for r in heads}
-    seqs = [seq[p] for p in ids]
-    await conn.execute(
-        "INSERT INTO inbox (tenant_id, person_id, message_id, seq, for_learners, custodial) "
-        "SELECT $1, p, $3, s, fl::uuid[], cu "
-        "FROM unnest($2::uuid[], $4::int8[], $5::text[], $6::bool[]) AS t(p, s, fl, cu)",
-        tenant_id,
-        ids,
+        [r.person_id for r in ordered],
         message_id,
-        seqs,
         ["{" + ",".join(str(x) for x in sorted(r.for_learners)) + "}" for r in ordered],
         [r.custodial for r in ordered],
     )
-    return list(zip(ids, seqs, strict=True))
+    return [(r["person_id"], r["last_seq"]) for r in rows]
 
 
 async def next_event(conn: Connection, tenant_id: UUID, person_id: UUID, message_id: UUID) -> int:
