@@ -17,7 +17,7 @@ import asyncpg
 from core import store
 from core.auth import Principal
 from core.db import Connection, Database
-from core.errors import Forbidden, NotFound, RosterInvalid
+from core.errors import NotFound, RosterInvalid
 from core.model import (
     STAFF_ROLES,
     Address,
@@ -139,18 +139,12 @@ async def _audit(
     )
 
 
-def _person_id(who: Principal) -> UUID:
-    if who.person_id is None:
-        raise Forbidden("a person's token is needed", code="person_required")
-    return who.person_id
-
-
 async def _staff_schools(conn: Connection, person_id: UUID, roles: frozenset[str]) -> list[UUID]:
     return [r["school_id"] for r in await store.roles_of(conn, person_id) if r["role"] in roles]
 
 
 async def me(db: Database, who: Principal, today: date) -> Me:
-    pid = _person_id(who)
+    pid = who.require_person()
     async with db.tenant(who.tenant_id) as conn:
         tenant = await store.get_tenant(conn)
         row = await store.person(conn, pid)
@@ -192,7 +186,7 @@ async def me(db: Database, who: Principal, today: date) -> Me:
 
 
 async def view_person(db: Database, who: Principal, person_id: UUID, today: date) -> Person:
-    viewer = _person_id(who)
+    viewer = who.require_person()
     async with db.tenant(who.tenant_id) as conn:
         row = await store.person(conn, person_id)
         if row is None:
@@ -261,7 +255,7 @@ async def visible_groups(
 ) -> list[GroupRef]:
     """Own groups (learner, teacher), children's groups (guardian), and every
     group of the schools where the viewer is principal, secretary or staff."""
-    pid = _person_id(who)
+    pid = who.require_person()
     async with db.tenant(who.tenant_id) as conn:
         kids = [
             k["id"]
@@ -278,7 +272,7 @@ async def visible_groups(
 
 
 async def view_group(db: Database, who: Principal, group_id: UUID, today: date) -> Group:
-    pid = _person_id(who)
+    pid = who.require_person()
     async with db.tenant(who.tenant_id) as conn:
         row = await store.group(conn, group_id)
         if row is None:
@@ -320,7 +314,7 @@ async def view_group(db: Database, who: Principal, group_id: UUID, today: date) 
 
 
 async def visible_schools(db: Database, who: Principal) -> list[School]:
-    pid = _person_id(who)
+    pid = who.require_person()
     async with db.tenant(who.tenant_id) as conn:
         ids = sorted({r["school_id"] for r in await store.roles_of(conn, pid)})
         rows = await store.schools(conn, ids)

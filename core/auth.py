@@ -21,7 +21,7 @@ import msgspec
 from core.clock import Clock
 from core.config import Settings
 from core.db import Connection
-from core.errors import NotFound, Unauthorized
+from core.errors import Forbidden, NotFound, Unauthorized
 
 AUDIENCE = "reppu"
 ALGORITHM = "HS256"
@@ -45,6 +45,12 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     roles: tuple[str, ...] = ()
     scopes: tuple[str, ...] = ()
     subject: str = ""
+
+    def require_person(self) -> uuid.UUID:
+        """The person behind the token; a service token is refused (403)."""
+        if self.person_id is None:
+            raise Forbidden("a person's token is needed", code="person_required")
+        return self.person_id
 
     @property
     def role_names(self) -> frozenset[str]:

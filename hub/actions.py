@@ -53,9 +53,14 @@ log = logging.getLogger("reppu.hub")
 MAX_PUBLISH_ATTEMPTS = 3
 #: Largest page of GET /v1/inbox and of a live replay batch.
 MAX_PAGE = 500
+#: Most messages GET /v1/threads/{id} returns (the oldest; a longer thread is
+#: cut there — `truncated` says so).
+MAX_THREAD = 500
 
 StateAction = Literal["read", "ack", "archive"]
 _COLUMN = {"read": "read_at", "ack": "acked_at", "archive": "archived_at"}
+#: A message row's columns that a recipient sees (MessageView), besides created_at.
+_VIEW_FIELDS = tuple(f for f in MessageView.__struct_fields__ if f != "created_at")
 
 
 def _hash(*parts: Any) -> bytes:
@@ -101,13 +106,11 @@ class Hub:
 
     async def publish(self, who: Principal, new: NewMessage) -> Published:
         """A message or announcement from a person to an audience."""
-        if who.person_id is None:
-            raise Forbidden("a person sends messages; modules send events", code="person_required")
         if new.kind == "announcement" and new.reply_policy != "nobody":
             new = msgspec.structs.replace(new, reply_policy="nobody")
         return await self._publish(
             who.tenant_id,
-            sender=who.person_id,
+            sender=who.require_person(),
             source=None,
             kind=new.kind,
             key=new.idempotency_key,
@@ -203,10 +206,12 @@ class Hub:
                         recipients.pop(sender, None)
                         refused = await not_addressable(conn, sender, recipients)
                         if refused:
+                            # a count, never who: the sender may not learn who is in
+                            # an audience they have no right to address
                             raise Forbidden(
                                 f"{len(refused)} recipients are not yours to address",
                                 code="recipient_not_allowed",
-                                details={"not_allowed": [str(x) for x in refused]},
+                                details={"not_allowed": len(refused)},
                             )
                         sender_name = (await store.names(conn, [sender]))[sender]
                     else:
@@ -214,7 +219,7 @@ class Hub:
                     if not recipients:
                         raise BadRequest("the audience has no recipients", code="empty_audience")
                     message_id = uuid4()
-                    created = await store.insert_message(
+                    written = await self._write(
                         conn,
                         tenant_id,
                         {
@@ -241,31 +246,11 @@ class Hub:
                             "content_hash": content,
                             "recipient_count": len(recipients),
                         },
+                        recipients,
                     )
-                    if created is None:  # a concurrent publish with the same key won
-                        done = await self._existing(conn, key, content)
-                        assert done is not None
-                        return done
-                    deliveries = await store.deliver(
-                        conn, tenant_id, message_id, list(recipients.values())
-                    )
-                    view = MessageView(
-                        id=message_id,
-                        thread_id=message_id,
-                        reply_to=None,
-                        kind=kind,  # type: ignore[arg-type]
-                        sender_id=sender,
-                        sender_name=sender_name,
-                        subject=subject,
-                        body=body,
-                        language=language,
-                        urgency=urgency,  # type: ignore[arg-type]
-                        reply_policy=reply_policy,  # type: ignore[arg-type]
-                        requires_ack=ack is not None,
-                        ack_deadline=ack.deadline if ack else None,
-                        about=list(about),
-                        created_at=created,
-                    )
+                    if isinstance(written, Published):
+                        return written
+                    view, deliveries = written
                 break
             except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
                 if attempt == MAX_PUBLISH_ATTEMPTS:
@@ -276,6 +261,25 @@ class Hub:
         return Published(
             id=message_id, thread_id=message_id, recipients=len(deliveries), created=True
         )
+
+    async def _write(
+        self,
+        conn: Connection,
+        tenant_id: UUID,
+        row: dict[str, Any],
+        recipients: dict[UUID, Recipient],
+    ) -> tuple[MessageView, list[tuple[UUID, int]]] | Published:
+        """Insert the message and its recipients' inbox rows (in the caller's
+        transaction). A concurrent publish with the same key that won the insert
+        is returned as Published instead."""
+        created = await store.insert_message(conn, tenant_id, row)
+        if created is None:
+            done = await self._existing(conn, row["idempotency_key"], row["content_hash"])
+            assert done is not None
+            return done
+        deliveries = await store.deliver(conn, tenant_id, row["id"], list(recipients.values()))
+        view = MessageView(**{f: row[f] for f in _VIEW_FIELDS}, created_at=created)
+        return view, deliveries
 
     async def _existing(self, conn: Connection, key: str, content: bytes) -> Published | None:
         row = await store.by_key(conn, key)
@@ -309,9 +313,7 @@ class Hub:
 
     async def reply(self, who: Principal, message_id: UUID, new: NewReply) -> Published:
         """A reply in the thread of `message_id`, to whom the thread allows."""
-        if who.person_id is None:
-            raise Forbidden("a person replies", code="person_required")
-        me = who.person_id
+        me = who.require_person()
         content = _hash("reply", me, message_id, new.body)
         async with self.db.tenant(who.tenant_id) as conn:
             done = await self._existing(conn, new.idempotency_key, content)
@@ -339,7 +341,7 @@ class Hub:
             recipients = {p: Recipient(p) for p in targets}
             name = (await store.names(conn, [me]))[me]
             reply_id = uuid4()
-            created = await store.insert_message(
+            written = await self._write(
                 conn,
                 who.tenant_id,
                 {
@@ -366,31 +368,11 @@ class Hub:
                     "content_hash": content,
                     "recipient_count": len(recipients),
                 },
+                recipients,
             )
-            if created is None:
-                done = await self._existing(conn, new.idempotency_key, content)
-                assert done is not None
-                return done
-            deliveries = await store.deliver(
-                conn, who.tenant_id, reply_id, list(recipients.values())
-            )
-            view = MessageView(
-                id=reply_id,
-                thread_id=root["id"],
-                reply_to=message_id,
-                kind="message",
-                sender_id=me,
-                sender_name=name,
-                subject=root["subject"],
-                body=new.body,
-                language=root["language"],
-                urgency="normal",
-                reply_policy=policy,
-                requires_ack=False,
-                ack_deadline=None,
-                about=list(root["about"]),
-                created_at=created,
-            )
+            if isinstance(written, Published):
+                return written
+            view, deliveries = written
         await self._fan_out(who.tenant_id, view, deliveries, recipients)
         return Published(
             id=reply_id, thread_id=root["id"], recipients=len(deliveries), created=True
@@ -401,7 +383,7 @@ class Hub:
     async def mark(self, who: Principal, message_id: UUID, action: StateAction) -> InboxState:
         """Read, acknowledge or archive one's own copy. Idempotent: a second call
         changes nothing and emits nothing."""
-        person = _person(who)
+        person = who.require_person()
         async with self.db.tenant(who.tenant_id) as conn:
             msg = await store.message(conn, message_id)
             if msg is None:
@@ -423,14 +405,8 @@ class Hub:
             if sender is not None:
                 at = state.acked_at if action == "ack" else state.read_at
                 assert at is not None
-                await self.fanout.report(
-                    who.tenant_id,
-                    sender,
-                    message_id,
-                    person,
-                    "acked" if action == "ack" else "read",
-                    at,
-                )
+                event = "acked" if action == "ack" else "read"
+                await self.fanout.reports(who.tenant_id, [(sender, message_id, person, event, at)])
         return state
 
     async def delivered(self, tenant_id: UUID, pairs: Sequence[tuple[UUID, UUID]]) -> None:
@@ -439,23 +415,21 @@ class Hub:
             return
         async with self.db.tenant(tenant_id) as conn:
             rows = await store.mark_delivered(conn, pairs)
-        for r in rows:
-            if r["sender_id"] is not None:
-                await self.fanout.report(
-                    tenant_id,
-                    r["sender_id"],
-                    r["message_id"],
-                    r["person_id"],
-                    "delivered",
-                    r["delivered_at"],
-                )
+        await self.fanout.reports(
+            tenant_id,
+            [
+                (r["sender_id"], r["message_id"], r["person_id"], "delivered", r["delivered_at"])
+                for r in rows
+                if r["sender_id"] is not None
+            ],
+        )
 
     # ---- reads ---------------------------------------------------------------------------
 
     async def inbox(
         self, who: Principal, after: int, limit: int, archived: bool = False
     ) -> InboxPage:
-        person = _person(who)
+        person = who.require_person()
         limit = max(1, min(limit, MAX_PAGE))
         async with self.db.tenant(who.tenant_id) as conn:
             rows = await store.inbox_rows(conn, person, after, limit, archived)
@@ -475,28 +449,29 @@ class Hub:
 
     async def thread(self, who: Principal, thread_id: UUID) -> Thread:
         """The messages of a thread I sent or received (404 if none)."""
-        person = _person(who)
+        person = who.require_person()
         async with self.db.tenant(who.tenant_id) as conn:
-            rows = await store.thread_for(conn, person, thread_id)
+            rows = await store.thread_for(conn, person, thread_id, MAX_THREAD + 1)
         if not rows:
             raise NotFound("thread not found")
         return Thread(
             thread_id=thread_id,
+            truncated=len(rows) > MAX_THREAD,
             items=[
                 ThreadItem(message=view_of(r), state=state_of(r) if r["seq"] is not None else None)
-                for r in rows
+                for r in rows[:MAX_THREAD]
             ],
         )
 
     async def sent(self, who: Principal, before: datetime | None, limit: int) -> list[SentItem]:
         """What I sent, newest first."""
-        person = _person(who)
+        person = who.require_person()
         async with self.db.tenant(who.tenant_id) as conn:
             rows = await store.sent_by(conn, person, before, max(1, min(limit, MAX_PAGE)))
         return [SentItem(message=view_of(r), recipients=r["recipient_count"]) for r in rows]
 
     async def counts(self, who: Principal) -> Counts:
-        person = _person(who)
+        person = who.require_person()
         async with self.db.tenant(who.tenant_id) as conn:
             row = await store.counts(conn, person)
         return Counts(unread=row["unread"], awaiting_ack=row["awaiting_ack"])
@@ -513,7 +488,7 @@ class Hub:
     async def report(self, who: Principal, message_id: UUID) -> Report:
         """Per recipient: delivered, read, acknowledged — for the sender and the
         principal or secretary of the sender's school; 404 for anyone else."""
-        person = _person(who)
+        person = who.require_person()
         async with self.db.tenant(who.tenant_id) as conn:
             msg = await store.message(conn, message_id)
             if msg is None:
@@ -589,9 +564,3 @@ async def _check_about(
             "SELECT guardian_id FROM guardianships WHERE learner_id = ANY($1)", private
         ):
             recipients.pop(g["guardian_id"], None)
-
-
-def _person(who: Principal) -> UUID:
-    if who.person_id is None:
-        raise Forbidden("a person's token is needed", code="person_required")
-    return who.person_id

@@ -49,23 +49,18 @@ class Fanout:
             [(topic(tenant_id, person_id), envelope(seq, state_frame(seq, message_id, state)))]
         )
 
-    async def report(
-        self,
-        tenant_id: UUID,
-        sender_id: UUID,
-        message_id: UUID,
-        person_id: UUID,
-        event: str,
-        at: datetime,
+    async def reports(
+        self, tenant_id: UUID, updates: Sequence[tuple[UUID, UUID, UUID, str, datetime]]
     ) -> None:
-        await self._send(
-            [
-                (
-                    topic(tenant_id, sender_id),
-                    envelope(0, report_frame(message_id, person_id, event, at)),
-                )
-            ]
-        )
+        """Delivery report updates (sender, message, recipient, event, at), each to
+        its sender's devices, in one broker call however many there are."""
+        if updates:
+            await self._send(
+                [
+                    (topic(tenant_id, sender), envelope(0, report_frame(mid, person, event, at)))
+                    for sender, mid, person, event, at in updates
+                ]
+            )
 
     async def _send(self, items: list[tuple[str, bytes]]) -> None:
         try:

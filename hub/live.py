@@ -42,7 +42,7 @@ from litestar.exceptions import WebSocketDisconnect
 
 from core.api import Services, principal
 from core.auth import ALGORITHM, Principal
-from core.errors import Forbidden, ReppuError, Unauthorized
+from core.errors import ReppuError, Unauthorized
 from hub.actions import Hub, state_of, view_of
 from hub.broker import Broker, Subscription
 from hub.frames import ENCODER, encode_message, message_frame, open_envelope, state_frame, topic
@@ -187,13 +187,12 @@ class LiveNode:
     # -- tickets --
 
     def issue_ticket(self, who: Principal) -> Ticket:
-        if who.person_id is None:
-            raise Forbidden("a person's token is needed", code="person_required")
+        person_id = who.require_person()
         now = self.svc.clock.now()
         token = jwt.encode(
             {
                 "aud": TICKET_AUDIENCE,
-                "sub": str(who.person_id),
+                "sub": str(person_id),
                 "tid": str(who.tenant_id),
                 "iat": now,
                 "exp": now + timedelta(seconds=TICKET_TTL_S),

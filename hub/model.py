@@ -188,6 +188,8 @@ class ThreadItem(msgspec.Struct, kw_only=True):
 class Thread(msgspec.Struct, kw_only=True):
     thread_id: UUID
     items: list[ThreadItem]
+    #: more messages than the hub returns at once (hub.actions.MAX_THREAD)
+    truncated: bool = False
 
 
 class SentItem(msgspec.Struct, kw_only=True):

@@ -77,15 +77,13 @@ def _metrics(svc: Services, node: live.LiveNode, broker: Broker) -> None:
         "Sessions closed as slow consumers (4009)",
         lambda: node.slow_closed,
     )
-    stats = getattr(broker, "stats", None)
-    if stats is not None:
-        for field in ("published", "delivered", "dropped", "sink_errors", "reconnects"):
-            if hasattr(stats, field):
-                gauge(
-                    f"reppu_broker_{field}",
-                    f"Broker counter: {field.replace('_', ' ')}",
-                    functools.partial(_read_stat, stats, field),
-                )
+    # every Broker keeps these counters (hub.broker.BrokerStats)
+    for field in ("published", "delivered", "dropped", "sink_errors", "reconnects"):
+        gauge(
+            f"reppu_broker_{field}",
+            f"Broker counter: {field.replace('_', ' ')}",
+            functools.partial(_read_stat, broker.stats, field),
+        )
 
 
 def _read_stat(stats: object, name: str) -> float:

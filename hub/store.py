@@ -257,16 +257,19 @@ async def is_authorised_staff_for(conn: Connection, viewer: UUID, sender: UUID) 
     return value
 
 
-async def thread_for(conn: Connection, person_id: UUID, thread_id: UUID) -> list[asyncpg.Record]:
-    """The messages of a thread that the person sent or received, oldest first."""
+async def thread_for(
+    conn: Connection, person_id: UUID, thread_id: UUID, limit: int
+) -> list[asyncpg.Record]:
+    """The first `limit` messages of a thread the person sent or received, oldest first."""
     return await conn.fetch(
         f"SELECT {MESSAGE_COLUMNS}, i.read_at, i.acked_at, i.archived_at, i.seq, "
         "coalesce(i.for_learners, '{}') AS for_learners "
         "FROM messages m LEFT JOIN inbox i ON i.message_id = m.id AND i.person_id = $1 "
         "WHERE m.thread_id = $2 AND (i.person_id IS NOT NULL OR m.sender_id = $1) "
-        "ORDER BY m.created_at, m.id",
+        "ORDER BY m.created_at, m.id LIMIT $3",
         person_id,
         thread_id,
+        limit,
     )
 
 

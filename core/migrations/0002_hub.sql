@@ -93,6 +93,8 @@ CREATE TABLE live_ticket_uses (
     expires_at  timestamptz NOT NULL,
     PRIMARY KEY (tenant_id, nonce)
 );
+-- every claim deletes its tenant's expired uses: an index, not a scan
+CREATE INDEX live_ticket_uses_expiry ON live_ticket_uses (tenant_id, expires_at);
 
 DO $$
 DECLARE t text;

@@ -64,6 +64,9 @@ async def test_teacher_cannot_address_other_groups(client: httpx.AsyncClient, fa
     ):
         r = await send(client, "t1", audience)
         assert r.status_code == 403 and r.json()["code"] == "recipient_not_allowed", audience
+        # the refusal says how many, never who is in an audience the sender may not address
+        for person in ("ga", "a18", "a18c", "t3"):
+            assert g(family, person) not in r.text, person
 
 
 async def test_teacher_addresses_own_learners_and_colleagues(

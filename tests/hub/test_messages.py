@@ -296,6 +296,7 @@ async def test_thread_and_sent(client: httpx.AsyncClient, family: Ids) -> None:
     thread = (await client.get(f"/v1/threads/{mid}", headers=g2)).json()
     assert [i["message"]["body"] for i in thread["items"]][-2:] == ["Hei!", "Vastaus"]
     assert thread["items"][-1]["state"] is None  # my own reply: no inbox state
+    assert thread["truncated"] is False
     r = await client.get(f"/v1/threads/{mid}", headers=await headers(client, "g1"))
     assert r.status_code == 404
     sent = (
