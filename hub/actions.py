@@ -418,9 +418,9 @@ class Hub:
         await self.fanout.reports(
             tenant_id,
             [
-                (r["sender_id"], r["message_id"], r["person_id"], "delivered", r["delivered_at"])
-                for r in rows
-                if r["sender_id"] is not None
+                (sender, message, person, "delivered", at)
+                for person, message, sender, at in rows
+                if sender is not None
             ],
         )
 

@@ -228,17 +228,35 @@ async def custodial_guardians(conn: Connection, learners: Sequence[UUID]) -> dic
 
 async def mark_delivered(
     conn: Connection, pairs: Sequence[tuple[UUID, UUID]]
-) -> list[asyncpg.Record]:
+) -> list[tuple[UUID, UUID, UUID | None, datetime]]:
     """Set delivered_at on (person, message) rows not yet delivered; returns
-    the rows changed with their message's sender (for the report)."""
-    return await conn.fetch(
-        "UPDATE inbox i SET delivered_at = now() FROM unnest($1::uuid[], $2::uuid[]) AS x(p, m) "
-        "WHERE i.person_id = x.p AND i.message_id = x.m AND i.delivered_at IS NULL "
-        "RETURNING i.person_id, i.message_id, i.delivered_at, "
-        "(SELECT sender_id FROM messages WHERE id = i.message_id) AS sender_id",
-        [p for p, _ in pairs],
-        [m for _, m in pairs],
-    )
+    the rows changed as (person, message, the message's sender, delivered at).
+
+    One statement per message: the primary key (tenant, message, person)
+    finds the message's rows and a hashed `= ANY` keeps the persons delivered
+    to, where a join on (person, message) pairs was planned as a scan of the
+    tenant's whole inbox."""
+    by_message: dict[UUID, list[UUID]] = {}
+    for person, message in pairs:
+        by_message.setdefault(message, []).append(person)
+    senders = {
+        r["id"]: r["sender_id"]
+        for r in await conn.fetch(
+            "SELECT id, sender_id FROM messages WHERE id = ANY($1::uuid[])", list(by_message)
+        )
+    }
+    out: list[tuple[UUID, UUID, UUID | None, datetime]] = []
+    for message, persons in by_message.items():
+        rows = await conn.fetch(
+            "UPDATE inbox SET delivered_at = now() WHERE message_id = $1 "
+            "AND person_id = ANY($2::uuid[]) AND delivered_at IS NULL "
+            "RETURNING person_id, delivered_at",
+            message,
+            persons,
+        )
+        sender = senders.get(message)
+        out.extend((r["person_id"], message, sender, r["delivered_at"]) for r in rows)
+    return out
 
 
 async def sender_schools(conn: Connection, person_id: UUID) -> list[UUID]:
