@@ -5,6 +5,7 @@ subject, a plain-text body and an HTML alternative. By default the mail only
 says that something new is waiting and links to it — the message body stays in
 Reppu (data minimisation; many guardians read mail on shared devices). With
 `full_text=True`, which a tenant has to allow, `notification.text` is included.
+A daily digest (kind "digest") lists the unread subjects it was given.
 
 Everything interpolated into HTML is escaped; links must be http(s), so a
 `javascript:` URL can never end up in an href.
@@ -26,6 +27,9 @@ Language = Literal["fi", "sv", "en"]
 class _Texts:
     subject: str  # with a {title} placeholder
     new_item: str
+    #: a daily digest (kind "digest"): its own subject and first line
+    digest_subject: str
+    digest_intro: str
     open_link: str
     unsubscribe: str
 
@@ -34,18 +38,24 @@ _TEXTS: dict[Language, _Texts] = {
     "fi": _Texts(
         subject="Uusi viesti Reppussa: {title}",
         new_item="Sinulle on uusi viesti Reppussa.",
+        digest_subject="Reppu: {title}",
+        digest_intro="Lukemattomat viestisi Reppussa:",
         open_link="Avaa viesti:",
         unsubscribe="Etkö halua näitä ilmoituksia sähköpostiin? Peru tilaus:",
     ),
     "sv": _Texts(
         subject="Nytt meddelande i Reppu: {title}",
         new_item="Du har ett nytt meddelande i Reppu.",
+        digest_subject="Reppu: {title}",
+        digest_intro="Dina olästa meddelanden i Reppu:",
         open_link="Öppna meddelandet:",
         unsubscribe="Vill du inte få dessa aviseringar per e-post? Avsluta prenumerationen:",
     ),
     "en": _Texts(
         subject="New message in Reppu: {title}",
         new_item="You have a new message in Reppu.",
+        digest_subject="Reppu: {title}",
+        digest_intro="Your unread messages in Reppu:",
         open_link="Open it:",
         unsubscribe="Don't want these notifications by email? Unsubscribe:",
     ),
@@ -80,11 +90,17 @@ def render_email(
     texts = _TEXTS[language]
     link = _check_link(notification.url)
     unsubscribe = _check_link(unsubscribe_url)
-    subject = texts.subject.format(title=notification.title)
+    digest = notification.kind == "digest"
+    subject = (texts.digest_subject if digest else texts.subject).format(title=notification.title)
+    intro = texts.digest_intro if digest else texts.new_item
 
-    plain = [texts.new_item, ""]
-    rich = [f"<p>{html.escape(texts.new_item)}</p>"]
-    if full_text:
+    plain = [intro, ""]
+    rich = [f"<p>{html.escape(intro)}</p>"]
+    if digest:
+        # the list of unread subjects (subjects are what notification mails show anyway)
+        plain += [notification.text, ""]
+        rich.append(f"<p>{_html_paragraphs(notification.text)}</p>")
+    elif full_text:
         plain += [notification.title, ""]
         rich.append(f"<p><strong>{html.escape(notification.title)}</strong></p>")
         if notification.text:

@@ -42,7 +42,13 @@ from core.model import Group, GroupRef, Me, Person, RosterResult, School
 log = logging.getLogger("reppu.http")
 
 #: Paths under /v1 that need no token.
-PUBLIC_V1_PATHS: tuple[str, ...] = ("/v1/auth/dev-login", "/v1/auth/dev-logins")
+PUBLIC_V1_PATHS: tuple[str, ...] = (
+    "/v1/auth/dev-login",
+    "/v1/auth/dev-logins",
+    # the push public key is public; the unsubscribe link carries its own token
+    "/v1/push/vapid-public-key",
+    "/v1/email/unsubscribe",
+)
 
 
 class Services:

@@ -6,6 +6,7 @@ reppu migrate                         create the app role, apply migrations
 reppu seed [--size small|city] [--seed N]
 reppu roster import FILE --tenant SLUG
 reppu token --tenant SLUG --name NAME --scope roster:import
+reppu vapid-keys                      print a new VAPID key pair (touches nothing)
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ WS_PER_MESSAGE_DEFLATE = False
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "vapid-keys":
+        print(vapid_keys())
+        return 0
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
@@ -105,7 +109,34 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--tenant", required=True)
     t.add_argument("--name", required=True)
     t.add_argument("--scope", action="append", required=True)
+    sub.add_parser("vapid-keys", help="print a new VAPID key pair for VAPID_PRIVATE_KEY")
     return p
+
+
+def vapid_keys() -> str:
+    """A new P-256 key pair: the private key as VAPID_PRIVATE_KEY takes it (the
+    base64url 32-byte scalar) and the public key browsers subscribe with (the
+    base64url uncompressed point), as `.env` lines. Reads no settings and
+    writes nothing: the key in the data directory is left as it is."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    scalar = key.private_numbers().private_value.to_bytes(32, "big")
+    point = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return (
+        f"VAPID_PRIVATE_KEY={_b64url(scalar)}\n"
+        f"# public key (applicationServerKey; served at GET /v1/push/vapid-public-key): "
+        f"{_b64url(point)}"
+    )
+
+
+def _b64url(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

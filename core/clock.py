@@ -36,6 +36,11 @@ class FixedClock:
     def advance(self, delta: timedelta) -> None:
         self._at += delta
 
+    def set(self, at: datetime) -> None:
+        if at.tzinfo is None:
+            raise ValueError("FixedClock needs an aware datetime")
+        self._at = at
+
 
 def today_in_helsinki(clock: Clock) -> date:
     return clock.now().astimezone(HELSINKI).date()

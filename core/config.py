@@ -8,7 +8,10 @@ and exit status 2 before anything starts.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -62,6 +65,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: Origins a browser websocket may come from: the public URL's origin plus
     #: REPPU_ALLOWED_ORIGINS (comma-separated).
     allowed_origins: tuple[str, ...] = ()
+    #: The VAPID private key (PEM or base64url raw scalar) when set; None: the
+    #: key in the data directory, generated once (channels.vapid.load_or_create).
+    vapid_private_key: str | None = None
+    #: The contact push services see in the VAPID JWT (`sub`, RFC 8292 §2.1).
+    vapid_subject: str = "mailto:reppu@localhost"
+    #: The SMTP relay (smtp:// with STARTTLS or smtps://); None: no e-mail.
+    smtp_url: str | None = None
+    #: Push-service origins allowed besides the well-known push services
+    #: (REPPU_PUSH_ORIGINS, comma-separated): the only way to allow http or
+    #: another host, e.g. a local push service in tests.
+    push_origins: tuple[str, ...] = ()
+    #: The From address of notification mail (REPPU_MAIL_FROM; default
+    #: reppu@ the public URL's host).
+    mail_from: str = "reppu@localhost"
 
     @property
     def public_origin(self) -> str:
@@ -116,6 +133,35 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 )
             origins.append(item)
 
+        vapid_private_key = env.get("VAPID_PRIVATE_KEY") or None
+        if vapid_private_key is not None and not _vapid_key_shape(vapid_private_key):
+            raise ConfigError(
+                "VAPID_PRIVATE_KEY",
+                "a PEM private key or the base64url 32-byte P-256 scalar (reppu vapid-keys)",
+                f"{len(vapid_private_key)} chars",
+            )
+        vapid_subject = env.get("VAPID_SUBJECT") or f"mailto:reppu@{parts.hostname or 'localhost'}"
+        if not _vapid_subject_ok(vapid_subject):
+            raise ConfigError(
+                "VAPID_SUBJECT", "a mailto: or https: URL like mailto:ops@example.fi", vapid_subject
+            )
+
+        mail_from = env.get("REPPU_MAIL_FROM") or f"reppu@{parts.hostname or 'localhost'}"
+        if not re.fullmatch(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+", mail_from):
+            raise ConfigError("REPPU_MAIL_FROM", "a plain address like reppu@example.fi", mail_from)
+
+        smtp_url = _optional_url(env, "SMTP_URL", ("smtp", "smtps"))
+        if smtp_url is not None:
+            smtp = urlsplit(smtp_url)
+            try:
+                smtp.port  # noqa: B018 - raises on a bad port
+            except ValueError:
+                raise ConfigError("SMTP_URL", "a valid port", _redact(smtp_url)) from None
+            if not smtp.hostname or smtp.path not in ("", "/"):
+                raise ConfigError(
+                    "SMTP_URL", "smtp://[user:pass@]host[:port] or smtps://…", _redact(smtp_url)
+                )
+
         return cls(
             allowed_origins=tuple(dict.fromkeys(origins)),
             database_url=database_url,
@@ -131,7 +177,48 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             pool_min=_int(env, "REPPU_DB_POOL_MIN", 1, 0, 100),
             pool_max=_int(env, "REPPU_DB_POOL_MAX", 10, 1, 500),
             log_level=log_level,
+            vapid_private_key=vapid_private_key,
+            vapid_subject=vapid_subject,
+            smtp_url=smtp_url,
+            mail_from=mail_from,
+            push_origins=_origins(env, "REPPU_PUSH_ORIGINS", "http://127.0.0.1:8123"),
         )
+
+
+def _origins(env: Mapping[str, str], name: str, example: str) -> tuple[str, ...]:
+    """A comma-separated list of http(s) origins (no path), without duplicates."""
+    found: list[str] = []
+    for item in (env.get(name) or "").split(","):
+        item = item.strip().rstrip("/")
+        if not item:
+            continue
+        o = urlsplit(item)
+        if o.scheme not in ("http", "https") or not o.hostname or o.path or o.query or o.fragment:
+            raise ConfigError(name, f"comma-separated origins like {example}", item)
+        found.append(f"{o.scheme}://{o.netloc.lower()}")
+    return tuple(dict.fromkeys(found))
+
+
+def _vapid_subject_ok(value: str) -> bool:
+    """RFC 8292 §2.1: a mailto: address or an https: URL to reach the operator."""
+    if value.startswith("mailto:"):
+        local, at, domain = value.removeprefix("mailto:").partition("@")
+        return bool(local and at and domain) and not any(c.isspace() for c in value)
+    parts = urlsplit(value)
+    return parts.scheme == "https" and bool(parts.hostname)
+
+
+def _vapid_key_shape(value: str) -> bool:
+    """PEM, or base64url of 32 bytes: what channels.vapid.parse accepts (which
+    checks the key itself when the hub starts; core does not import channels)."""
+    value = value.strip()
+    if value.startswith("-----BEGIN"):
+        return "PRIVATE KEY-----" in value
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return len(raw) == 32 and re.fullmatch(r"[A-Za-z0-9_-]+=*", value) is not None
 
 
 def _optional_url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:

@@ -19,17 +19,20 @@ from uuid import UUID, uuid4
 import asyncpg
 import msgspec
 
+from core import jobs
 from core.auth import Principal
 from core.clock import Clock, today_in_helsinki
 from core.db import Connection, Database
 from core.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from core.rights import guardian_may_see
-from hub import store
+from hub import schedule, store
+from hub.acks import AckRow, ack_status
 from hub.audience import Recipient, count_selectors, not_addressable, resolve
 from hub.fanout import Fanout
 from hub.frames import ENCODER, encode_message
 from hub.model import (
     MAX_SELECTORS,
+    ChannelReport,
     Counts,
     InboxItem,
     InboxPage,
@@ -59,6 +62,12 @@ MAX_THREAD = 500
 
 StateAction = Literal["read", "ack", "archive"]
 _COLUMN = {"read": "read_at", "ack": "acked_at", "archive": "archived_at"}
+#: the delivery jobs (hub.delivery) a state change makes pointless
+_CANCELS: dict[str, list[str]] = {
+    "read": [schedule.SEND],
+    "archive": [schedule.SEND],
+    "ack": [schedule.SEND, schedule.REMIND_SEND],
+}
 #: A message row's columns that a recipient sees (MessageView), besides created_at.
 _VIEW_FIELDS = tuple(f for f in MessageView.__struct_fields__ if f != "created_at")
 
@@ -278,6 +287,18 @@ class Hub:
             assert done is not None
             return done
         deliveries = await store.deliver(conn, tenant_id, row["id"], list(recipients.values()))
+        # the escalation ladder and reminders, in the same transaction (invariant 3)
+        await jobs.enqueue(
+            conn,
+            tenant_id,
+            schedule.message_jobs(
+                row["id"],
+                requires_ack=row["requires_ack"],
+                deadline=row["ack_deadline"],
+                sender_id=row["sender_id"],
+                now=self.clock.now(),
+            ),
+        )
         view = MessageView(**{f: row[f] for f in _VIEW_FIELDS}, created_at=created)
         return view, deliveries
 
@@ -398,6 +419,14 @@ class Hub:
             state = state_of(row)
             seq = 0
             if row["changed"]:
+                # reading (on any device) stops the escalation; acknowledging also
+                # the reminders — at once, in this transaction
+                await jobs.cancel(
+                    conn,
+                    message_id=message_id,
+                    person_id=person,
+                    kinds=_CANCELS[action],
+                )
                 seq = await store.next_event(conn, who.tenant_id, person, message_id)
             sender = msg["sender_id"] if row["changed"] and action != "archive" else None
         if seq:
@@ -499,25 +528,33 @@ class Hub:
             ):
                 raise NotFound("message not found")
             rows = await store.report_rows(conn, message_id)
+            channels = await store.channel_rows(conn, message_id)
             learners: list[LearnerAck] | None = None
             if msg["requires_ack"]:
                 learner_ids = sorted({x for r in rows for x in r["for_learners"]})
                 names = await store.names(conn, learner_ids)
                 custodians = await store.custodial_guardians(conn, learner_ids)
-                learners = []
-                for lid in learner_ids:
-                    for_them = [r for r in rows if lid in r["for_learners"]]
-                    acked = [r["person_id"] for r in for_them if r["acked_at"] is not None]
-                    if msg["ack_quorum"] == "all_custodial":
-                        needed = {r["person_id"] for r in for_them} & custodians.get(lid, set())
-                        ok = bool(needed) and needed <= set(acked)
-                    else:
-                        ok = bool(acked)
-                    learners.append(
-                        LearnerAck(
-                            learner_id=lid, name=names.get(lid, ""), acknowledged=ok, by=acked
-                        )
+                status = ack_status(
+                    [AckRow(r["person_id"], r["for_learners"], r["acked_at"]) for r in rows],
+                    msg["ack_quorum"],
+                    custodians,
+                )
+                learners = [
+                    LearnerAck(
+                        learner_id=lid,
+                        name=names.get(lid, ""),
+                        acknowledged=status.learners[lid],
+                        by=status.acked_by[lid],
                     )
+                    for lid in learner_ids
+                ]
+        by_person: dict[UUID, list[ChannelReport]] = {}
+        for c in channels:
+            by_person.setdefault(c["person_id"], []).append(
+                ChannelReport(
+                    channel=c["channel"], purpose=c["purpose"], state=c["state"], at=c["at"]
+                )
+            )
         recipients = [
             RecipientReport(
                 person_id=r["person_id"],
@@ -526,9 +563,11 @@ class Hub:
                 delivered_at=r["delivered_at"],
                 read_at=r["read_at"],
                 acked_at=r["acked_at"],
+                channels=by_person.get(r["person_id"], []),
             )
             for r in rows
         ]
+        states = [c["state"] for c in channels]
         return Report(
             message_id=message_id,
             recipients=recipients,
@@ -536,6 +575,9 @@ class Hub:
             delivered=sum(1 for r in rows if r["delivered_at"]),
             read=sum(1 for r in rows if r["read_at"]),
             acked=sum(1 for r in rows if r["acked_at"]),
+            pushed=states.count("pushed"),
+            emailed=states.count("emailed"),
+            not_reached=len(states) - states.count("pushed") - states.count("emailed"),
             learners=learners,
         )
 

@@ -29,7 +29,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -46,6 +46,7 @@ from core.errors import ReppuError, Unauthorized
 from hub.actions import Hub, state_of, view_of
 from hub.broker import Broker, Subscription
 from hub.frames import ENCODER, encode_message, message_frame, open_envelope, state_frame, topic
+from hub.schedule import PRESENCE_INTERVAL_S
 
 log = logging.getLogger("reppu.hub.live")
 
@@ -169,6 +170,9 @@ class LiveNode:
         self._flusher: asyncio.Task[None] | None = None
         self.frames_sent = 0
         self.slow_closed = 0
+        #: called every PRESENCE_INTERVAL_S with each tenant's connected persons
+        #: (hub.delivery: who is active in a web client gets no Web Push)
+        self.on_presence: Callable[[UUID, list[UUID]], Awaitable[None]] | None = None
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[LiveNode]:
@@ -446,14 +450,29 @@ class LiveNode:
 
     async def _flush_loop(self) -> None:
         reconnects = self.broker.stats.reconnects
+        presence_due = 0.0
         while True:
             await asyncio.sleep(DELIVERY_FLUSH_S)
             await self._flush()
+            if self.on_presence is not None and time.monotonic() >= presence_due:
+                presence_due = time.monotonic() + PRESENCE_INTERVAL_S
+                await self._presence()
             if self.broker.stats.reconnects != reconnects:
                 reconnects = self.broker.stats.reconnects
                 for session in self.sessions:
                     session.resync = True
                     self._kick(session)
+
+    async def _presence(self) -> None:
+        assert self.on_presence is not None
+        by_tenant: dict[UUID, list[UUID]] = {}
+        for session in self.sessions:
+            by_tenant.setdefault(session.tenant_id, []).append(session.person_id)
+        for tenant_id, persons in by_tenant.items():
+            try:
+                await self.on_presence(tenant_id, persons)
+            except Exception:
+                log.warning("could not record presence of %d persons", len(persons), exc_info=True)
 
     async def _flush(self) -> None:
         batches, self._delivered = self._delivered, {}

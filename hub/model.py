@@ -209,6 +209,17 @@ class Published(msgspec.Struct, kw_only=True):
     created: bool
 
 
+class ChannelReport(msgspec.Struct, kw_only=True):
+    """What a channel did for one recipient (hub.delivery): `purpose` new (the
+    escalation of an unread message) or reminder; `state` pushed, emailed,
+    bounced, subscription_gone or undelivered (after MAX_SEND_ATTEMPTS)."""
+
+    channel: str
+    purpose: str
+    state: str
+    at: datetime
+
+
 class RecipientReport(msgspec.Struct, kw_only=True):
     person_id: UUID
     name: str
@@ -216,6 +227,7 @@ class RecipientReport(msgspec.Struct, kw_only=True):
     delivered_at: datetime | None
     read_at: datetime | None
     acked_at: datetime | None
+    channels: list[ChannelReport] = []
 
 
 class LearnerAck(msgspec.Struct, kw_only=True):
@@ -232,4 +244,9 @@ class Report(msgspec.Struct, kw_only=True):
     delivered: int
     read: int
     acked: int
+    #: channel sends recorded: pushed, emailed, and the rest (bounced,
+    #: subscription gone, undelivered)
+    pushed: int = 0
+    emailed: int = 0
+    not_reached: int = 0
     learners: list[LearnerAck] | None = None

@@ -206,6 +206,14 @@ async def report_rows(conn: Connection, message_id: UUID) -> list[asyncpg.Record
     )
 
 
+async def channel_rows(conn: Connection, message_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT person_id, channel, purpose, state, at FROM channel_deliveries "
+        "WHERE message_id = $1 ORDER BY at",
+        message_id,
+    )
+
+
 async def names(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, str]:
     rows = await conn.fetch(
         "SELECT id, given_name || ' ' || family_name AS name FROM persons WHERE id = ANY($1)",

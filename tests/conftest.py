@@ -130,7 +130,7 @@ def app(db: Database, settings: Settings, clock: FixedClock) -> Litestar:
     from core.api import Services, create_app
     from hub.module import HubModule
 
-    return create_app(Services(settings, db, clock), modules=[HubModule()])
+    return create_app(Services(settings, db, clock), modules=[HubModule(run_worker=False)])
 
 
 @asynccontextmanager

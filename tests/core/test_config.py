@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +40,20 @@ def test_settings_are_frozen() -> None:
         ("REPPU_TOKEN_TTL", "5", "between 60"),
         ("REPPU_APP_ROLE", "Robert'); DROP", "identifier"),
         ("REPPU_LOG_LEVEL", "LOUD", "DEBUG"),
+        ("VAPID_PRIVATE_KEY", "not-a-key", "base64url 32-byte"),
+        ("VAPID_PRIVATE_KEY", "A" * 44, "base64url 32-byte"),
+        ("VAPID_PRIVATE_KEY", "-----BEGIN CERTIFICATE-----", "PEM private key"),
+        ("VAPID_SUBJECT", "ops@example.fi", "mailto: or https:"),
+        ("VAPID_SUBJECT", "mailto:", "mailto: or https:"),
+        ("VAPID_SUBJECT", "https://", "mailto: or https:"),
+        ("VAPID_SUBJECT", "http://example.fi", "mailto: or https:"),
+        ("SMTP_URL", "http://mail.example.fi", "smtp or smtps"),
+        ("SMTP_URL", "smtp://", "host"),
+        ("SMTP_URL", "smtp://mail.example.fi/path", "host"),
+        ("SMTP_URL", "smtp://mail.example.fi:smtp", "port"),
+        ("REPPU_PUSH_ORIGINS", "127.0.0.1:8123", "origins"),
+        ("REPPU_PUSH_ORIGINS", "https://push.example.fi/path", "origins"),
+        ("REPPU_PUSH_ORIGINS", "ftp://push.example.fi", "origins"),
     ],
 )
 def test_invalid_values_name_the_variable(variable: str, value: str, expected: str) -> None:
@@ -68,3 +83,70 @@ def test_cli_stops_on_bad_config() -> None:
     )
     assert out.returncode == 2
     assert "REPPU_TOKEN_TTL: expected an integer" in out.stderr
+
+
+def test_delivery_defaults() -> None:
+    """No VAPID key (the data directory's), a subject from the public host, no SMTP, no
+    extra push origins."""
+    s = Settings.from_env({**GOOD, "REPPU_PUBLIC_URL": "https://reppu.example.fi/app"})
+    assert s.vapid_private_key is None and s.smtp_url is None and s.push_origins == ()
+    assert s.vapid_subject == "mailto:reppu@reppu.example.fi"
+
+
+def test_delivery_settings() -> None:
+    """Valid VAPID keys (raw and PEM), subject, SMTP URL and push origins are kept."""
+    from channels import vapid
+
+    keys = vapid.generate()
+    for key in (keys.private_raw, keys.private_pem.decode()):
+        s = Settings.from_env({**GOOD, "VAPID_PRIVATE_KEY": key})
+        assert s.vapid_private_key is not None
+        assert vapid.parse(s.vapid_private_key).public_key == keys.public_key
+    s = Settings.from_env(
+        {
+            **GOOD,
+            "VAPID_SUBJECT": "https://reppu.example.fi/contact",
+            "SMTP_URL": "smtps://user:pw@mail.example.fi:465",
+            "REPPU_PUSH_ORIGINS": " http://127.0.0.1:8123 , https://Push.Example.fi/,"
+            "http://127.0.0.1:8123",
+        }
+    )
+    assert s.vapid_subject == "https://reppu.example.fi/contact"
+    assert s.smtp_url == "smtps://user:pw@mail.example.fi:465"
+    assert s.push_origins == ("http://127.0.0.1:8123", "https://push.example.fi")
+    assert Settings.from_env({**GOOD, "VAPID_SUBJECT": "mailto:ops@x.fi"}).vapid_subject == (
+        "mailto:ops@x.fi"
+    )
+
+
+def test_secrets_are_not_echoed() -> None:
+    """A bad SMTP_URL hides its password; a bad VAPID_PRIVATE_KEY is not shown at all."""
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({**GOOD, "SMTP_URL": "smtp://u:hunter2@mail.example.fi/x"})
+    assert "hunter2" not in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({**GOOD, "VAPID_PRIVATE_KEY": "hunter2-secret"})
+    assert "hunter2" not in str(info.value)
+
+
+def test_cli_vapid_keys(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`reppu vapid-keys` prints a new pair in the form VAPID_PRIVATE_KEY takes, with
+    its public key, and writes nothing to the data directory."""
+    from channels import vapid
+    from core.cli import main
+
+    monkeypatch.setenv("REPPU_DATA_DIR", str(tmp_path))
+    pairs = []
+    for _ in range(2):
+        assert main(["vapid-keys"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert len(lines) == 2 and lines[0].startswith("VAPID_PRIVATE_KEY=")
+        private = lines[0].partition("=")[2]
+        public = lines[1].rpartition(" ")[2]
+        assert Settings.from_env({**GOOD, "VAPID_PRIVATE_KEY": private}).vapid_private_key
+        assert vapid.parse(private).public_key == public
+        pairs.append((private, public))
+    assert pairs[0] != pairs[1]
+    assert list(tmp_path.iterdir()) == []
