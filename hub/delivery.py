@@ -147,6 +147,34 @@ def push_urgency(urgency: str) -> Urgency:
     return "high" if urgency in ("high", "critical") else "normal"
 
 
+def render_push(
+    *,
+    kind: str,
+    reminder: bool,
+    language: Language,
+    org: str,
+    subject: str | None,
+    url: str,
+    urgency: str,
+    message_id: UUID,
+    ttl: timedelta,
+) -> Rendered:
+    """A push notification, privacy-minimised: a generic title naming the
+    school (never a person, never the body), the subject only when the tenant
+    allows it (`subject`), a link. One topic per message, so a reminder or a
+    redelivery replaces an undelivered earlier one on the push service."""
+    title_key = "reminder" if reminder else kind
+    return Rendered(
+        title=_PUSH_TITLE[title_key][language].format(org=org),
+        text=subject or "",
+        url=url,
+        kind=kind,
+        urgency=push_urgency(urgency),
+        topic=f"m{message_id.hex}",
+        ttl=ttl,
+    )
+
+
 # ---- the policy engine ---------------------------------------------------------------------
 
 
@@ -345,14 +373,15 @@ class Delivery:
         if channel == "push":
             if self.push is None:
                 return Cancel("Web Push not configured")
-            title_key = "reminder" if purpose == "reminder" else row["kind"]
-            rendered = Rendered(
-                title=_PUSH_TITLE[title_key][language].format(org=org),
-                text=row["subject"] if push_subjects else "",
-                url=url,
+            rendered = render_push(
                 kind=row["kind"],
-                urgency=push_urgency(row["urgency"]),
-                topic=f"m{mid.hex}",
+                reminder=purpose == "reminder",
+                language=language,
+                org=org,
+                subject=row["subject"] if push_subjects else None,
+                url=url,
+                urgency=row["urgency"],
+                message_id=mid,
                 ttl=ttl,
             )
             state, outcome, gone = await self._push_all(rendered, subs, job, now, p, row["urgency"])

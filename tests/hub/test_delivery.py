@@ -25,13 +25,15 @@ import httpx
 import pytest
 
 from channels.email import EmailDeliverer, SmtpConfig
+from channels.webpush import MAX_PAYLOAD_BYTES, encode_payload
 from core.api import Services, create_app
 from core.clock import FixedClock
 from core.config import Settings
 from core.db import Database
-from hub.delivery import Delivery
+from hub.delivery import Delivery, render_push
+from hub.model import MAX_SUBJECT_CHARS
 from hub.module import HubModule
-from hub.schedule import EMAIL_AFTER, PUSH_AFTER, REMINDER_EMAIL_AFTER
+from hub.schedule import EMAIL_AFTER, MAX_SEND_ATTEMPTS, PUSH_AFTER, REMINDER_EMAIL_AFTER
 from tests.channels.push_service import PushService, Subscriber
 from tests.channels.smtp_server import CertAuthority, SmtpServer, make_test_ca, smtp_server
 from tests.conftest import replace, serve
@@ -140,6 +142,7 @@ async def world(
         await admin.execute("DELETE FROM push_subscriptions")
         await admin.execute("DELETE FROM preferences")
         await admin.execute("DELETE FROM presence")
+        await admin.execute("DELETE FROM email_status")
     finally:
         await admin.close()
     clock = FixedClock(at)
@@ -361,3 +364,65 @@ async def test_opt_out_and_digest(w: World) -> None:
     text = digest.get_body(("plain",))
     assert text is not None and "Valokuvaus maanantaina" in text.get_content()
     assert "Kysymys" not in text.get_content()  # messages are instant, not in the digest
+
+
+async def test_5xx_retries_with_backoff_then_undelivered(w: World) -> None:
+    """A push service answering 503 is tried MAX_SEND_ATTEMPTS times, then the
+    report says undelivered."""
+    g1 = await w.subscribe("g1", status=503)
+    mid = await w.send("t1", {"type": "learner_guardians", "learner": w.person("l1")})
+    await w.run(PUSH_AFTER)
+    for _ in range(MAX_SEND_ATTEMPTS + 2):
+        await w.run(timedelta(hours=2))  # past any backoff, and past the email step
+    assert len(g1.received) == MAX_SEND_ATTEMPTS
+    rep = await w.report(mid)
+    g1_row = next(r for r in rep["recipients"] if r["person_id"] == w.person("g1"))
+    states = {c["channel"]: c["state"] for c in g1_row["channels"]}
+    assert states["push"] == "undelivered"
+
+
+async def test_smtp_5xx_marks_the_address_bounced(w: World) -> None:
+    """A 550 at RCPT: the report shows bounced and the address gets no more mail."""
+    w.smtp.recorder.answer("gunnar@example.fi", "rcpt", "550 5.1.1 No such user")
+    try:
+        mid = await w.send(
+            "t1", {"type": "learner_guardians", "learner": w.person("l1")}, subject="Pomppaa"
+        )
+        await w.run(EMAIL_AFTER)
+        rep = await w.report(mid)
+        g1_row = next(r for r in rep["recipients"] if r["person_id"] == w.person("g1"))
+        assert [(c["channel"], c["state"]) for c in g1_row["channels"]] == [("email", "bounced")]
+        tries = w.smtp.recorder.rcpt_commands.count("gunnar@example.fi")
+        await w.send("t1", {"type": "learner_guardians", "learner": w.person("l1")})
+        await w.run(EMAIL_AFTER)
+        assert w.smtp.recorder.rcpt_commands.count("gunnar@example.fi") == tries
+    finally:
+        w.smtp.recorder.replies.clear()
+
+
+@pytest.mark.parametrize("kind", ["message", "announcement", "notification"])
+@pytest.mark.parametrize("reminder", [False, True])
+@pytest.mark.parametrize("language", ["fi", "sv", "en"])
+def test_push_payloads_fit_for_every_kind(kind: str, reminder: bool, language: Any) -> None:
+    """Every kind of push, with the longest subject a tenant may allow (in
+    4-byte characters) and a long school name, fits whole below the 4,096-byte
+    push limit after encryption (RFC 8030 §7.2: a 413 cannot happen)."""
+    from uuid import uuid4
+
+    subject = "😀" * MAX_SUBJECT_CHARS
+    for shown in (None, subject):
+        n = render_push(
+            kind=kind,
+            reminder=reminder,
+            language=language,
+            org="Ä" * 200,
+            subject=shown,
+            url=f"https://reppu.example.fi/?message={uuid4()}",
+            urgency="critical",
+            message_id=uuid4(),
+            ttl=timedelta(hours=24),
+        )
+        payload = encode_payload(n)
+        assert payload is not None
+        assert json.loads(payload)["text"] == (shown or "")  # nothing had to be cut
+        assert len(payload) <= MAX_PAYLOAD_BYTES and len(payload) + 103 < 4096
