@@ -1,6 +1,6 @@
 """Run the benchmarks and write docs/benchmarks.md.
 
-python3 dev.py bench [--only seed|fanout|jobs] [--clients 1000,5000,10000]
+python3 dev.py bench [--only seed|fanout|jobs|channels] [--clients 1000,5000,10000]
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import fanout, jobs_bench, seed_bench
+from bench import channels_bench, fanout, jobs_bench, seed_bench
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench")
-    parser.add_argument("--only", choices=["seed", "fanout", "jobs"], default=None)
+    parser.add_argument("--only", choices=["seed", "fanout", "jobs", "channels"], default=None)
     parser.add_argument(
         "--clients",
         default=",".join(map(str, fanout.DEFAULT_CLIENTS)),
@@ -39,6 +39,8 @@ def main() -> None:
         sections.append(asyncio.run(fanout.run(clients, scenarios=scenarios)))
     if args.only in (None, "jobs"):
         sections.append(asyncio.run(jobs_bench.run()))
+    if args.only in (None, "channels"):
+        sections.append(asyncio.run(channels_bench.run()))
     header = (
         "# Benchmarks\n\n"
         f"Written by `python3 dev.py bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
