@@ -26,6 +26,7 @@ import pytest
 
 from channels.email import EmailDeliverer, SmtpConfig
 from channels.webpush import MAX_PAYLOAD_BYTES, encode_payload
+from core.actions import tenant_id_for
 from core.api import Services, create_app
 from core.clock import FixedClock
 from core.config import Settings
@@ -37,6 +38,7 @@ from hub.schedule import EMAIL_AFTER, MAX_SEND_ATTEMPTS, PUSH_AFTER, REMINDER_EM
 from tests.channels.push_service import PushService, Subscriber
 from tests.channels.smtp_server import CertAuthority, SmtpServer, make_test_ca, smtp_server
 from tests.conftest import replace, serve
+from tests.family import FAMILY
 from tests.hub.helpers import headers, key
 
 Ids = dict[str, UUID]
@@ -426,3 +428,32 @@ def test_push_payloads_fit_for_every_kind(kind: str, reminder: bool, language: A
         assert payload is not None
         assert json.loads(payload)["text"] == (shown or "")  # nothing had to be cut
         assert len(payload) <= MAX_PAYLOAD_BYTES and len(payload) + 103 < 4096
+
+
+async def test_active_in_a_web_client_gets_no_push_but_email(w: World) -> None:
+    """Someone whose live session was seen within ACTIVE_WINDOW is not pushed
+    (the web client shows it); the e-mail step still applies if unread."""
+    g1 = await w.subscribe("g1")
+    await w.send("t1", {"type": "learner_guardians", "learner": w.person("l1")}, subject="Paikalla")
+    w.clock.advance(PUSH_AFTER - timedelta(seconds=10))
+    await w.delivery.record_presence(tenant_id_for(FAMILY), [w.family["g1"]])
+    await w.run(timedelta(seconds=10))
+    assert g1.received == []
+    await w.run(EMAIL_AFTER)
+    assert len(w.mails("gunnar@example.fi", "Paikalla")) == 1
+
+
+async def test_a_tenant_may_allow_subjects_in_push(w: World, admin_dsn: str) -> None:
+    g1 = await w.subscribe("g1")
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute("UPDATE tenants SET push_subjects = true WHERE slug = 'perhe'")
+        await w.send(
+            "t1", {"type": "learner_guardians", "learner": w.person("l1")}, subject="Näkyy"
+        )
+        await w.run(PUSH_AFTER)
+    finally:
+        await admin.execute("UPDATE tenants SET push_subjects = false WHERE slug = 'perhe'")
+        await admin.close()
+    [note] = payloads(g1)
+    assert note["text"] == "Näkyy" and SECRET_BODY not in json.dumps(note)
