@@ -54,7 +54,7 @@ def main(argv: list[str]) -> None:
     if command in ("demo", "serve"):
         ensure_venv("")
         os.execv(BIN / "reppu", [str(BIN / "reppu"), command, *rest])
-    ensure_venv("dev")
+    ensure_venv("dev,bench" if command == "bench" else "dev")
     if command == "test":
         run(BIN / "ruff", "check", ".")
         run(BIN / "ruff", "format", "--check", ".")
