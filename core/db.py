@@ -20,6 +20,7 @@ cancelled — carries no tenant into the next borrower.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -175,10 +176,27 @@ class Database:
 
     @asynccontextmanager
     async def tenant(self, tenant_id: UUID) -> AsyncIterator[Connection]:
-        """A transaction in which only `tenant_id`'s rows exist."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT set_config('reppu.tenant', $1, true)", str(tenant_id))
-            yield conn
+        """A transaction in which only `tenant_id`'s rows exist.
+
+        BEGIN and the tenant go to the server in one round trip (a simple
+        query of two statements) rather than asyncpg's `transaction()` and a
+        second statement: every request pays for this, and on the publish path
+        a round trip was ~10 % of the CPU. The tenant is a UUID's canonical
+        text (hex and dashes only), so it is safe to put into the SQL. Commit
+        on success, roll back on any exception; if the connection is left in
+        a transaction anyway (a cancelled ROLLBACK), the pool's reset on
+        release ends it (asyncpg always terminates open transactions there)."""
+        tid = str(UUID(str(tenant_id)))
+        async with self.pool.acquire() as conn:
+            await conn.execute(f"BEGIN; SELECT set_config('reppu.tenant', '{tid}', true)")
+            try:
+                yield conn
+            except BaseException:
+                if not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
 
     @asynccontextmanager
     async def global_tx(self) -> AsyncIterator[Connection]:

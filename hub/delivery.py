@@ -255,13 +255,16 @@ class Delivery:
             ]
             if not unread:
                 return None
-            reachable = await self._reachable(conn, channel, unread, now)
-            prefs = await prefs_store.load_preferences(conn, unread)
+            # who can be reached on this channel at all first: usually far fewer
+            # than the unread (few have a push subscription), and only their
+            # preferences are loaded
+            reachable = sorted(await self._reachable(conn, channel, unread, now), key=str)
+            if not reachable:
+                return None
+            prefs = await prefs_store.load_preferences(conn, reachable)
             jobs = []
-            for person in unread:
+            for person in reachable:
                 p = prefs[person]
-                if person not in reachable:
-                    continue
                 if mode(p, msg["kind"], msg["urgency"]) != "instant":
                     continue  # digest (its own job) or off
                 if not channel_allowed(p, channel, msg["urgency"]):
