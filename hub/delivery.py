@@ -245,20 +245,12 @@ class Delivery:
             msg = await store.message(conn, job.message_id)
             if msg is None:
                 return Cancel("no such message")
-            unread = [
-                r["person_id"]
-                for r in await conn.fetch(
-                    "SELECT person_id FROM inbox WHERE message_id = $1 "
-                    "AND read_at IS NULL AND archived_at IS NULL",
-                    job.message_id,
-                )
-            ]
-            if not unread:
-                return None
-            # who can be reached on this channel at all first: usually far fewer
-            # than the unread (few have a push subscription), and only their
-            # preferences are loaded
-            reachable = sorted(await self._reachable(conn, channel, unread, now), key=str)
+            # the unread who can be reached on this channel at all, in one query
+            # driven by the few with a push subscription (or an address), not by
+            # every recipient: a school-wide announcement has thousands
+            reachable = sorted(
+                await self._unread_reachable(conn, channel, job.message_id, now), key=str
+            )
             if not reachable:
                 return None
             prefs = await prefs_store.load_preferences(conn, reachable)
@@ -282,6 +274,34 @@ class Delivery:
             await enqueue(conn, job.tenant_id, jobs)
         self.worker.wake()
         return None
+
+    async def _unread_reachable(
+        self, conn: Connection, channel: Channel, message_id: UUID, now: datetime
+    ) -> set[UUID]:
+        """The message's recipients who have not read it and can be reached on
+        `channel` (as `_reachable` says)."""
+        unread = (
+            "SELECT 1 FROM inbox i WHERE i.message_id = $1 AND i.person_id = {p} "
+            "AND i.read_at IS NULL AND i.archived_at IS NULL"
+        )
+        if channel == "push":
+            rows = await conn.fetch(
+                "SELECT DISTINCT s.person_id FROM push_subscriptions s "
+                f"WHERE EXISTS ({unread.format(p='s.person_id')}) "
+                "AND NOT EXISTS (SELECT 1 FROM presence p "
+                " WHERE p.person_id = s.person_id AND p.seen_at >= $2)",
+                message_id,
+                now - ACTIVE_WINDOW,
+            )
+        else:
+            rows = await conn.fetch(
+                "SELECT i.person_id FROM inbox i JOIN persons p ON p.id = i.person_id "
+                "WHERE i.message_id = $1 AND i.read_at IS NULL AND i.archived_at IS NULL "
+                "AND p.email IS NOT NULL AND NOT EXISTS (SELECT 1 FROM email_status e "
+                " WHERE e.person_id = p.id AND e.bounced_at IS NOT NULL)",
+                message_id,
+            )
+        return {r["person_id"] for r in rows}
 
     async def _reachable(
         self,
