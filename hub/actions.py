@@ -222,7 +222,7 @@ class Hub:
                                 code="recipient_not_allowed",
                                 details={"not_allowed": len(refused)},
                             )
-                        sender_name = (await store.names(conn, [sender]))[sender]
+                        sender_name = None  # looked up as the message is inserted
                     else:
                         sender_name = source or "Reppu"
                     if not recipients:
@@ -281,11 +281,12 @@ class Hub:
         """Insert the message and its recipients' inbox rows (in the caller's
         transaction). A concurrent publish with the same key that won the insert
         is returned as Published instead."""
-        created = await store.insert_message(conn, tenant_id, row)
-        if created is None:
+        inserted = await store.insert_message(conn, tenant_id, row)
+        if inserted is None:
             done = await self._existing(conn, row["idempotency_key"], row["content_hash"])
             assert done is not None
             return done
+        created, row["sender_name"] = inserted
         deliveries = await store.deliver(conn, tenant_id, row["id"], list(recipients.values()))
         # the escalation ladder and reminders, in the same transaction (invariant 3)
         await jobs.enqueue(
@@ -360,7 +361,7 @@ class Hub:
             if not targets:
                 raise BadRequest("nobody to reply to", code="empty_audience")
             recipients = {p: Recipient(p) for p in targets}
-            name = (await store.names(conn, [me]))[me]
+            name = None  # looked up as the message is inserted
             reply_id = uuid4()
             written = await self._write(
                 conn,

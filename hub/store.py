@@ -27,18 +27,35 @@ async def by_key(conn: Connection, key: str) -> asyncpg.Record | None:
     )
 
 
-async def insert_message(conn: Connection, tenant_id: UUID, row: dict[str, Any]) -> datetime | None:
-    """Insert unless the idempotency key exists (then None: the caller re-reads).
-    ON CONFLICT waits for a racing insert of the same key to commit or abort."""
-    columns = ["tenant_id", *row]
-    params = ", ".join(f"${i + 1}" for i in range(len(columns)))
-    created: datetime | None = await conn.fetchval(
-        f"INSERT INTO messages ({', '.join(columns)}) VALUES ({params}) "
-        "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING created_at",
-        tenant_id,
-        *row.values(),
+async def insert_message(
+    conn: Connection, tenant_id: UUID, row: dict[str, Any]
+) -> tuple[datetime, str] | None:
+    """Insert unless the idempotency key exists (then None: the caller re-reads);
+    returns (created_at, sender_name). A `sender_name` of None is the sender's
+    name from `persons`, looked up in the same statement (one round trip fewer
+    on every publish). ON CONFLICT waits for a racing insert of the same key to
+    commit or abort."""
+    columns: list[str] = []
+    exprs: list[str] = []
+    values: list[Any] = []
+    for column, value in [("tenant_id", tenant_id), *row.items()]:
+        columns.append(column)
+        if column == "sender_name" and value is None:
+            exprs.append("")  # filled in below, once the sender's parameter is known
+            continue
+        values.append(value)
+        exprs.append(f"${len(values)}")
+    if "" in exprs:
+        sender = exprs[columns.index("sender_id")]
+        exprs[exprs.index("")] = (
+            f"(SELECT given_name || ' ' || family_name FROM persons WHERE id = {sender})"
+        )
+    got = await conn.fetchrow(
+        f"INSERT INTO messages ({', '.join(columns)}) VALUES ({', '.join(exprs)}) "
+        "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING created_at, sender_name",
+        *values,
     )
-    return created
+    return None if got is None else (got["created_at"], got["sender_name"])
 
 
 async def deliver(

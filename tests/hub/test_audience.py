@@ -162,7 +162,7 @@ async def test_recipients_never_see_each_other(client: httpx.AsyncClient, family
         body="Retki perjantaina",
     )
     mid = r.json()["id"]
-    inbox = (await client.get("/v1/inbox", headers=await headers(client, "g2"))).json()
+    inbox = (await client.get("/v1/inbox?limit=500", headers=await headers(client, "g2"))).json()
     item = next(i for i in inbox["items"] if i["message"]["id"] == mid)
     text = str(item)
     for other in ("g1", "gi", "gp", "l1", "lp"):

@@ -264,7 +264,7 @@ async def test_the_ladder_push_then_email_reminders_and_ack(w: World) -> None:
     # at the deadline the sender gets a summary in the inbox: lp's guardians
     w.clock.set(deadline)
     await w.run()
-    inbox = (await w.client.get("/v1/inbox", headers=await w.h("t1"))).json()["items"]
+    inbox = (await w.client.get("/v1/inbox?limit=500", headers=await w.h("t1"))).json()["items"]
     summary = [i for i in inbox if i["message"]["subject"] == "Kuittaukset: Retki torstaina"]
     assert len(summary) == 1
     body = summary[0]["message"]["body"]

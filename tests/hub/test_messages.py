@@ -211,7 +211,7 @@ async def test_module_event_becomes_a_notification(
     again = await client.post("/v1/events", json=event, headers=service)
     assert again.json()["id"] == r.json()["id"] and not again.json()["created"]
     assert set(await recipients(db, r.json()["id"])) == {"g1", "gi", "g2", "gp"}
-    inbox = (await client.get("/v1/inbox", headers=await headers(client, "gi"))).json()
+    inbox = (await client.get("/v1/inbox?limit=500", headers=await headers(client, "gi"))).json()
     item = next(i for i in inbox["items"] if i["message"]["id"] == r.json()["id"])
     assert item["message"]["kind"] == "notification"
     assert item["message"]["sender_name"] == "scheduling"
