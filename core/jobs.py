@@ -124,29 +124,45 @@ def exponential_backoff(attempts: int) -> timedelta:
     return timedelta(seconds=ceiling * random.uniform(0.5, 1.0))
 
 
-async def enqueue(conn: Connection, tenant_id: UUID, jobs: Sequence[NewJob]) -> int:
-    """Queue `jobs` in the caller's tenant transaction (`Database.tenant`), in
-    one statement. A job whose (kind, key) is already queued — or was, or
-    comes twice in `jobs` — is skipped. Returns how many were inserted."""
-    if not jobs:
-        return 0
+def enqueue_sql(tenant: str, first: int) -> str:
+    """The INSERT of `enqueue`, to be run on its own or as a data-modifying CTE
+    of the caller's statement (the publish path queues its jobs in the same
+    statement as its inbox rows: one round trip fewer). `tenant` is the SQL of
+    the tenant id (a parameter like "$1"); the jobs' six arrays are parameters
+    `first` … `first + 5`, in the order of `enqueue_args`."""
+    a = [f"${first + i}" for i in range(6)]
+    return (
+        "INSERT INTO jobs (tenant_id, kind, key, payload, message_id, person_id, due_at) "
+        f"SELECT {tenant}, u.kind, u.key, u.payload, u.message_id, u.person_id, u.due_at "
+        f"FROM unnest({a[0]}::text[], {a[1]}::text[], {a[2]}::jsonb[], {a[3]}::uuid[], "
+        f"            {a[4]}::uuid[], {a[5]}::timestamptz[]) "
+        "AS u(kind, key, payload, message_id, person_id, due_at) "
+        "ON CONFLICT (tenant_id, kind, key) DO NOTHING"
+    )
+
+
+def enqueue_args(jobs: Sequence[NewJob]) -> list[list[Any]]:
+    """The six arrays `enqueue_sql` takes, checked (due times must be aware)."""
     for j in jobs:
         if j.due_at.tzinfo is None:
             raise ValueError(f"job {j.kind}: due_at must be timezone-aware")
-    status = await conn.execute(
-        "INSERT INTO jobs (tenant_id, kind, key, payload, message_id, person_id, due_at) "
-        "SELECT $1, u.kind, u.key, u.payload, u.message_id, u.person_id, u.due_at "
-        "FROM unnest($2::text[], $3::text[], $4::jsonb[], $5::uuid[], $6::uuid[], "
-        "            $7::timestamptz[]) AS u(kind, key, payload, message_id, person_id, due_at) "
-        "ON CONFLICT (tenant_id, kind, key) DO NOTHING",
-        tenant_id,
+    return [
         [j.kind for j in jobs],
         [j.key for j in jobs],
         [_encode(j.payload).decode() for j in jobs],
         [j.message_id for j in jobs],
         [j.person_id for j in jobs],
         [j.due_at for j in jobs],
-    )
+    ]
+
+
+async def enqueue(conn: Connection, tenant_id: UUID, jobs: Sequence[NewJob]) -> int:
+    """Queue `jobs` in the caller's tenant transaction (`Database.tenant`), in
+    one statement. A job whose (kind, key) is already queued — or was, or
+    comes twice in `jobs` — is skipped. Returns how many were inserted."""
+    if not jobs:
+        return 0
+    status = await conn.execute(enqueue_sql("$1", 2), tenant_id, *enqueue_args(jobs))
     return int(status.rsplit(" ", 1)[1])
 
 

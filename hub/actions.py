@@ -287,11 +287,13 @@ class Hub:
             assert done is not None
             return done
         created, row["sender_name"] = inserted
-        deliveries = await store.deliver(conn, tenant_id, row["id"], list(recipients.values()))
-        # the escalation ladder and reminders, in the same transaction (invariant 3)
-        await jobs.enqueue(
+        # the inbox rows, and the escalation ladder's and reminders' jobs, in the
+        # same statement of the same transaction (invariant 3)
+        deliveries = await store.deliver(
             conn,
             tenant_id,
+            row["id"],
+            list(recipients.values()),
             schedule.message_jobs(
                 row["id"],
                 requires_ack=row["requires_ack"],

@@ -10,6 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from core.db import Connection
+from core.jobs import NewJob, enqueue_args, enqueue_sql
 from hub.audience import Recipient
 
 MESSAGE_COLUMNS = (
@@ -59,15 +60,21 @@ async def insert_message(
 
 
 async def deliver(
-    conn: Connection, tenant_id: UUID, message_id: UUID, recipients: Sequence[Recipient]
+    conn: Connection,
+    tenant_id: UUID,
+    message_id: UUID,
+    recipients: Sequence[Recipient],
+    queue: Sequence[NewJob] = (),
 ) -> list[tuple[UUID, int]]:
     """Give each recipient the next seq of their own sequence and an inbox row
-    at it. Heads are locked in person order, so two
-    publishers to overlapping audiences cannot deadlock each other."""
+    at it, and queue the message's delivery jobs (`queue`), in one statement.
+    Heads are locked in person order, so two publishers to overlapping
+    audiences cannot deadlock each other."""
     ordered = sorted(recipients, key=lambda r: r.person_id)
     rows = await conn.fetch(
-        """
-        WITH heads AS (
+        f"""
+        WITH queued AS ({enqueue_sql("$1", 6)}
+        ), heads AS (
             INSERT INTO inbox_heads (tenant_id, person_id, last_seq)
             SELECT $1, p, 1 FROM unnest($2::uuid[]) WITH ORDINALITY AS t(p, n) ORDER BY n
             ON CONFLICT (tenant_id, person_id)
@@ -87,6 +94,7 @@ async def deliver(
         message_id,
         ["{" + ",".join(str(x) for x in sorted(r.for_learners)) + "}" for r in ordered],
         [r.custodial for r in ordered],
+        *enqueue_args(queue),
     )
     return [(r["person_id"], r["last_seq"]) for r in rows]
 
