@@ -106,14 +106,12 @@ async def maintain(db: str) -> None:
     """`VACUUM (ANALYZE)` the database, as autovacuum would have by then.
 
     This machine's PostgreSQL runs with `autovacuum = off` (a server-wide
-    setting that is not ours to change). Without statistics, the generic plan
-    cached for the inbox -> messages foreign-key check scanned the tenant's
-    messages (index `messages_sender`, condition tenant_id only, filter id),
-    so PostgreSQL's CPU per group message grew from ~3 ms to 10-40 ms as
-    messages accumulated; one ANALYZE (which invalidates that plan) brought it
-    back. A production server vacuums and analyzes by itself, so the benchmark
-    does it where autovacuum would have: after the seed, and before each
-    measured level or rate test."""
+    setting that is not ours to change). Plans made against unanalysed,
+    just-filled tables can scan where an index serves (once, with foreign
+    keys on `inbox`, the cached plan of the inbox -> messages check scanned
+    the tenant's messages per inbox row). A production server vacuums and
+    analyzes by itself, so the benchmark does it where autovacuum would have:
+    after the seed, and before each measured level or rate test."""
     conn = await asyncpg.connect(dsn_of(db))
     try:
         await conn.execute("VACUUM (ANALYZE)")
