@@ -165,6 +165,7 @@ async def world(
 
 @pytest.fixture
 async def w(
+    request: pytest.FixtureRequest,
     db: Database,
     settings: Settings,
     admin_dsn: str,
@@ -173,21 +174,9 @@ async def w(
     smtp: SmtpServer,
     ca: CertAuthority,
 ) -> AsyncIterator[World]:
-    async with world(db, settings, admin_dsn, family, pushsvc, smtp, ca, MORNING) as x:
-        yield x
-
-
-@pytest.fixture
-async def night(
-    db: Database,
-    settings: Settings,
-    admin_dsn: str,
-    family: Ids,
-    pushsvc: PushService,
-    smtp: SmtpServer,
-    ca: CertAuthority,
-) -> AsyncIterator[World]:
-    async with world(db, settings, admin_dsn, family, pushsvc, smtp, ca, NIGHT) as x:
+    """A world at MORNING, or at the time a test gives (indirect parametrize)."""
+    at = getattr(request, "param", MORNING)
+    async with world(db, settings, admin_dsn, family, pushsvc, smtp, ca, at) as x:
         yield x
 
 
@@ -284,9 +273,9 @@ async def test_read_on_any_device_stops_the_ladder(w: World) -> None:
     assert w.mails("gunnar@example.fi", "Luettu heti") == []
 
 
-async def test_quiet_hours_wait_unless_critical(night: World) -> None:
+@pytest.mark.parametrize("w", [NIGHT], indirect=True)
+async def test_quiet_hours_wait_unless_critical(w: World) -> None:
     """At 22:00 a normal message's push waits until 07:00; a critical one does not."""
-    w = night
     g1 = await w.subscribe("g1")
     await w.send("t1", {"type": "learner_guardians", "learner": w.person("l1")})
     await w.send(
