@@ -446,3 +446,22 @@ async def test_a_tenant_may_allow_subjects_in_push(w: World, admin_dsn: str) -> 
         await admin.close()
     [note] = payloads(g1)
     assert note["text"] == "Näkyy" and SECRET_BODY not in json.dumps(note)
+
+
+async def test_smtp_4xx_is_retried(w: World) -> None:
+    """A 451 at RCPT is temporary: the mail is tried again later and then arrives."""
+    w.smtp.recorder.answer("gunnar@example.fi", "rcpt", "451 4.7.1 Try again later")
+    try:
+        mid = await w.send(
+            "t1", {"type": "learner_guardians", "learner": w.person("l1")}, subject="Harmaalista"
+        )
+        await w.run(EMAIL_AFTER)
+        assert w.mails("gunnar@example.fi", "Harmaalista") == []
+        assert w.smtp.recorder.rcpt_commands.count("gunnar@example.fi") >= 1
+    finally:
+        w.smtp.recorder.replies.clear()
+    await w.run(timedelta(hours=2))
+    assert len(w.mails("gunnar@example.fi", "Harmaalista")) == 1
+    rep = await w.report(mid)
+    g1_row = next(r for r in rep["recipients"] if r["person_id"] == w.person("g1"))
+    assert [(c["channel"], c["state"]) for c in g1_row["channels"]] == [("email", "emailed")]
