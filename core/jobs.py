@@ -117,10 +117,12 @@ _encode = msgspec.json.Encoder().encode
 _decode_payload = msgspec.json.Decoder(dict[str, Any]).decode
 
 
-def exponential_backoff(attempts: int) -> timedelta:
-    """BACKOFF_BASE_S · 2^(attempts−1), at most BACKOFF_MAX_S, of which a
-    random 50–100 %: jobs that failed together do not all return together."""
-    ceiling = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** max(0, min(attempts - 1, 30)))
+def exponential_backoff(
+    attempts: int, base_s: float = BACKOFF_BASE_S, max_s: float = BACKOFF_MAX_S
+) -> timedelta:
+    """base_s · 2^(attempts−1), at most max_s, of which a random 50–100 %:
+    jobs that failed together do not all return together."""
+    ceiling = min(max_s, base_s * 2 ** max(0, min(attempts - 1, 30)))
     return timedelta(seconds=ceiling * random.uniform(0.5, 1.0))
 
 

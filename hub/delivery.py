@@ -39,9 +39,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 from channels.base import Delivered, PermanentFailure, Rendered, Result, TemporaryFailure, Urgency
@@ -54,7 +54,7 @@ from core.jobs import Cancel, Job, JobWorker, NewJob, Outcome, Retry, enqueue
 from hub import prefs_store, store
 from hub.acks import AckRow, AckStatus, ack_status
 from hub.fanout import Fanout
-from hub.model import ModuleEvent, PersonSel
+from hub.model import ModuleEvent, PersonSel, Published
 from hub.policy import Preferences, channel_allowed, mode, send_at
 from hub.prefs import unsubscribe_url
 from hub.schedule import (
@@ -74,6 +74,14 @@ from hub.schedule import (
 )
 
 log = logging.getLogger("reppu.hub.delivery")
+
+#: an inbox row `i` of message $1 not read (nor archived) yet
+_UNREAD = "i.message_id = $1 AND i.read_at IS NULL AND i.archived_at IS NULL"
+#: a person `p` with an address that has not bounced
+_MAILABLE = (
+    "p.email IS NOT NULL AND NOT EXISTS "
+    "(SELECT 1 FROM email_status e WHERE e.person_id = p.id AND e.bounced_at IS NOT NULL)"
+)
 
 Channel = Literal["push", "email"]
 Language = Literal["fi", "sv", "en"]
@@ -187,7 +195,7 @@ class Delivery:
         clock: Clock,
         settings: Settings,
         fanout: Fanout,
-        notify: Any,
+        notify: Callable[[UUID, ModuleEvent], Awaitable[Published]],
         *,
         push: WebPushDeliverer | None,
         email: Mapping[bool, EmailDeliverer] | None,
@@ -278,17 +286,15 @@ class Delivery:
     async def _unread_reachable(
         self, conn: Connection, channel: Channel, message_id: UUID, now: datetime
     ) -> set[UUID]:
-        """The message's recipients who have not read it and can be reached on
-        `channel` (as `_reachable` says)."""
-        unread = (
-            "SELECT 1 FROM inbox i WHERE i.message_id = $1 AND i.person_id = {p} "
-            "AND i.read_at IS NULL AND i.archived_at IS NULL"
-        )
+        """The message's unread recipients who can be reached on `channel`:
+        push — a subscription, and not active in a web client (the client shows
+        it); email — an address that has not bounced. Driven by the few with a
+        subscription or an address, not by every recipient."""
         if channel == "push":
             rows = await conn.fetch(
                 "SELECT DISTINCT s.person_id FROM push_subscriptions s "
-                f"WHERE EXISTS ({unread.format(p='s.person_id')}) "
-                "AND NOT EXISTS (SELECT 1 FROM presence p "
+                f"JOIN inbox i ON i.person_id = s.person_id AND {_UNREAD} "
+                "WHERE NOT EXISTS (SELECT 1 FROM presence p "
                 " WHERE p.person_id = s.person_id AND p.seen_at >= $2)",
                 message_id,
                 now - ACTIVE_WINDOW,
@@ -296,42 +302,21 @@ class Delivery:
         else:
             rows = await conn.fetch(
                 "SELECT i.person_id FROM inbox i JOIN persons p ON p.id = i.person_id "
-                "WHERE i.message_id = $1 AND i.read_at IS NULL AND i.archived_at IS NULL "
-                "AND p.email IS NOT NULL AND NOT EXISTS (SELECT 1 FROM email_status e "
-                " WHERE e.person_id = p.id AND e.bounced_at IS NOT NULL)",
+                f"WHERE {_UNREAD} AND {_MAILABLE}",
                 message_id,
             )
         return {r["person_id"] for r in rows}
 
     async def _reachable(
-        self,
-        conn: Connection,
-        channel: Channel,
-        persons: list[UUID],
-        now: datetime,
-        *,
-        skip_active: bool = True,
+        self, conn: Connection, channel: Channel, persons: list[UUID]
     ) -> set[UUID]:
-        """Who can be reached on `channel` at all: push — has a subscription (and,
-        with skip_active, is not active in a web client); email — has an address
-        that has not bounced."""
+        """Which of `persons` can be reached on `channel` at all (reminders: being
+        in a web client does not matter, the acknowledgement is still wanted)."""
         if channel == "push":
-            rows = await conn.fetch(
-                "SELECT DISTINCT s.person_id FROM push_subscriptions s "
-                "WHERE s.person_id = ANY($1::uuid[]) "
-                "AND ($2::timestamptz IS NULL OR NOT EXISTS (SELECT 1 FROM presence p "
-                " WHERE p.person_id = s.person_id AND p.seen_at >= $2))",
-                persons,
-                now - ACTIVE_WINDOW if skip_active else None,
-            )
+            sql = "SELECT DISTINCT person_id FROM push_subscriptions WHERE person_id = ANY($1)"
         else:
-            rows = await conn.fetch(
-                "SELECT p.id AS person_id FROM persons p WHERE p.id = ANY($1::uuid[]) "
-                "AND p.email IS NOT NULL AND NOT EXISTS (SELECT 1 FROM email_status e "
-                " WHERE e.person_id = p.id AND e.bounced_at IS NOT NULL)",
-                persons,
-            )
-        return {r["person_id"] for r in rows}
+            sql = f"SELECT p.id AS person_id FROM persons p WHERE p.id = ANY($1) AND {_MAILABLE}"
+        return {r["person_id"] for r in await conn.fetch(sql, persons)}
 
     # -- one send --
 
@@ -356,7 +341,7 @@ class Delivery:
                 return Cancel("not in the inbox")
             if purpose == "new" and (row["read_at"] or row["archived_at"]):
                 return Cancel("read")
-            if purpose == "reminder" and pid not in await self._pending_ackers(conn, mid):
+            if purpose == "reminder" and not await self._still_wanted(conn, mid, pid):
                 return Cancel("acknowledged")
             done = await conn.fetchval(
                 "SELECT state FROM channel_deliveries WHERE message_id = $1 AND person_id = $2 "
@@ -509,12 +494,15 @@ class Delivery:
 
     # -- acknowledgements --
 
-    async def _pending_ackers(self, conn: Connection, message_id: UUID) -> set[UUID]:
+    async def _still_wanted(self, conn: Connection, message_id: UUID, person_id: UUID) -> bool:
+        """Is `person_id`'s acknowledgement still wanted? Decided on the rows
+        that share a learner with theirs only: one reminder send does not read
+        the whole audience of a school-wide request."""
         msg = await store.message(conn, message_id)
         if msg is None or not msg["requires_ack"]:
-            return set()
-        status, _ = await _ack_status(conn, message_id, msg["ack_quorum"])
-        return status.pending
+            return False
+        status, _ = await _ack_status(conn, message_id, msg["ack_quorum"], about=person_id)
+        return person_id in status.pending
 
     async def _remind(self, job: Job) -> Outcome:
         assert job.message_id is not None
@@ -532,8 +520,8 @@ class Delivery:
             if not pending:
                 return None
             prefs = await prefs_store.load_preferences(conn, pending)
-            push_ok = await self._reachable(conn, "push", pending, now, skip_active=False)
-            mail_ok = await self._reachable(conn, "email", pending, now)
+            push_ok = await self._reachable(conn, "push", pending)
+            mail_ok = await self._reachable(conn, "email", pending)
             jobs = []
             for person in pending:
                 p = prefs[person]
@@ -673,11 +661,17 @@ def _again(job: Job, at: datetime) -> NewJob:
 
 
 async def _ack_status(
-    conn: Connection, message_id: UUID, quorum: str | None
+    conn: Connection, message_id: UUID, quorum: str | None, *, about: UUID | None = None
 ) -> tuple[AckStatus, list[UUID]]:
-    """hub.acks over the message's inbox rows; also the directly addressed recipients."""
+    """hub.acks over the message's inbox rows — with `about`, only that
+    person's row and those sharing a learner with it, which is all their own
+    status depends on; also the directly addressed recipients."""
     rows = await conn.fetch(
-        "SELECT person_id, for_learners, acked_at FROM inbox WHERE message_id = $1", message_id
+        "SELECT person_id, for_learners, acked_at FROM inbox WHERE message_id = $1 "
+        "AND ($2::uuid IS NULL OR person_id = $2 OR for_learners && (SELECT for_learners "
+        " FROM inbox WHERE message_id = $1 AND person_id = $2))",
+        message_id,
+        about,
     )
     acks = [AckRow(r["person_id"], list(r["for_learners"]), r["acked_at"]) for r in rows]
     learners = sorted({lid for a in acks for lid in a.for_learners}, key=str)

@@ -39,14 +39,6 @@ from core.errors import BadRequest, NotFound
 from hub import prefs_store, schedule
 from hub.policy import Language, Preferences, problems
 
-# The store helpers the delivery code calls, importable from here too.
-from hub.prefs_store import delete_subscription as delete_subscription
-from hub.prefs_store import email_destination as email_destination
-from hub.prefs_store import load_preferences as load_preferences
-from hub.prefs_store import mark_bounced as mark_bounced
-from hub.prefs_store import subscriptions_of as subscriptions_of
-from hub.prefs_store import tenant_flags as tenant_flags
-
 #: devices per person; registering one more deletes the oldest
 MAX_SUBSCRIPTIONS_PER_PERSON: Final = 10
 #: longest endpoint accepted (real ones are 150–500 characters)

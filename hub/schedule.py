@@ -4,13 +4,12 @@ acknowledgement reminders, the job kinds, and the jobs a publish writes
 
 from __future__ import annotations
 
-import random
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from core.clock import HELSINKI
 from core.db import Connection
-from core.jobs import NewJob, enqueue
+from core.jobs import NewJob, enqueue, exponential_backoff
 from hub.policy import Preferences, next_digest
 
 #: unread this long after publishing → Web Push (if not active in a web client)
@@ -28,8 +27,8 @@ REMINDER_EMAIL_AFTER = timedelta(minutes=30)
 #: tries of one send (push to all of a person's devices, or one email) before
 #: it is recorded as undelivered; below core.jobs.MAX_ATTEMPTS
 MAX_SEND_ATTEMPTS = 5
-SEND_BACKOFF_BASE = timedelta(seconds=30)
-SEND_BACKOFF_MAX = timedelta(hours=1)
+#: a failed send waits SEND_BACKOFF_BASE_S doubling per try (core.jobs.exponential_backoff)
+SEND_BACKOFF_BASE_S = 30.0
 #: most unread items listed in one digest (the rest are counted)
 DIGEST_MAX_ITEMS = 30
 #: most names listed in a deadline summary (the rest are counted)
@@ -117,7 +116,7 @@ async def schedule_digest(
 
 
 def backoff(attempts: int) -> timedelta:
-    """Exponential with ±20 % jitter, so many failed sends do not retry in step."""
-    base = min(SEND_BACKOFF_MAX, SEND_BACKOFF_BASE * 2 ** max(0, attempts - 1))
-    jittered: timedelta = base * random.uniform(0.8, 1.2)
-    return jittered
+    """The wait before a send's next try: the jobs' exponential backoff with
+    jitter, from SEND_BACKOFF_BASE_S (a push service or relay that is down
+    is given minutes, not seconds)."""
+    return exponential_backoff(attempts, base_s=SEND_BACKOFF_BASE_S)

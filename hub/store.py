@@ -36,25 +36,18 @@ async def insert_message(
     name from `persons`, looked up in the same statement (one round trip fewer
     on every publish). ON CONFLICT waits for a racing insert of the same key to
     commit or abort."""
-    columns: list[str] = []
-    exprs: list[str] = []
-    values: list[Any] = []
-    for column, value in [("tenant_id", tenant_id), *row.items()]:
-        columns.append(column)
-        if column == "sender_name" and value is None:
-            exprs.append("")  # filled in below, once the sender's parameter is known
-            continue
-        values.append(value)
-        exprs.append(f"${len(values)}")
-    if "" in exprs:
-        sender = exprs[columns.index("sender_id")]
-        exprs[exprs.index("")] = (
-            f"(SELECT given_name || ' ' || family_name FROM persons WHERE id = {sender})"
-        )
+    columns = ["tenant_id", *row]
+    params = [f"${i + 1}" for i in range(len(columns))]
+    name, sender = columns.index("sender_name"), columns.index("sender_id")
+    params[name] = (
+        f"coalesce({params[name]}, (SELECT given_name || ' ' || family_name "
+        f"FROM persons WHERE id = {params[sender]}))"
+    )
     got = await conn.fetchrow(
-        f"INSERT INTO messages ({', '.join(columns)}) VALUES ({', '.join(exprs)}) "
+        f"INSERT INTO messages ({', '.join(columns)}) VALUES ({', '.join(params)}) "
         "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING created_at, sender_name",
-        *values,
+        tenant_id,
+        *row.values(),
     )
     return None if got is None else (got["created_at"], got["sender_name"])
 
