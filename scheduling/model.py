@@ -1,0 +1,429 @@
+"""The timetable model: what a school's week looks like and what must hold in it.
+
+Pure data (msgspec Structs), no I/O. Everything else in `scheduling/` reads or
+writes these: the FET reader and writer (`fet.py`), the CP-SAT solver
+(`solver.py`), the independent checker (`checker.py`).
+
+Time is a grid of `days × hours` of one period (jakso). A *slot* is
+`(day, hour)` by index into `Instance.days` and `Instance.hours`; an activity of
+duration `d` starting at `(day, hour)` occupies `hour … hour+d-1` of that day
+and never crosses into the next day.
+
+The conflict unit for learners is the *subgroup*: every students set (a year, a
+group, a subgroup — a class, a teaching group, a part of one) names the
+subgroups it contains, and two activities clash when their sets share a
+subgroup. This is FET's model, and it is what a Finnish school's structure maps
+to as well (a class is a group; its language groups are subgroups).
+
+Constraints are typed structs in one tagged union. Each has a `weight` in
+percent: 100 is hard (a timetable that breaks it is not a valid timetable),
+anything below is soft and counts `weight/100` per violation into the soft
+score, which is what FET reports as its "total soft conflicts". Where FET has a
+singular and a plural form ("TeacherMaxDaysPerWeek" for one teacher,
+"TeachersMaxDaysPerWeek" for all) the model has one struct whose subject is
+`None` for "all".
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TypeAlias
+
+import msgspec
+
+#: Weight of a hard constraint, in percent.
+HARD = 100.0
+
+#: (day index, hour index)
+Slot: TypeAlias = tuple[int, int]
+
+
+class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+# --- the school -------------------------------------------------------------
+
+
+class Day(_Struct):
+    name: str
+
+
+class Hour(_Struct):
+    """A lesson slot of the day; `start`/`end` as HH:MM when known."""
+
+    name: str
+    start: str | None = None
+    end: str | None = None
+
+
+class Period(_Struct):
+    """A part of the school year (jakso) with its own timetable."""
+
+    name: str
+    starts: date | None = None
+    ends: date | None = None
+
+
+class Subject(_Struct):
+    name: str
+
+
+class Teacher(_Struct):
+    name: str
+    #: subjects the teacher is qualified to teach (used to rank substitutes)
+    subjects: tuple[str, ...] = ()
+    target_hours: int | None = None
+
+
+class Room(_Struct):
+    name: str
+    capacity: int | None = None
+    building: str | None = None
+    #: e.g. "science", "gym", "music"; matched by subject preferences
+    kind: str | None = None
+
+
+class StudentsSet(_Struct):
+    """A year, group or subgroup, and the subgroups it consists of."""
+
+    name: str
+    kind: str = "subgroup"  # "year" | "group" | "subgroup"
+    students: int = 0
+    #: names of the subgroups this set contains (a subgroup contains itself)
+    subgroups: tuple[str, ...] = ()
+
+
+class Activity(_Struct):
+    """One lesson of the week (or one part of a split lesson)."""
+
+    id: int
+    subject: str
+    teachers: tuple[str, ...] = ()
+    students: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    duration: int = 1
+    #: parts of one split activity share the id of the first part (0: not split)
+    group_id: int = 0
+    total_duration: int = 0
+    #: number of learners when the students sets do not say it
+    students_count: int | None = None
+
+
+# --- constraints --------------------------------------------------------------
+
+
+class ActivityFilter(_Struct):
+    """Selects activities by any combination of these (all must match)."""
+
+    teacher: str | None = None
+    students: str | None = None
+    subject: str | None = None
+    tag: str | None = None
+    duration: int | None = None
+    #: for sub-activity constraints: the 1-based part number within its group
+    component: int | None = None
+
+
+class _Constraint(_Struct, tag_field="type"):
+    weight: float = HARD
+
+
+class BreakTimes(_Constraint, tag=True, kw_only=True):
+    """No activity may occupy these slots."""
+
+    slots: tuple[Slot, ...]
+
+
+class TeacherNotAvailableTimes(_Constraint, tag=True, kw_only=True):
+    teacher: str
+    slots: tuple[Slot, ...]
+
+
+class StudentsSetNotAvailableTimes(_Constraint, tag=True, kw_only=True):
+    students: str
+    slots: tuple[Slot, ...]
+
+
+class RoomNotAvailableTimes(_Constraint, tag=True, kw_only=True):
+    room: str
+    slots: tuple[Slot, ...]
+
+
+class ActivityPreferredStartingTime(_Constraint, tag=True, kw_only=True):
+    """Start on this day and/or hour (`None` = any). `locked`: FET's
+    'permanently locked'; kept for round trips, the solver treats both alike."""
+
+    activity: int
+    day: int | None = None
+    hour: int | None = None
+    locked: bool = False
+
+
+class ActivityPreferredStartingTimes(_Constraint, tag=True, kw_only=True):
+    activity: int
+    slots: tuple[Slot, ...]
+
+
+class ActivityPreferredTimeSlots(_Constraint, tag=True, kw_only=True):
+    """Every slot the activity occupies must be one of these."""
+
+    activity: int
+    slots: tuple[Slot, ...]
+
+
+class ActivitiesPreferredStartingTimes(_Constraint, tag=True, kw_only=True):
+    filter: ActivityFilter
+    slots: tuple[Slot, ...]
+
+
+class ActivitiesPreferredTimeSlots(_Constraint, tag=True, kw_only=True):
+    filter: ActivityFilter
+    slots: tuple[Slot, ...]
+
+
+class MinDaysBetweenActivities(_Constraint, tag=True, kw_only=True):
+    """Each pair of these activities at least `min_days` days apart; when a
+    soft one is broken by placing two on one day and `consecutive_if_same_day`
+    is set, those two must be back to back."""
+
+    activities: tuple[int, ...]
+    min_days: int = 1
+    consecutive_if_same_day: bool = False
+
+
+class ActivitiesSameStartingTime(_Constraint, tag=True, kw_only=True):
+    activities: tuple[int, ...]
+
+
+class ActivitiesSameStartingDay(_Constraint, tag=True, kw_only=True):
+    activities: tuple[int, ...]
+
+
+class ActivitiesNotOverlapping(_Constraint, tag=True, kw_only=True):
+    activities: tuple[int, ...]
+
+
+class ActivitiesOccupyMaxTimeSlotsFromSelection(_Constraint, tag=True, kw_only=True):
+    activities: tuple[int, ...]
+    slots: tuple[Slot, ...]
+    max_occupied: int
+
+
+class ActivityEndsStudentsDay(_Constraint, tag=True, kw_only=True):
+    """Nothing of this activity's learners comes after it on its day."""
+
+    activity: int
+
+
+class ActivitiesEndStudentsDay(_Constraint, tag=True, kw_only=True):
+    filter: ActivityFilter
+
+
+class TwoActivitiesConsecutive(_Constraint, tag=True, kw_only=True):
+    """`second` starts right after `first` ends, on the same day."""
+
+    first: int
+    second: int
+
+
+class TwoActivitiesGrouped(_Constraint, tag=True, kw_only=True):
+    """The two are back to back on one day, in either order."""
+
+    first: int
+    second: int
+
+
+class StudentsMaxGapsPerWeek(_Constraint, tag=True, kw_only=True):
+    """Per subgroup of `students` (`None`: every subgroup). Zero for
+    Finnish basic education: no free lessons (hyppytunnit) between lessons."""
+
+    students: str | None = None
+    max_gaps: int = 0
+
+
+class StudentsMaxGapsPerDay(_Constraint, tag=True, kw_only=True):
+    students: str | None = None
+    max_gaps: int = 0
+
+
+class StudentsEarlyMaxBeginningsAtSecondHour(_Constraint, tag=True, kw_only=True):
+    """Each subgroup's day starts at the first hour, except on at most
+    `max_beginnings` days where it starts at the second."""
+
+    students: str | None = None
+    max_beginnings: int = 0
+
+
+class StudentsMinHoursDaily(_Constraint, tag=True, kw_only=True):
+    students: str | None = None
+    min_hours: int = 1
+    allow_empty_days: bool = True
+
+
+class StudentsMaxHoursDaily(_Constraint, tag=True, kw_only=True):
+    students: str | None = None
+    max_hours: int = 0
+
+
+class TeacherMaxGapsPerWeek(_Constraint, tag=True, kw_only=True):
+    teacher: str | None = None
+    max_gaps: int = 0
+
+
+class TeacherMaxGapsPerDay(_Constraint, tag=True, kw_only=True):
+    teacher: str | None = None
+    max_gaps: int = 0
+
+
+class TeacherMaxDaysPerWeek(_Constraint, tag=True, kw_only=True):
+    teacher: str | None = None
+    max_days: int = 5
+
+
+class TeacherMaxHoursDaily(_Constraint, tag=True, kw_only=True):
+    teacher: str | None = None
+    max_hours: int = 0
+
+
+class TeacherMinHoursDaily(_Constraint, tag=True, kw_only=True):
+    teacher: str | None = None
+    min_hours: int = 1
+    allow_empty_days: bool = True
+
+
+class TeacherMaxHoursContinuously(_Constraint, tag=True, kw_only=True):
+    teacher: str | None = None
+    max_hours: int = 0
+
+
+class TeacherIntervalMaxDaysPerWeek(_Constraint, tag=True, kw_only=True):
+    """Busy in hours `start_hour … end_hour-1` on at most `max_days` days."""
+
+    teacher: str | None = None
+    start_hour: int = 0
+    end_hour: int = 0
+    max_days: int = 5
+
+
+class ActivityPreferredRooms(_Constraint, tag=True, kw_only=True):
+    """The activity takes one of these rooms (one room: FET's
+    ActivityPreferredRoom; `locked` kept for round trips)."""
+
+    activity: int
+    rooms: tuple[str, ...]
+    locked: bool = False
+
+
+class SubjectPreferredRooms(_Constraint, tag=True, kw_only=True):
+    subject: str
+    rooms: tuple[str, ...]
+
+
+class ActivityTagPreferredRooms(_Constraint, tag=True, kw_only=True):
+    tag: str
+    rooms: tuple[str, ...]
+
+
+class SubjectActivityTagPreferredRooms(_Constraint, tag=True, kw_only=True):
+    subject: str
+    tag: str
+    rooms: tuple[str, ...]
+
+
+class StudentsSetHomeRooms(_Constraint, tag=True, kw_only=True):
+    students: str
+    rooms: tuple[str, ...]
+
+
+class TeacherHomeRooms(_Constraint, tag=True, kw_only=True):
+    teacher: str
+    rooms: tuple[str, ...]
+
+
+Constraint: TypeAlias = (
+    BreakTimes
+    | TeacherNotAvailableTimes
+    | StudentsSetNotAvailableTimes
+    | RoomNotAvailableTimes
+    | ActivityPreferredStartingTime
+    | ActivityPreferredStartingTimes
+    | ActivityPreferredTimeSlots
+    | ActivitiesPreferredStartingTimes
+    | ActivitiesPreferredTimeSlots
+    | MinDaysBetweenActivities
+    | ActivitiesSameStartingTime
+    | ActivitiesSameStartingDay
+    | ActivitiesNotOverlapping
+    | ActivitiesOccupyMaxTimeSlotsFromSelection
+    | ActivityEndsStudentsDay
+    | ActivitiesEndStudentsDay
+    | TwoActivitiesConsecutive
+    | TwoActivitiesGrouped
+    | StudentsMaxGapsPerWeek
+    | StudentsMaxGapsPerDay
+    | StudentsEarlyMaxBeginningsAtSecondHour
+    | StudentsMinHoursDaily
+    | StudentsMaxHoursDaily
+    | TeacherMaxGapsPerWeek
+    | TeacherMaxGapsPerDay
+    | TeacherMaxDaysPerWeek
+    | TeacherMaxHoursDaily
+    | TeacherMinHoursDaily
+    | TeacherMaxHoursContinuously
+    | TeacherIntervalMaxDaysPerWeek
+    | ActivityPreferredRooms
+    | SubjectPreferredRooms
+    | ActivityTagPreferredRooms
+    | SubjectActivityTagPreferredRooms
+    | StudentsSetHomeRooms
+    | TeacherHomeRooms
+)
+
+
+class Unsupported(_Struct):
+    """A constraint type the reader met and the model cannot express."""
+
+    type: str
+    count: int
+
+
+class Instance(_Struct):
+    """One school's timetabling problem for one period."""
+
+    name: str
+    days: tuple[Day, ...]
+    hours: tuple[Hour, ...]
+    period: Period | None = None
+    subjects: tuple[Subject, ...] = ()
+    teachers: tuple[Teacher, ...] = ()
+    rooms: tuple[Room, ...] = ()
+    students: tuple[StudentsSet, ...] = ()
+    activities: tuple[Activity, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+    #: constraint types present in the source that the model does not cover;
+    #: a solve of an instance with any of these is not comparable with FET
+    unsupported: tuple[Unsupported, ...] = ()
+
+    def subgroups_of(self, students: str) -> tuple[str, ...]:
+        for s in self.students:
+            if s.name == students:
+                return s.subgroups or (s.name,)
+        return (students,)
+
+
+# --- a solution ---------------------------------------------------------------
+
+
+class Placement(_Struct):
+    activity: int
+    day: int
+    hour: int
+    room: str | None = None
+
+
+class Timetable(_Struct):
+    placements: tuple[Placement, ...]
+
+    def by_activity(self) -> dict[int, Placement]:
+        return {p.activity: p for p in self.placements}
