@@ -45,11 +45,11 @@ class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
 # --- the school -------------------------------------------------------------
 
 
-class Day(_Struct):
+class Day(_Struct, frozen=True):
     name: str
 
 
-class Hour(_Struct):
+class Hour(_Struct, frozen=True):
     """A lesson slot of the day; `start`/`end` as HH:MM when known."""
 
     name: str
@@ -57,7 +57,7 @@ class Hour(_Struct):
     end: str | None = None
 
 
-class Period(_Struct):
+class Period(_Struct, frozen=True):
     """A part of the school year (jakso) with its own timetable."""
 
     name: str
@@ -65,18 +65,18 @@ class Period(_Struct):
     ends: date | None = None
 
 
-class Subject(_Struct):
+class Subject(_Struct, frozen=True):
     name: str
 
 
-class Teacher(_Struct):
+class Teacher(_Struct, frozen=True):
     name: str
     #: subjects the teacher is qualified to teach (used to rank substitutes)
     subjects: tuple[str, ...] = ()
     target_hours: int | None = None
 
 
-class Room(_Struct):
+class Room(_Struct, frozen=True):
     name: str
     capacity: int | None = None
     building: str | None = None
@@ -84,7 +84,7 @@ class Room(_Struct):
     kind: str | None = None
 
 
-class StudentsSet(_Struct):
+class StudentsSet(_Struct, frozen=True):
     """A year, group or subgroup, and the subgroups it consists of."""
 
     name: str
@@ -94,7 +94,7 @@ class StudentsSet(_Struct):
     subgroups: tuple[str, ...] = ()
 
 
-class Activity(_Struct):
+class Activity(_Struct, frozen=True):
     """One lesson of the week (or one part of a split lesson)."""
 
     id: int
@@ -113,7 +113,7 @@ class Activity(_Struct):
 # --- constraints --------------------------------------------------------------
 
 
-class ActivityFilter(_Struct):
+class ActivityFilter(_Struct, frozen=True):
     """Selects activities by any combination of these (all must match)."""
 
     teacher: str | None = None
@@ -125,32 +125,32 @@ class ActivityFilter(_Struct):
     component: int | None = None
 
 
-class _Constraint(_Struct, tag_field="type"):
+class _Constraint(_Struct, tag_field="type", frozen=True):
     weight: float = HARD
 
 
-class BreakTimes(_Constraint, tag=True, kw_only=True):
+class BreakTimes(_Constraint, tag=True, kw_only=True, frozen=True):
     """No activity may occupy these slots."""
 
     slots: tuple[Slot, ...]
 
 
-class TeacherNotAvailableTimes(_Constraint, tag=True, kw_only=True):
+class TeacherNotAvailableTimes(_Constraint, tag=True, kw_only=True, frozen=True):
     teacher: str
     slots: tuple[Slot, ...]
 
 
-class StudentsSetNotAvailableTimes(_Constraint, tag=True, kw_only=True):
+class StudentsSetNotAvailableTimes(_Constraint, tag=True, kw_only=True, frozen=True):
     students: str
     slots: tuple[Slot, ...]
 
 
-class RoomNotAvailableTimes(_Constraint, tag=True, kw_only=True):
+class RoomNotAvailableTimes(_Constraint, tag=True, kw_only=True, frozen=True):
     room: str
     slots: tuple[Slot, ...]
 
 
-class ActivityPreferredStartingTime(_Constraint, tag=True, kw_only=True):
+class ActivityPreferredStartingTime(_Constraint, tag=True, kw_only=True, frozen=True):
     """Start on this day and/or hour (`None` = any). `locked`: FET's
     'permanently locked'; kept for round trips, the solver treats both alike."""
 
@@ -160,29 +160,29 @@ class ActivityPreferredStartingTime(_Constraint, tag=True, kw_only=True):
     locked: bool = False
 
 
-class ActivityPreferredStartingTimes(_Constraint, tag=True, kw_only=True):
+class ActivityPreferredStartingTimes(_Constraint, tag=True, kw_only=True, frozen=True):
     activity: int
     slots: tuple[Slot, ...]
 
 
-class ActivityPreferredTimeSlots(_Constraint, tag=True, kw_only=True):
+class ActivityPreferredTimeSlots(_Constraint, tag=True, kw_only=True, frozen=True):
     """Every slot the activity occupies must be one of these."""
 
     activity: int
     slots: tuple[Slot, ...]
 
 
-class ActivitiesPreferredStartingTimes(_Constraint, tag=True, kw_only=True):
+class ActivitiesPreferredStartingTimes(_Constraint, tag=True, kw_only=True, frozen=True):
     filter: ActivityFilter
     slots: tuple[Slot, ...]
 
 
-class ActivitiesPreferredTimeSlots(_Constraint, tag=True, kw_only=True):
+class ActivitiesPreferredTimeSlots(_Constraint, tag=True, kw_only=True, frozen=True):
     filter: ActivityFilter
     slots: tuple[Slot, ...]
 
 
-class MinDaysBetweenActivities(_Constraint, tag=True, kw_only=True):
+class MinDaysBetweenActivities(_Constraint, tag=True, kw_only=True, frozen=True):
     """Each pair of these activities at least `min_days` days apart; when a
     soft one is broken by placing two on one day and `consecutive_if_same_day`
     is set, those two must be back to back."""
@@ -192,49 +192,49 @@ class MinDaysBetweenActivities(_Constraint, tag=True, kw_only=True):
     consecutive_if_same_day: bool = False
 
 
-class ActivitiesSameStartingTime(_Constraint, tag=True, kw_only=True):
+class ActivitiesSameStartingTime(_Constraint, tag=True, kw_only=True, frozen=True):
     activities: tuple[int, ...]
 
 
-class ActivitiesSameStartingDay(_Constraint, tag=True, kw_only=True):
+class ActivitiesSameStartingDay(_Constraint, tag=True, kw_only=True, frozen=True):
     activities: tuple[int, ...]
 
 
-class ActivitiesNotOverlapping(_Constraint, tag=True, kw_only=True):
+class ActivitiesNotOverlapping(_Constraint, tag=True, kw_only=True, frozen=True):
     activities: tuple[int, ...]
 
 
-class ActivitiesOccupyMaxTimeSlotsFromSelection(_Constraint, tag=True, kw_only=True):
+class ActivitiesOccupyMaxTimeSlotsFromSelection(_Constraint, tag=True, kw_only=True, frozen=True):
     activities: tuple[int, ...]
     slots: tuple[Slot, ...]
     max_occupied: int
 
 
-class ActivityEndsStudentsDay(_Constraint, tag=True, kw_only=True):
+class ActivityEndsStudentsDay(_Constraint, tag=True, kw_only=True, frozen=True):
     """Nothing of this activity's learners comes after it on its day."""
 
     activity: int
 
 
-class ActivitiesEndStudentsDay(_Constraint, tag=True, kw_only=True):
+class ActivitiesEndStudentsDay(_Constraint, tag=True, kw_only=True, frozen=True):
     filter: ActivityFilter
 
 
-class TwoActivitiesConsecutive(_Constraint, tag=True, kw_only=True):
+class TwoActivitiesConsecutive(_Constraint, tag=True, kw_only=True, frozen=True):
     """`second` starts right after `first` ends, on the same day."""
 
     first: int
     second: int
 
 
-class TwoActivitiesGrouped(_Constraint, tag=True, kw_only=True):
+class TwoActivitiesGrouped(_Constraint, tag=True, kw_only=True, frozen=True):
     """The two are back to back on one day, in either order."""
 
     first: int
     second: int
 
 
-class StudentsMaxGapsPerWeek(_Constraint, tag=True, kw_only=True):
+class StudentsMaxGapsPerWeek(_Constraint, tag=True, kw_only=True, frozen=True):
     """Per subgroup of `students` (`None`: every subgroup). Zero for
     Finnish basic education: no free lessons (hyppytunnit) between lessons."""
 
@@ -242,12 +242,12 @@ class StudentsMaxGapsPerWeek(_Constraint, tag=True, kw_only=True):
     max_gaps: int = 0
 
 
-class StudentsMaxGapsPerDay(_Constraint, tag=True, kw_only=True):
+class StudentsMaxGapsPerDay(_Constraint, tag=True, kw_only=True, frozen=True):
     students: str | None = None
     max_gaps: int = 0
 
 
-class StudentsEarlyMaxBeginningsAtSecondHour(_Constraint, tag=True, kw_only=True):
+class StudentsEarlyMaxBeginningsAtSecondHour(_Constraint, tag=True, kw_only=True, frozen=True):
     """Each subgroup's day starts at the first hour, except on at most
     `max_beginnings` days where it starts at the second."""
 
@@ -255,49 +255,49 @@ class StudentsEarlyMaxBeginningsAtSecondHour(_Constraint, tag=True, kw_only=True
     max_beginnings: int = 0
 
 
-class StudentsMinHoursDaily(_Constraint, tag=True, kw_only=True):
+class StudentsMinHoursDaily(_Constraint, tag=True, kw_only=True, frozen=True):
     students: str | None = None
     min_hours: int = 1
     allow_empty_days: bool = True
 
 
-class StudentsMaxHoursDaily(_Constraint, tag=True, kw_only=True):
+class StudentsMaxHoursDaily(_Constraint, tag=True, kw_only=True, frozen=True):
     students: str | None = None
     max_hours: int = 0
 
 
-class TeacherMaxGapsPerWeek(_Constraint, tag=True, kw_only=True):
+class TeacherMaxGapsPerWeek(_Constraint, tag=True, kw_only=True, frozen=True):
     teacher: str | None = None
     max_gaps: int = 0
 
 
-class TeacherMaxGapsPerDay(_Constraint, tag=True, kw_only=True):
+class TeacherMaxGapsPerDay(_Constraint, tag=True, kw_only=True, frozen=True):
     teacher: str | None = None
     max_gaps: int = 0
 
 
-class TeacherMaxDaysPerWeek(_Constraint, tag=True, kw_only=True):
+class TeacherMaxDaysPerWeek(_Constraint, tag=True, kw_only=True, frozen=True):
     teacher: str | None = None
     max_days: int = 5
 
 
-class TeacherMaxHoursDaily(_Constraint, tag=True, kw_only=True):
+class TeacherMaxHoursDaily(_Constraint, tag=True, kw_only=True, frozen=True):
     teacher: str | None = None
     max_hours: int = 0
 
 
-class TeacherMinHoursDaily(_Constraint, tag=True, kw_only=True):
+class TeacherMinHoursDaily(_Constraint, tag=True, kw_only=True, frozen=True):
     teacher: str | None = None
     min_hours: int = 1
     allow_empty_days: bool = True
 
 
-class TeacherMaxHoursContinuously(_Constraint, tag=True, kw_only=True):
+class TeacherMaxHoursContinuously(_Constraint, tag=True, kw_only=True, frozen=True):
     teacher: str | None = None
     max_hours: int = 0
 
 
-class TeacherIntervalMaxDaysPerWeek(_Constraint, tag=True, kw_only=True):
+class TeacherIntervalMaxDaysPerWeek(_Constraint, tag=True, kw_only=True, frozen=True):
     """Busy in hours `start_hour … end_hour-1` on at most `max_days` days."""
 
     teacher: str | None = None
@@ -306,7 +306,7 @@ class TeacherIntervalMaxDaysPerWeek(_Constraint, tag=True, kw_only=True):
     max_days: int = 5
 
 
-class ActivityPreferredRooms(_Constraint, tag=True, kw_only=True):
+class ActivityPreferredRooms(_Constraint, tag=True, kw_only=True, frozen=True):
     """The activity takes one of these rooms (one room: FET's
     ActivityPreferredRoom; `locked` kept for round trips)."""
 
@@ -315,28 +315,28 @@ class ActivityPreferredRooms(_Constraint, tag=True, kw_only=True):
     locked: bool = False
 
 
-class SubjectPreferredRooms(_Constraint, tag=True, kw_only=True):
+class SubjectPreferredRooms(_Constraint, tag=True, kw_only=True, frozen=True):
     subject: str
     rooms: tuple[str, ...]
 
 
-class ActivityTagPreferredRooms(_Constraint, tag=True, kw_only=True):
+class ActivityTagPreferredRooms(_Constraint, tag=True, kw_only=True, frozen=True):
     tag: str
     rooms: tuple[str, ...]
 
 
-class SubjectActivityTagPreferredRooms(_Constraint, tag=True, kw_only=True):
+class SubjectActivityTagPreferredRooms(_Constraint, tag=True, kw_only=True, frozen=True):
     subject: str
     tag: str
     rooms: tuple[str, ...]
 
 
-class StudentsSetHomeRooms(_Constraint, tag=True, kw_only=True):
+class StudentsSetHomeRooms(_Constraint, tag=True, kw_only=True, frozen=True):
     students: str
     rooms: tuple[str, ...]
 
 
-class TeacherHomeRooms(_Constraint, tag=True, kw_only=True):
+class TeacherHomeRooms(_Constraint, tag=True, kw_only=True, frozen=True):
     teacher: str
     rooms: tuple[str, ...]
 
@@ -381,14 +381,14 @@ Constraint: TypeAlias = (
 )
 
 
-class Unsupported(_Struct):
+class Unsupported(_Struct, frozen=True):
     """A constraint type the reader met and the model cannot express."""
 
     type: str
     count: int
 
 
-class Instance(_Struct):
+class Instance(_Struct, frozen=True):
     """One school's timetabling problem for one period."""
 
     name: str
@@ -415,14 +415,14 @@ class Instance(_Struct):
 # --- a solution ---------------------------------------------------------------
 
 
-class Placement(_Struct):
+class Placement(_Struct, frozen=True):
     activity: int
     day: int
     hour: int
     room: str | None = None
 
 
-class Timetable(_Struct):
+class Timetable(_Struct, frozen=True):
     placements: tuple[Placement, ...]
 
     def by_activity(self) -> dict[int, Placement]:
