@@ -7,6 +7,7 @@ reppu seed [--size small|city] [--seed N]
 reppu roster import FILE --tenant SLUG
 reppu token --tenant SLUG --name NAME --scope roster:import
 reppu vapid-keys                      print a new VAPID key pair (touches nothing)
+reppu timetable import-fet|export-fet|solve …   timetables (scheduling/cli.py)
 """
 
 from __future__ import annotations
@@ -43,6 +44,16 @@ WS_PER_MESSAGE_DEFLATE = False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["timetable"]:
+        # Standalone file tools: no settings, no database. Imported lazily and
+        # by name so that core does not depend on the scheduling package.
+        import importlib
+
+        timetable_main: Callable[[list[str]], int] = importlib.import_module(
+            "scheduling.cli"
+        ).main
+        return timetable_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "vapid-keys":
         print(vapid_keys())
@@ -110,6 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--name", required=True)
     t.add_argument("--scope", action="append", required=True)
     sub.add_parser("vapid-keys", help="print a new VAPID key pair for VAPID_PRIVATE_KEY")
+    sub.add_parser(
+        "timetable", help="timetables: import-fet, export-fet, solve (reppu timetable -h)"
+    )
     return p
 
 
