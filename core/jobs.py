@@ -203,8 +203,10 @@ class _Finish(msgspec.Struct, frozen=True):
 
 
 class JobWorker:
-    """Claims due jobs and runs their handlers: `run_due()` once (tests, with a
-    FixedClock), `run()` forever (a server's background task).
+    """Claims due jobs of its handlers' kinds and runs them: `run_due()` once
+    (tests, with a FixedClock), `run()` forever (a server's background task).
+    Several workers with different handlers (the hub's delivery, the
+    scheduling module's solver) share the table, each claiming only its kinds.
 
     Counters for metrics: `ran` (handler calls), `retried`, `failed`,
     `released` (claimed but handed back unstarted or interrupted), and
@@ -282,8 +284,14 @@ class JobWorker:
 
     async def _claim(self, now: datetime) -> list[Job]:
         async with self.db.global_tx() as conn:
+            # only the kinds this worker has handlers for: other modules'
+            # workers share the table (migration 0007)
             rows = await conn.fetch(
-                "SELECT * FROM reppu_claim_jobs($1, $2, $3)", self.batch, now, self.lease_s
+                "SELECT * FROM reppu_claim_jobs_of($1, $2, $3, $4)",
+                list(self.handlers),
+                self.batch,
+                now,
+                self.lease_s,
             )
         return [
             Job(

@@ -29,7 +29,7 @@ from hub import schedule, store
 from hub.acks import AckRow, ack_status
 from hub.audience import Recipient, count_selectors, not_addressable, resolve
 from hub.fanout import Fanout
-from hub.frames import ENCODER, encode_message
+from hub.frames import ENCODER, encode_message, signal_frame
 from hub.model import (
     MAX_SELECTORS,
     ChannelReport,
@@ -164,6 +164,16 @@ class Hub:
             subject=f"service:{event.source}",
         )
         return await self.publish_event(who, event)
+
+    async def signal(self, tenant_id: UUID, person_id: UUID, kind: str, data: object) -> None:
+        """A transient live frame to one person's connected devices
+        (`{"type": "signal", "kind": …, "data": …}`), for progress that is
+        worth showing while it happens and worthless later (a timetable
+        solve's best score so far). At most once: no inbox row, no seq, not
+        replayed on resume, nothing for a person who is not connected. Never
+        for anything the person must see — that is `notify`. `data` must be
+        msgspec-encodable and is bounded by `MAX_SIGNAL_BYTES`."""
+        await self.fanout.signal(tenant_id, person_id, signal_frame(kind, data))
 
     async def _publish(
         self,

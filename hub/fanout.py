@@ -62,6 +62,10 @@ class Fanout:
                 ]
             )
 
+    async def signal(self, tenant_id: UUID, person_id: UUID, frame: bytes) -> None:
+        """A transient frame (seq 0) to one person's devices."""
+        await self._send([(topic(tenant_id, person_id), envelope(0, frame))])
+
     async def _send(self, items: list[tuple[str, bytes]]) -> None:
         try:
             await self.broker.publish_many(items)

@@ -57,6 +57,18 @@ def report_frame(message_id: UUID, person_id: UUID, event: str, at: datetime) ->
     )
 
 
+#: Largest transient signal frame (Hub.signal); a larger one is refused.
+MAX_SIGNAL_BYTES = 4096
+
+
+def signal_frame(kind: str, data: object) -> bytes:
+    """A transient frame outside the sequence (docs/live-protocol.md)."""
+    frame = ENCODER.encode({"type": "signal", "kind": kind, "data": data})
+    if len(frame) > MAX_SIGNAL_BYTES:
+        raise ValueError(f"signal frame of {len(frame)} bytes > MAX_SIGNAL_BYTES")
+    return frame
+
+
 NO_MESSAGE = bytes(16)
 
 

@@ -363,17 +363,23 @@ def test_default_backoff_is_exponential_with_jitter() -> None:
         assert len(seen) > 1
 
 
-async def test_unknown_kind_fails(
+async def test_workers_claim_only_their_kinds(
     jdb: Database, tenants: tuple[UUID, UUID], fixed: FixedClock
 ) -> None:
-    """A job whose kind has no handler is 'failed' with an error saying so."""
+    """Workers with different handlers share the table: each claims only its
+    own kinds, and a job of another kind stays pending for its worker."""
     a, _ = tenants
-    await queue(jdb, a, job("x", kind="nobody"))
-    worker = JobWorker(jdb, fixed, {"k": Recorder()})
-    assert await worker.run_due() == 0
-    row = (await rows(jdb, a))["x"]
-    assert row["state"] == "failed" and "no handler" in row["last_error"]
-    assert worker.failed == 1
+    await queue(jdb, a, job("x", kind="nobody"), job("y", kind="k"))
+    mine, theirs = Recorder(), Recorder()
+    worker = JobWorker(jdb, fixed, {"k": mine})
+    assert await worker.run_due() == 1
+    state = await rows(jdb, a)
+    assert state["x"]["state"] == "pending" and state["x"]["attempts"] == 0
+    assert state["y"]["state"] == "done" and worker.failed == 0
+    other = JobWorker(jdb, fixed, {"nobody": theirs})
+    assert await other.run_due() == 1
+    assert (await rows(jdb, a))["x"]["state"] == "done"
+    assert len(mine.runs) == 1 and len(theirs.runs) == 1
 
 
 async def crash_claim(db: Database, fixed: FixedClock) -> list[asyncpg.Record]:
