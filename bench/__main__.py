@@ -1,6 +1,9 @@
 """Run the benchmarks and write docs/benchmarks.md.
 
-python3 dev.py bench [--only seed|fanout|jobs|channels] [--clients 1000,5000,10000]
+python3 dev.py bench [--only seed|fanout|jobs|channels|timetable] [--clients 1000,5000,10000]
+
+`--only X` replaces X's section of docs/benchmarks.md and keeps the others
+(the timetable comparison alone takes about an hour).
 """
 
 from __future__ import annotations
@@ -11,14 +14,14 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import channels_bench, fanout, jobs_bench, seed_bench
+from bench import channels_bench, fanout, jobs_bench, seed_bench, timetable
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench")
-    parser.add_argument("--only", choices=["seed", "fanout", "jobs", "channels"], default=None)
+    parser.add_argument("--only", choices=["seed", "fanout", "jobs", "channels", "timetable"], default=None)
     parser.add_argument(
         "--clients",
         default=",".join(map(str, fanout.DEFAULT_CLIENTS)),
@@ -28,6 +31,14 @@ def main() -> None:
         "--fanout-scenarios",
         default=",".join(fanout.ALL_SCENARIOS),
         help=f"fan-out: a subset of {','.join(fanout.ALL_SCENARIOS)}",
+    )
+    parser.add_argument(
+        "--timetable-seeds", type=int, default=timetable.SEEDS, help="timetable: seeds per file"
+    )
+    parser.add_argument(
+        "--timetable-files",
+        default=None,
+        help="timetable: a comma-separated subset of the public set's file names",
     )
     args = parser.parse_args()
     sections: list[str] = []
@@ -41,6 +52,9 @@ def main() -> None:
         sections.append(asyncio.run(jobs_bench.run()))
     if args.only in (None, "channels"):
         sections.append(asyncio.run(channels_bench.run()))
+    if args.only in (None, "timetable"):
+        files = tuple(args.timetable_files.split(",")) if args.timetable_files else None
+        sections.append(timetable.run(seeds=args.timetable_seeds, only=files))
     header = (
         "# Benchmarks\n\n"
         f"Written by `python3 dev.py bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
@@ -48,8 +62,19 @@ def main() -> None:
         "Numbers are from one run on this machine; ratios compare runs made side by side "
         "in the same process.\n"
     )
+    if args.only is not None and DOC.exists():
+        sections = _merge(DOC.read_text(), sections)
     DOC.write_text(header + "\n" + "\n\n".join(sections) + "\n")
     print(DOC.read_text())
+
+
+def _merge(old: str, new: list[str]) -> list[str]:
+    """The old document's sections with those of `new` put in place of the
+    ones with the same heading (new headings are appended)."""
+    parts = ["## " + part.rstrip() for part in old.split("\n## ")[1:]]
+    heading = {section.split("\n", 1)[0]: section for section in new}
+    merged = [heading.pop(part.split("\n", 1)[0], part) for part in parts]
+    return merged + list(heading.values())
 
 
 def _cores() -> int:

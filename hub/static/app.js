@@ -12,6 +12,7 @@ const INBOX_MAX_PAGES = 20;
 // Messages I sent earlier, listed for their reports.
 const SENT_SHOWN = 10;
 const STAFF = new Set(["teacher", "principal", "secretary", "staff"]);
+const SCHEDULERS = new Set(["principal", "secretary"]); // may schedule a school's timetable
 const ROLE_NAMES = {
   learner: "oppilas", guardian: "huoltaja", teacher: "opettaja",
   principal: "rehtori", secretary: "koulusihteeri", staff: "henkilökunta",
@@ -158,6 +159,9 @@ function renderMe() {
   $("app").classList.toggle("staff", staff);
   $("send").hidden = !(staff && groups.length);
   $("reports").hidden = !staff;
+  const schools = [...new Set(person.roles.filter((r) => SCHEDULERS.has(r.role)).map((r) => r.school_id))];
+  $("timetable").hidden = !schools.length;
+  $("draft-school").replaceChildren(...schools.map((id) => el("option", { value: id }, id)));
   $("send-group").replaceChildren(...groups.map((g) => el("option", { value: g.id }, `${g.name} (${g.kind === "class" ? "luokka" : "opetusryhmä"})`)));
   state.sendKey = uuid4();
 }
@@ -331,6 +335,7 @@ function onFrame(f) {
       setLive("online", "Yhdistetty");
       break;
     case "report": onReport(f); break;
+    case "signal": if (f.kind === "timetable.solve") onSolveProgress(f.data); break;
     case "ping": live.send({ type: "pong" }); break;
     case "pong": break;
     case "error": showError({ message: "Live-virhe", code: f.code }); break;
@@ -436,6 +441,8 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("logout").addEventListener("click", () => logout());
   $("send-form").addEventListener("submit", onSend);
+  $("draft-form").addEventListener("submit", onDraft);
+  $("solve-form").addEventListener("submit", onSolve);
   $("report-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     showReport($("report-id").value.trim());
@@ -447,3 +454,54 @@ document.addEventListener("DOMContentLoaded", () => {
     start().catch((e) => { if (state.token) showError(e); });
   }
 });
+
+// ---- timetable solves (principal, secretary) ------------------------------------------
+
+const solves = new Map(); // solve id -> latest progress
+
+async function onDraft(ev) {
+  ev.preventDefault();
+  showError(null);
+  const file = $("draft-file").files[0];
+  if (!file) return;
+  try {
+    const draft = await api("POST", "/v1/timetable/drafts", {
+      school_id: $("draft-school").value, name: file.name, fet: await file.text(),
+    });
+    $("solve-draft").value = draft.id;
+  } catch (err) { showError(err); }
+}
+
+async function onSolve(ev) {
+  ev.preventDefault();
+  showError(null);
+  try {
+    const s = await api("POST", `/v1/timetable/drafts/${$("solve-draft").value}/solves`, {
+      time_limit_s: Number($("solve-limit").value) || 60,
+    });
+    onSolveProgress({ solve_id: s.id, state: s.state });
+  } catch (err) { showError(err); }
+}
+
+function onSolveProgress(data) {
+  solves.set(data.solve_id, { ...(solves.get(data.solve_id) || {}), ...data });
+  renderSolves();
+}
+
+function renderSolves() {
+  $("solve-list").replaceChildren(...[...solves.values()].map((s) => {
+    const parts = [s.state];
+    if (typeof s.elapsed_s === "number") parts.push(`${s.elapsed_s.toFixed(1)} s`);
+    if (typeof s.soft === "number") parts.push(`pehmeät rikkeet ${s.soft.toFixed(2)}`);
+    if (typeof s.hard === "number") parts.push(`kovat ${s.hard}`);
+    if (s.phase) parts.push(s.phase);
+    const stop = el("button", { type: "button" }, "Pysäytä");
+    stop.hidden = !(s.state === "queued" || s.state === "running");
+    stop.addEventListener("click", async () => {
+      try { onSolveProgress(await api("POST", `/v1/timetable/solves/${s.solve_id}/stop`)); }
+      catch (err) { showError(err); }
+    });
+    return el("li", { "data-solve": s.solve_id, "data-state": s.state },
+      `${s.solve_id.slice(0, 8)}: ${parts.join(", ")} `, stop);
+  }));
+}

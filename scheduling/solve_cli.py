@@ -1,0 +1,119 @@
+"""`reppu timetable solve FILE --time-limit S --seed N --out DIR`: solve a `.fet`
+file standalone.
+
+Writes into DIR:
+  activities.xml   the timetable in FET's own format for that file (one
+                   <Activity> with <Id>, <Day>, <Hour>, <Room>, as fet-cl
+                   writes <name>_activities.xml)
+  timetable.fet    the source with the timetable locked in, which FET opens
+  violations.txt   every hard and soft violation the checker counts
+  report.json      status, times, scores (for scripts and the benchmark)
+
+Exit status: 0 when a complete timetable with no hard violation was found,
+1 when not, 2 when the file cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+
+import msgspec
+
+#: exit statuses
+SOLVED, NOT_SOLVED, BAD_INPUT = 0, 1, 2
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    s = sub.add_parser("solve", help="solve a .fet file standalone")
+    s.add_argument("file", type=Path)
+    s.add_argument("--time-limit", type=float, default=300.0, help="seconds (default 300)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--workers", type=int, default=2, help="CP-SAT workers (default 2)")
+    s.add_argument(
+        "--improve",
+        type=float,
+        default=None,
+        help="after the first complete timetable, improve the soft score this many "
+        "seconds more (default: until the time limit or optimal)",
+    )
+    s.add_argument("--out", type=Path, required=True, help="directory to write into")
+    s.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def solve_command(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    from scheduling.checker import check
+    from scheduling.fet import read_fet, write_activities_xml, write_fet
+    from scheduling.solver import Progress, solve
+
+    try:
+        fet = read_fet(args.file)
+    except (OSError, ValueError) as exc:
+        print(f"reppu timetable solve: cannot read {args.file}: {exc}", file=sys.stderr)
+        return BAD_INPUT
+    instance = fet.instance
+    for u in instance.unsupported:
+        print(f"warning: {u.count} × {u.type} not supported, ignored", file=sys.stderr)
+
+    def progress(p: Progress) -> None:
+        if not args.quiet:
+            soft = "-" if p.soft is None else f"{p.soft:.2f}"
+            print(f"{p.elapsed_s:7.1f}s  {p.phase:<12} soft {soft}", file=sys.stderr, flush=True)
+
+    result = solve(
+        instance,
+        time_limit_s=args.time_limit,
+        seed=args.seed,
+        workers=args.workers,
+        warm_start=fet.warm_start,
+        on_progress=progress,
+        stop=threading.Event(),
+        improve_s=args.improve,
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = None
+    if result.timetable is not None:
+        report = check(instance, result.timetable)
+        (args.out / "activities.xml").write_text(
+            write_activities_xml(instance, result.timetable), encoding="utf-8"
+        )
+        (args.out / "timetable.fet").write_text(
+            write_fet(args.file, result.timetable), encoding="utf-8"
+        )
+        lines = [
+            f"{args.file.name}: {'complete' if report.complete else 'INCOMPLETE'}, "
+            f"hard violations {report.hard}, soft conflicts {report.soft:.2f}",
+            *(f"unsupported (ignored): {u.count} × {u.type}" for u in instance.unsupported),
+            "",
+            *(
+                f"{'HARD' if v.weight >= 100 else 'soft'} {v.type} "
+                f"(weight {v.weight:g}, amount {v.amount:g}): {v.detail}"
+                for v in report.violations
+            ),
+        ]
+        (args.out / "violations.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    solved = report is not None and report.complete and report.hard == 0
+    summary = {
+        "file": str(args.file),
+        "status": result.status,
+        "complete": bool(report and report.complete),
+        "hard": None if report is None else report.hard,
+        "soft": None if report is None else report.soft,
+        "first_complete_s": result.first_complete_s,
+        "solve_wall_s": result.wall_s,
+        "cli_total_s": time.perf_counter() - started,
+        "workers": result.workers,
+        "seed": result.seed,
+        "unsupported": [[u.type, u.count] for u in instance.unsupported],
+    }
+    (args.out / "report.json").write_bytes(msgspec.json.format(msgspec.json.encode(summary)))
+    print(
+        f"{args.file.name}: {result.status}; "
+        + (f"hard {report.hard}, soft {report.soft:.2f}" if report else "no timetable")
+        + f"; {result.wall_s:.1f} s"
+    )
+    return SOLVED if solved else NOT_SOLVED
