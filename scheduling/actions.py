@@ -232,9 +232,7 @@ async def start_solve(
     db: Database, clock: Clock, who: Principal, draft_id: UUID, new: NewSolve
 ) -> SolveView:
     if not 1 <= new.time_limit_s <= MAX_TIME_LIMIT_S:
-        raise BadRequest(
-            f"time_limit_s must be 1…{MAX_TIME_LIMIT_S}", code="invalid_time_limit"
-        )
+        raise BadRequest(f"time_limit_s must be 1…{MAX_TIME_LIMIT_S}", code="invalid_time_limit")
     if not 1 <= new.workers <= MAX_WORKERS:
         raise BadRequest(f"workers must be 1…{MAX_WORKERS}", code="invalid_workers")
     if not 0 <= new.seed < 2**31:
@@ -415,6 +413,7 @@ class SolveRunner:
                 on_progress=on_progress,
                 stop=stop,
             )
+            stopped = stop.is_set()  # by stop_solve, before the solver ended itself
         finally:
             stop.set()
             for t in helpers:
@@ -422,9 +421,9 @@ class SolveRunner:
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
         if result.timetable is None:
-            return ("stopped" if result.status == "stopped" else "incomplete"), None, None, None
+            return ("stopped" if stopped else "incomplete"), None, None, None
         report_ = check(instance, result.timetable)
-        if result.status == "stopped":
+        if stopped:
             state = "stopped"
         else:
             state = "solved" if report_.complete and report_.hard == 0 else "incomplete"
@@ -460,5 +459,3 @@ class SolveRunner:
             await self.signal(tenant, person, "timetable.solve", {"solve_id": solve_id, **data})
         except Exception as exc:  # progress is best effort; the row has it
             log.warning("timetable solve %s: signal failed: %s", solve_id, type(exc).__name__)
-
-

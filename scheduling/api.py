@@ -18,7 +18,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 
 from core.api import principal, services
 from core.auth import Principal
@@ -48,13 +48,17 @@ async def post_draft(
 
 
 @get("/v1/timetable/drafts/{draft_id:uuid}", tags=["timetable"])
-async def get_draft(request: Request[Principal, Any, Any], draft_id: UUID) -> actions.DraftView:
+async def get_draft(
+    request: Request[Principal, Any, Any], draft_id: FromPath[UUID]
+) -> actions.DraftView:
     return await actions.get_draft(services(request).db, principal(request), draft_id)
 
 
 @post("/v1/timetable/drafts/{draft_id:uuid}/solves", tags=["timetable"], status_code=202)
 async def post_solve(
-    request: Request[Principal, Any, Any], draft_id: UUID, data: JSONBody[actions.NewSolve]
+    request: Request[Principal, Any, Any],
+    draft_id: FromPath[UUID],
+    data: JSONBody[actions.NewSolve],
 ) -> Response[actions.SolveView]:
     """Start solving the draft in the background; follow it at
     GET /v1/timetable/solves/{id} or live (signal frames)."""
@@ -67,19 +71,23 @@ async def post_solve(
 
 
 @get("/v1/timetable/solves/{solve_id:uuid}", tags=["timetable"])
-async def get_solve(request: Request[Principal, Any, Any], solve_id: UUID) -> actions.SolveView:
+async def get_solve(
+    request: Request[Principal, Any, Any], solve_id: FromPath[UUID]
+) -> actions.SolveView:
     return await actions.get_solve(services(request).db, principal(request), solve_id)
 
 
 @post("/v1/timetable/solves/{solve_id:uuid}/stop", tags=["timetable"], status_code=200)
-async def post_stop(request: Request[Principal, Any, Any], solve_id: UUID) -> actions.SolveView:
+async def post_stop(
+    request: Request[Principal, Any, Any], solve_id: FromPath[UUID]
+) -> actions.SolveView:
     svc = services(request)
     return await actions.stop_solve(svc.db, svc.clock, principal(request), solve_id)
 
 
 @get("/v1/timetable/solves/{solve_id:uuid}/timetable", tags=["timetable"])
 async def get_solve_timetable(
-    request: Request[Principal, Any, Any], solve_id: UUID
+    request: Request[Principal, Any, Any], solve_id: FromPath[UUID]
 ) -> Timetable:
     return await actions.solve_timetable(services(request).db, principal(request), solve_id)
 

@@ -1,0 +1,152 @@
+"""Timetable drafts and background solves over HTTP, with live progress on the
+websocket, against the session's real server (tenant `perhe`: `sec` is the
+secretary of school s1, `t1` a teacher there)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import UUID
+
+import httpx
+import msgspec
+from litestar import Litestar
+
+from core.jobs import JobWorker
+from scheduling.checker import check
+from scheduling.fet import read_fet
+from scheduling.model import Timetable
+from tests.conftest import login
+from tests.hub.live_client import connect
+from tests.scheduling import fetdata, tiny_fet
+
+
+def worker(app: Litestar) -> JobWorker:
+    w: JobWorker = app.state["scheduling_worker"]
+    return w
+
+
+async def draft(
+    client: httpx.AsyncClient, family: dict[str, UUID], fet: str, who: str = "sec"
+) -> httpx.Response:
+    return await client.post(
+        "/v1/timetable/drafts",
+        json={"school_id": str(family["s1"]), "name": "syksy", "fet": fet},
+        headers=await login(client, f"{who}@perhe"),
+    )
+
+
+async def test_secretary_imports_solves_and_watches_live(
+    client: httpx.AsyncClient, app: Litestar, family: dict[str, UUID], tmp_path: Any
+) -> None:
+    """The secretary imports a FET file, starts a solve, sees its progress
+    live as `signal` frames, and gets a timetable the checker finds valid."""
+    fet = tiny_fet.school(classes=4)
+    r = await draft(client, family, fet)
+    assert r.status_code == 201, r.text
+    d = r.json()
+    assert d["activities"] == 4 * 13 and d["unsupported"] == [] and d["days"] == 5
+    h = await login(client, "sec@perhe")
+    live = await connect(client, "sec")
+    try:
+        r = await client.post(
+            f"/v1/timetable/drafts/{d['id']}/solves",
+            json={"time_limit_s": 30, "seed": 3, "workers": 1},
+            headers=h,
+        )
+        assert r.status_code == 202, r.text
+        solve = r.json()
+        assert solve["state"] == "queued" and solve["has_timetable"] is False
+        assert await worker(app).run_due() == 1
+        done = await live.until("signal", data__solve_id=solve["id"], data__state="solved")
+        assert done["kind"] == "timetable.solve" and done["data"]["hard"] == 0
+        assert any(
+            f["type"] == "signal" and f["data"].get("state") == "running" for f in live.frames
+        )
+    finally:
+        await live.close()
+    r = await client.get(f"/v1/timetable/solves/{solve['id']}", headers=h)
+    view = r.json()
+    assert view["state"] == "solved" and view["hard"] == 0 and view["has_timetable"]
+    r = await client.get(f"/v1/timetable/solves/{solve['id']}/timetable", headers=h)
+    assert r.status_code == 200
+    timetable = msgspec.convert(r.json(), type=Timetable)
+    path = tmp_path / "tiny.fet"
+    path.write_text(fet)
+    report = check(read_fet(path).instance, timetable)
+    assert report.complete and report.hard == 0
+    # a finished solve is not run again (the job is done; a re-run is a no-op)
+    assert await worker(app).run_due() == 0
+
+
+async def test_only_the_schools_scheduler(
+    client: httpx.AsyncClient, family: dict[str, UUID]
+) -> None:
+    """A teacher may not import, start or watch solves: 403 not_scheduler."""
+    r = await draft(client, family, tiny_fet.school(classes=1), who="t1")
+    assert r.status_code == 403 and r.json()["code"] == "not_scheduler"
+    d = (await draft(client, family, tiny_fet.school(classes=1))).json()
+    h = await login(client, "t1@perhe")
+    r = await client.get(f"/v1/timetable/drafts/{d['id']}", headers=h)
+    assert r.status_code == 403
+    r = await client.post(f"/v1/timetable/drafts/{d['id']}/solves", json={}, headers=h)
+    assert r.status_code == 403
+
+
+async def test_bad_input_is_refused_with_a_code(
+    client: httpx.AsyncClient, family: dict[str, UUID]
+) -> None:
+    r = await draft(client, family, "<fet><Days_List>")
+    assert r.status_code == 400 and r.json()["code"] == "invalid_fet"
+    d = (await draft(client, family, tiny_fet.school(classes=1))).json()
+    h = await login(client, "sec@perhe")
+    for body, code in (
+        ({"time_limit_s": 0}, "invalid_time_limit"),
+        ({"time_limit_s": 100_000}, "invalid_time_limit"),
+        ({"workers": 64}, "invalid_workers"),
+    ):
+        r = await client.post(f"/v1/timetable/drafts/{d['id']}/solves", json=body, headers=h)
+        assert r.status_code == 400 and r.json()["code"] == code, (body, r.text)
+    r = await client.get(f"/v1/timetable/solves/{d['id']}", headers=h)
+    assert r.status_code == 404 and r.json()["code"] == "solve_not_found"
+
+
+async def test_a_queued_solve_stops_at_once(
+    client: httpx.AsyncClient, app: Litestar, family: dict[str, UUID]
+) -> None:
+    d = (await draft(client, family, tiny_fet.school(classes=1))).json()
+    h = await login(client, "sec@perhe")
+    s = (await client.post(f"/v1/timetable/drafts/{d['id']}/solves", json={}, headers=h)).json()
+    r = await client.post(f"/v1/timetable/solves/{s['id']}/stop", headers=h)
+    assert r.status_code == 200 and r.json()["state"] == "stopped"
+    assert await worker(app).run_due() == 1  # the job finds it stopped and does nothing
+    r = await client.get(f"/v1/timetable/solves/{s['id']}/timetable", headers=h)
+    assert r.status_code == 409 and r.json()["code"] == "no_timetable"
+
+
+async def test_a_running_solve_stops_keeping_its_best(
+    client: httpx.AsyncClient, app: Litestar, family: dict[str, UUID]
+) -> None:
+    """A solve of a real school (fet-data's Greek school) is stopped while it
+    runs: it ends 'stopped', not at its time limit."""
+    path = fetdata.example(fetdata.PUBLIC_SET[0])
+    d = (await draft(client, family, path.read_text(encoding="utf-8"))).json()
+    h = await login(client, "sec@perhe")
+    s = (
+        await client.post(
+            f"/v1/timetable/drafts/{d['id']}/solves",
+            json={"time_limit_s": 600, "workers": 1},
+            headers=h,
+        )
+    ).json()
+    running = asyncio.create_task(worker(app).run_due())
+    for _ in range(200):
+        view = (await client.get(f"/v1/timetable/solves/{s['id']}", headers=h)).json()
+        if view["state"] == "running":
+            break
+        await asyncio.sleep(0.05)
+    r = await client.post(f"/v1/timetable/solves/{s['id']}/stop", headers=h)
+    assert r.status_code == 200 and r.json()["stop_requested"] is True
+    assert await asyncio.wait_for(running, 120) == 1
+    view = (await client.get(f"/v1/timetable/solves/{s['id']}", headers=h)).json()
+    assert view["state"] == "stopped", view

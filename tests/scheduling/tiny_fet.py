@@ -1,0 +1,106 @@
+"""Small FET documents made here, for tests that need a `.fet` file of their own
+(nothing is taken from fet-data)."""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+DAYS = ("ma", "ti", "ke", "to", "pe")
+
+
+def school(
+    *,
+    classes: int = 3,
+    hours: int = 6,
+    lessons: tuple[tuple[str, int], ...] = (("mat", 4), ("äi", 4), ("en", 3), ("bi", 2)),
+    days: tuple[str, ...] = DAYS,
+    no_gaps: bool = True,
+    spread_weight: int | None = 95,
+) -> str:
+    """`classes` classes (years "7A", "7B", …), each with `lessons` (subject,
+    lessons per week) of one hour; the subject's teacher is "T-<subject>-<n>"
+    with one teacher per two classes. Optionally zero gaps for every class
+    and a soft MinDaysBetweenActivities between a subject's lessons."""
+    names = [f"7{chr(ord('A') + i)}" for i in range(classes)]
+    subjects = [s for s, _ in lessons]
+    teachers = sorted({f"T-{s}-{c // 2}" for s in subjects for c in range(classes)})
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<fet version="6.8.5">',
+        "<Institution_Name>Testikoulu</Institution_Name>",
+        "<Comments></Comments>",
+        f"<Days_List><Number_of_Days>{len(days)}</Number_of_Days>",
+        *(f"<Day><Name>{d}</Name></Day>" for d in days),
+        "</Days_List>",
+        f"<Hours_List><Number_of_Hours>{hours}</Number_of_Hours>",
+        *(f"<Hour><Name>{h + 1}</Name></Hour>" for h in range(hours)),
+        "</Hours_List>",
+        "<Subjects_List>",
+        *(f"<Subject><Name>{escape(s)}</Name><Comments></Comments></Subject>" for s in subjects),
+        "</Subjects_List>",
+        "<Activity_Tags_List></Activity_Tags_List>",
+        "<Teachers_List>",
+        *(f"<Teacher><Name>{t}</Name><Comments></Comments></Teacher>" for t in teachers),
+        "</Teachers_List>",
+        "<Students_List>",
+        *(
+            f"<Year><Name>{n}</Name><Number_of_Students>20</Number_of_Students>"
+            "<Comments></Comments></Year>"
+            for n in names
+        ),
+        "</Students_List>",
+        "<Activities_List>",
+    ]
+    next_id = 1
+    groups: list[list[int]] = []
+    for c, name in enumerate(names):
+        for subject, per_week in lessons:
+            ids = []
+            for _ in range(per_week):
+                out.append(
+                    "<Activity>"
+                    f"<Teacher>T-{escape(subject)}-{c // 2}</Teacher>"
+                    f"<Subject>{escape(subject)}</Subject><Students>{name}</Students>"
+                    "<Duration>1</Duration><Total_Duration>1</Total_Duration>"
+                    f"<Id>{next_id}</Id><Activity_Group_Id>0</Activity_Group_Id>"
+                    "<Active>true</Active><Comments></Comments></Activity>"
+                )
+                ids.append(next_id)
+                next_id += 1
+            groups.append(ids)
+    out += [
+        "</Activities_List>",
+        "<Buildings_List></Buildings_List>",
+        "<Rooms_List></Rooms_List>",
+        "<Time_Constraints_List>",
+        "<ConstraintBasicCompulsoryTime><Weight_Percentage>100</Weight_Percentage>"
+        "<Active>true</Active><Comments></Comments></ConstraintBasicCompulsoryTime>",
+    ]
+    if no_gaps:
+        out.append(
+            "<ConstraintStudentsMaxGapsPerWeek><Weight_Percentage>100</Weight_Percentage>"
+            "<Max_Gaps>0</Max_Gaps><Active>true</Active><Comments></Comments>"
+            "</ConstraintStudentsMaxGapsPerWeek>"
+        )
+    if spread_weight is not None:
+        for ids in groups:
+            if len(ids) < 2:
+                continue
+            out.append(
+                "<ConstraintMinDaysBetweenActivities>"
+                f"<Weight_Percentage>{spread_weight}</Weight_Percentage>"
+                "<Consecutive_If_Same_Day>true</Consecutive_If_Same_Day>"
+                f"<Number_of_Activities>{len(ids)}</Number_of_Activities>"
+                + "".join(f"<Activity_Id>{i}</Activity_Id>" for i in ids)
+                + f"<MinDays>1</MinDays><Active>true</Active><Comments></Comments>"
+                "</ConstraintMinDaysBetweenActivities>"
+            )
+    out += [
+        "</Time_Constraints_List>",
+        "<Space_Constraints_List>",
+        "<ConstraintBasicCompulsorySpace><Weight_Percentage>100</Weight_Percentage>"
+        "<Active>true</Active><Comments></Comments></ConstraintBasicCompulsorySpace>",
+        "</Space_Constraints_List>",
+        "</fet>",
+    ]
+    return "\n".join(out) + "\n"
