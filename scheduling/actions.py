@@ -135,6 +135,15 @@ def read_fet_text(text: str) -> tuple[Instance, Timetable | None]:
     return fet.instance, fet.warm_start
 
 
+async def roster_instance(db: Database, who: Principal, school_id: UUID, name: str) -> Instance:
+    """The school's timetabling problem built from its roster."""
+    from scheduling.roster import instance_from_roster
+
+    require_scheduler(who, school_id)
+    async with db.tenant(who.tenant_id) as conn:
+        return await instance_from_roster(conn, school_id, name=name)
+
+
 async def create_draft(
     db: Database, clock: Clock, who: Principal, school_id: UUID, name: str, instance: Instance
 ) -> DraftView:

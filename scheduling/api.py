@@ -22,6 +22,7 @@ from litestar.params import FromPath, JSONBody
 
 from core.api import principal, services
 from core.auth import Principal
+from core.errors import BadRequest
 from scheduling import actions
 from scheduling.model import Timetable
 
@@ -29,21 +30,28 @@ from scheduling.model import Timetable
 class NewDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     school_id: UUID
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    #: the text of a .fet file
-    fet: str
+    #: the text of a .fet file …
+    fet: str | None = None
+    #: … or build the problem from the school's roster (scheduling.roster)
+    from_roster: bool = False
 
 
 @post("/v1/timetable/drafts", tags=["timetable"], status_code=201)
 async def post_draft(
     request: Request[Principal, Any, Any], data: JSONBody[NewDraft]
 ) -> actions.DraftView:
-    """Import a FET file as a timetable draft of a school (principal or
-    secretary). Constraint types the solver does not know are listed in
-    `unsupported` and ignored."""
+    """A timetable draft of a school (principal or secretary): a FET file
+    imported (`fet`; constraint types the solver does not know are listed in
+    `unsupported` and ignored), or the school's roster (`from_roster`)."""
     svc = services(request)
     who = principal(request)
     actions.require_scheduler(who, data.school_id)
-    instance, _ = actions.read_fet_text(data.fet)
+    if (data.fet is None) == (not data.from_roster):
+        raise BadRequest("give either fet or from_roster", code="invalid_draft_source")
+    if data.fet is not None:
+        instance, _ = actions.read_fet_text(data.fet)
+    else:
+        instance = await actions.roster_instance(svc.db, who, data.school_id, data.name)
     return await actions.create_draft(svc.db, svc.clock, who, data.school_id, data.name, instance)
 
 

@@ -441,7 +441,8 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("logout").addEventListener("click", () => logout());
   $("send-form").addEventListener("submit", onSend);
-  $("draft-form").addEventListener("submit", onDraft);
+  $("draft-form").addEventListener("submit", (ev) => onDraft(ev, false));
+  $("draft-roster").addEventListener("click", (ev) => onDraft(ev, true));
   $("solve-form").addEventListener("submit", onSolve);
   $("report-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -459,15 +460,15 @@ document.addEventListener("DOMContentLoaded", () => {
 
 const solves = new Map(); // solve id -> latest progress
 
-async function onDraft(ev) {
+async function onDraft(ev, fromRoster) {
   ev.preventDefault();
   showError(null);
   const file = $("draft-file").files[0];
-  if (!file) return;
+  if (!file && !fromRoster) return;
   try {
-    const draft = await api("POST", "/v1/timetable/drafts", {
-      school_id: $("draft-school").value, name: file.name, fet: await file.text(),
-    });
+    const body = { school_id: $("draft-school").value, name: fromRoster ? "ryhmistä" : file.name };
+    if (fromRoster) body.from_roster = true; else body.fet = await file.text();
+    const draft = await api("POST", "/v1/timetable/drafts", body);
     $("solve-draft").value = draft.id;
   } catch (err) { showError(err); }
 }

@@ -150,3 +150,14 @@ async def test_a_running_solve_stops_keeping_its_best(
     assert await asyncio.wait_for(running, 120) == 1
     view = (await client.get(f"/v1/timetable/solves/{s['id']}", headers=h)).json()
     assert view["state"] == "stopped", view
+
+
+async def test_draft_from_the_roster(client: httpx.AsyncClient, family: dict[str, UUID]) -> None:
+    """A draft built from the school's roster (its groups and teachers)."""
+    h = await login(client, "sec@perhe")
+    body = {"school_id": str(family["s1"]), "name": "roster", "from_roster": True}
+    r = await client.post("/v1/timetable/drafts", json=body, headers=h)
+    assert r.status_code == 201, r.text
+    assert r.json()["days"] == 5 and r.json()["unsupported"] == []
+    r = await client.post("/v1/timetable/drafts", json={**body, "fet": "<fet/>"}, headers=h)
+    assert r.status_code == 400 and r.json()["code"] == "invalid_draft_source"
