@@ -12,6 +12,7 @@ right after binding and before any browser connects: the live node reads
 
 from __future__ import annotations
 
+import re
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -30,6 +31,7 @@ from core.db import Database
 from hub import live
 from hub.module import HubModule
 from hub.page import CONTENT_SECURITY_POLICY
+from scheduling.module import SchedulingModule
 from tests.conftest import login, replace, serve
 
 Ids = dict[str, UUID]
@@ -56,7 +58,7 @@ async def page_app(
 ) -> AsyncIterator[tuple[Litestar, str]]:
     """A server of the app whose allowed websocket origins include its own URL."""
     svc = Services(settings, db, clock)
-    app = create_app(svc, modules=[HubModule()])
+    app = create_app(svc, modules=[HubModule(), SchedulingModule()])
     async with serve(app) as url:
         svc.settings = replace(settings, allowed_origins=(*settings.allowed_origins, url))
         yield app, url
@@ -230,3 +232,26 @@ async def test_page_resumes_after_the_server_drops_its_socket(
         assert problems == []
     finally:
         await guardian.context.close()
+
+
+async def test_secretary_solves_a_timetable_and_watches_it_live(
+    browser: Browser, page_url: str
+) -> None:
+    """The secretary makes a draft from the school's groups, starts a solve and
+    watches its progress arrive live (signal frames) until it is solved."""
+    problems: list[str] = []
+    page = await open_page(browser, page_url, problems)
+    try:
+        await log_in(page, "sec@perhe")
+        await expect(page.locator("#timetable")).to_be_visible()
+        await page.get_by_role("button", name="Luonnos koulun ryhmistä").click()
+        await expect(page.locator("#solve-draft")).to_have_value(re.compile("^[0-9a-f-]{36}$"))
+        await page.get_by_label("Aikaraja (s)").fill("60")
+        await page.get_by_role("button", name="Laske", exact=True).click()
+        solved = page.locator('#solve-list li[data-state="solved"]')
+        await expect(solved).to_be_visible(timeout=90_000)
+        await expect(solved).to_contain_text("kovat 0")
+        await expect(solved.get_by_role("button", name="Pysäytä")).to_be_hidden()
+        assert problems == []
+    finally:
+        await page.context.close()
