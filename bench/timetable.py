@@ -85,12 +85,15 @@ def run(seeds: int = SEEDS, only: Sequence[str] | None = None) -> str:
         for seed in range(1, seeds + 1):
             runs["fet-cl"].append(_fet(fet, path, seed))
             runs["reppu"].append(_reppu(path, seed))
-            print(f"{path.name} seed {seed}: {runs['fet-cl'][-1]} / {runs['reppu'][-1]}", flush=True)
+            print(
+                f"{path.name} seed {seed}: {runs['fet-cl'][-1]} / {runs['reppu'][-1]}", flush=True
+            )
         activities = _activities(path)
         for name, rs in runs.items():
             lines.append(_row(path.name, activities, name, rs))
         summary.append((path.name, runs))
     lines += ["", *_verdict(summary), ""]
+    lines += _beyond_section(fet)
     lines += _minimal_change_section()
     lines += _bars_section()
     return "\n".join(lines)
@@ -136,8 +139,11 @@ def _worst(xs: Sequence[float], unsolved: bool) -> str:
 
 
 def _verdict(summary: list[tuple[str, dict[str, list[Run]]]]) -> list[str]:
-    out = ["**Against the goal** (every file FET solves, Reppu solves; median time no worse "
-           "than FET's on at least half; soft no more than FET's):", ""]
+    out = [
+        "**Against the goal** (every file FET solves, Reppu solves; median time no worse "
+        "than FET's on at least half; soft no more than FET's):",
+        "",
+    ]
     faster = 0
     for name, runs in summary:
         f = [r for r in runs["fet-cl"] if r.solved]
@@ -178,27 +184,47 @@ def _timed(cmd: list[str], timeout: float) -> tuple[int | None, float, float]:
     return rc, time.perf_counter() - t0, _children_cpu() - cpu0
 
 
-def _fet(fet: str, path: Path, seed: int) -> Run:
+def _fet(fet: str, path: Path, seed: int, limit: float = LIMIT_S) -> Run:
     from scheduling.checker import check
     from scheduling.fet import read_activities_xml, read_fet
 
     with tempfile.TemporaryDirectory() as out:
-        seeds = [f"--randomseeds{k}={seed * 7919 + i}" for i, k in enumerate(("10", "11", "12", "20", "21", "22"))]
+        seeds = [
+            f"--randomseeds{k}={seed * 7919 + i}"
+            for i, k in enumerate(("10", "11", "12", "20", "21", "22"))
+        ]
         rc, wall, cpu = _timed(
-            [fet, f"--inputfile={path}", f"--outputdir={out}", f"--timelimitseconds={LIMIT_S}",
-             "--htmllevel=0", *seeds],
-            LIMIT_S + 30,
+            [
+                fet,
+                f"--inputfile={path}",
+                f"--outputdir={out}",
+                f"--timelimitseconds={int(limit)}",
+                "--htmllevel=0",
+                *seeds,
+            ],
+            limit + 30,
         )
         produced = Path(out) / "timetables" / path.stem / f"{path.stem}_activities.xml"
-        result = (Path(out) / "logs" / "result.txt")
-        ok = rc == 0 and produced.exists() and result.exists() and "successful" in result.read_text()
+        result = Path(out) / "logs" / "result.txt"
+        ok = (
+            rc == 0 and produced.exists() and result.exists() and "successful" in result.read_text()
+        )
         if not ok:
             return Run("fet-cl", seed, False, wall, cpu, None, None, None)
         instance = read_fet(path).instance
         report = check(instance, read_activities_xml(produced, instance))
         own = _fet_soft(produced.parent / f"{path.stem}_soft_conflicts.txt")
-        return Run("fet-cl", seed, report.complete and report.hard == 0, wall, cpu, wall,
-                   report.hard, report.soft, own)
+        return Run(
+            "fet-cl",
+            seed,
+            report.complete and report.hard == 0,
+            wall,
+            cpu,
+            wall,
+            report.hard,
+            report.soft,
+            own,
+        )
 
 
 def _fet_soft(path: Path) -> float | None:
@@ -210,13 +236,27 @@ def _fet_soft(path: Path) -> float | None:
     return None
 
 
-def _reppu(path: Path, seed: int) -> Run:
-    with tempfile.TemporaryDirectory() as out:
+def _reppu(path: Path, seed: int, limit: float = LIMIT_S, keep_in: Path | None = None) -> Run:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = str(keep_in or tmp)
         rc, wall, cpu = _timed(
-            [str(Path(sys.executable).parent / "reppu"), "timetable", "solve", str(path),
-             "--time-limit", str(LIMIT_S), "--seed", str(seed), "--workers", str(WORKERS),
-             "--improve", str(IMPROVE_S), "--out", out],
-            LIMIT_S + IMPROVE_S + 60,
+            [
+                str(Path(sys.executable).parent / "reppu"),
+                "timetable",
+                "solve",
+                str(path),
+                "--time-limit",
+                str(limit),
+                "--seed",
+                str(seed),
+                "--workers",
+                str(WORKERS),
+                "--improve",
+                str(IMPROVE_S),
+                "--out",
+                out,
+            ],
+            limit + IMPROVE_S + 60,
         )
         report_path = Path(out) / "report.json"
         if rc != 0 or not report_path.exists():
@@ -224,14 +264,96 @@ def _reppu(path: Path, seed: int) -> Run:
         report = json.loads(report_path.read_text())
         startup = max(0.0, wall - report["cli_total_s"])
         first = report["first_complete_s"]
-        return Run("reppu", seed, report["hard"] == 0 and report["complete"], wall, cpu,
-                   None if first is None else startup + first, report["hard"], report["soft"])
+        return Run(
+            "reppu",
+            seed,
+            report["hard"] == 0 and report["complete"],
+            wall,
+            cpu,
+            None if first is None else startup + first,
+            report["hard"],
+            report["soft"],
+        )
 
 
 def _activities(path: Path) -> int:
     from scheduling.fet import read_fet
 
     return len(read_fet(path).instance.activities)
+
+
+#: files beyond the public set: every file of fet-data with no unsupported
+#: constraint type, sorted by size, every BEYOND_STRIDE-th of them
+BEYOND_STRIDE = 10
+#: time limit for each solver on those files
+BEYOND_LIMIT_S = 120
+
+
+def beyond_files() -> list[Path]:
+    from scheduling.fet import read_fet
+
+    public = {EXAMPLES / p for p in PUBLIC_SET}
+    found = []
+    for path in sorted(EXAMPLES.rglob("*.fet")):
+        if path in public or "data_and_timetable" in path.name:
+            continue
+        instance = read_fet(path).instance
+        if not instance.unsupported:
+            found.append((len(instance.activities), str(path)))
+    return [Path(p) for _, p in sorted(found)[BEYOND_STRIDE // 2 :: BEYOND_STRIDE]]
+
+
+def fet_accepts(fet: str, timetable_fet: Path) -> bool:
+    """FET's own reading of a timetable: fet-cl given the file with every
+    activity locked in place finds it complete (it cannot move anything, so
+    'successful' means FET sees no hard violation)."""
+    with tempfile.TemporaryDirectory() as out:
+        rc, _, _ = _timed(
+            [
+                fet,
+                f"--inputfile={timetable_fet}",
+                f"--outputdir={out}",
+                "--timelimitseconds=60",
+                "--htmllevel=0",
+            ],
+            120,
+        )
+        result = Path(out) / "logs" / "result.txt"
+        return rc == 0 and result.exists() and "successful" in result.read_text()
+
+
+def _beyond_section(fet: str) -> list[str]:
+    files = beyond_files()
+    lines = [
+        "### Beyond the public set",
+        "",
+        f"Every {BEYOND_STRIDE}th fet-data file (by size) among those with no unsupported "
+        f"constraint type, one seed each, {BEYOND_LIMIT_S} s limit for both. 'FET accepts' is "
+        "FET's own reading of Reppu's `timetable.fet` (every activity locked): fet-cl reports "
+        "it complete.",
+        "",
+        "| file | activities | FET time (s) | FET soft | Reppu time (s) | Reppu hard / soft "
+        "| FET accepts Reppu's |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for path in files:
+        f = _fet(fet, path, 1, BEYOND_LIMIT_S)
+        with tempfile.TemporaryDirectory() as keep:
+            r = _reppu(path, 1, BEYOND_LIMIT_S, keep_in=Path(keep))
+            accepted = r.solved and fet_accepts(fet, Path(keep) / "timetable.fet")
+        print(f"beyond {path.name}: {f} / {r} accepted={accepted}", flush=True)
+        lines.append(
+            f"| {path.relative_to(EXAMPLES)} | {_activities(path)} | "
+            f"{f.to_timetable_s:.1f} | {f.soft:.2f} | "
+            if f.solved and f.to_timetable_s is not None and f.soft is not None
+            else f"| {path.relative_to(EXAMPLES)} | {_activities(path)} | not solved | – | "
+        )
+        lines[-1] += (
+            f"{r.to_timetable_s:.1f} | {r.hard} / {r.soft:.2f} | {'yes' if accepted else 'NO'} |"
+            if r.solved and r.to_timetable_s is not None and r.soft is not None
+            else "not solved | – | – |"
+        )
+    return [*lines, ""]
 
 
 def _minimal_change_section() -> list[str]:
@@ -247,8 +369,13 @@ def _bars_section() -> list[str]:
     if not rows:
         return []
     keys = list(rows[0])
-    out = ["", "### Upper-secondary course bars (`python -m bench.bars_bench`)", "",
-           "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    out = [
+        "",
+        "### Upper-secondary course bars (`python -m bench.bars_bench`)",
+        "",
+        "| " + " | ".join(keys) + " |",
+        "|" + "---|" * len(keys),
+    ]
     out += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
     return [*out, ""]
 
