@@ -42,6 +42,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     s.add_argument("--out", type=Path, required=True, help="directory to write into")
     s.add_argument("--quiet", action="store_true", help="no progress lines")
+    s.set_defaults(run=solve_command)
 
 
 def solve_command(args: argparse.Namespace) -> int:
