@@ -1,0 +1,418 @@
+"""The timetable solver: OR-Tools CP-SAT on the compiled model.
+
+`solve(instance, …)` builds the model (`solver_compile` turns the typed
+constraints into index-level data, `solver_model` the CP-SAT model), runs
+CP-SAT with the given seed and worker count, reports every improving
+timetable through `on_progress`, honours `stop` (returning the best timetable
+so far) and `improve_s` (how long to keep improving the soft score after the
+first complete timetable), and returns the best timetable found.
+
+Every hard constraint (weight 100) is enforced; every soft one is costed in
+the objective with its FET weight, so the objective is FET's "total soft
+conflicts" (× `SCALE`). A constraint the solver cannot handle raises
+`UnsupportedConstraintError` naming it.
+
+Warm start: the given timetable is the solution hint. With `minimal_change`
+the objective is lexicographic: first the number of lessons whose
+(day, hour) differs from the warm start, then the soft score.
+
+Determinism: the same instance, seed and worker count give the same
+timetable whenever the run ends by itself (optimal, or its search
+exhausted) rather than by the wall clock: one worker is deterministic as it
+is; with several, CP-SAT's interleaved search is used unless
+`deterministic=False`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import msgspec
+from ortools.sat.python import cp_model
+
+from scheduling.checker import check
+from scheduling.model import Instance, Placement, Timetable
+from scheduling.solver_compile import (
+    NO_ROOM,
+    Compiled,
+    UnsupportedConstraintError,
+    compile_instance,
+)
+from scheduling.solver_model import Builder
+
+__all__ = [
+    "Progress",
+    "SolveResult",
+    "UnsupportedConstraintError",
+    "solve",
+]
+
+
+class Progress(msgspec.Struct, kw_only=True):
+    elapsed_s: float
+    #: best soft score so far (FET units); None before the first timetable
+    soft: float | None
+    #: hard violations left in the best timetable (CP-SAT's are always 0)
+    hard_left: int | None
+    solutions: int
+    phase: str  # "model" | "search" | "improve" | "done"
+    #: lessons moved from the warm start in the best timetable so far
+    moved: int | None = None
+
+
+class SolveResult(msgspec.Struct, kw_only=True):
+    status: str  # "optimal" | "complete" | "incomplete" | "infeasible" | "stopped"
+    timetable: Timetable | None
+    soft: float | None
+    wall_s: float
+    first_complete_s: float | None
+    workers: int
+    seed: int
+    #: lessons whose (day, hour) differs from the warm start
+    moved: int | None
+    solutions: int = 0
+    #: why there is no timetable, when known
+    message: str | None = None
+
+
+class _Run:
+    """What the search has found so far; shared with the callback."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.best: tuple[list[int], list[int | None]] | None = None
+        self.timetable: Timetable | None = None
+        self.soft: float | None = None
+        self.moved: int | None = None
+        self.solutions = 0
+        self.first_s: float | None = None
+
+
+class _Phase:
+    """One CP-SAT model: the feasibility search or the soft improvement."""
+
+    def __init__(self, name: str, comp: Compiled, *, soft: bool, symmetry: bool) -> None:
+        self.name = name
+        b = Builder(comp, symmetry=symmetry, soft=soft)
+        b.build()
+        self.builder = b
+        self.start_vars = [b.S(a.index) for a in comp.activities]
+        self.fixed_room: list[int | None] = [
+            a.rooms[0] if a.rooms and len(a.rooms) == 1 and a.rooms[0] != NO_ROOM else None
+            for a in comp.activities
+        ]
+        self.moved_var: cp_model.IntVar | None = None
+        self.soft_var: cp_model.IntVar | None = None
+
+    def hint(self, comp: Compiled, starts: list[int], rooms: list[int | None]) -> None:
+        b = self.builder
+        m = b.m
+        for a, t, r in zip(comp.activities, starts, rooms, strict=True):
+            for s, lit in b.x[a.index].items():
+                m.add_hint(lit, s == t)
+            zs = b.z[a.index]
+            if zs:
+                want = NO_ROOM if r is None else r
+                if want in zs:
+                    for rr, lit in zs.items():
+                        m.add_hint(lit, rr == want)
+
+
+class _Callback(cp_model.CpSolverSolutionCallback):
+    def __init__(self, solver: _Solver, phase: _Phase) -> None:
+        super().__init__()
+        self.s = solver
+        self.phase = phase
+
+    def on_solution_callback(self) -> None:
+        s, ph = self.s, self.phase
+        now = time.perf_counter() - s.t0
+        starts = [int(self.value(v)) for v in ph.start_vars]
+        rooms: list[int | None] = []
+        for a, zs in enumerate(ph.builder.z):
+            if zs:
+                chosen = next((r for r, v in zs.items() if self.boolean_value(v)), NO_ROOM)
+                rooms.append(None if chosen == NO_ROOM else chosen)
+            else:
+                rooms.append(ph.fixed_room[a])
+        moved = int(self.value(ph.moved_var)) if ph.moved_var is not None else None
+        s.record(starts, rooms, moved, now)
+        s.report(ph.name)
+        if s.should_stop(ph.name):
+            self.stop_search()
+
+
+class _Solver:
+    def __init__(
+        self,
+        instance: Instance,
+        *,
+        time_limit_s: float,
+        seed: int,
+        workers: int,
+        warm_start: Timetable | None,
+        minimal_change: bool,
+        on_progress: Callable[[Progress], None] | None,
+        stop: threading.Event | None,
+        improve_s: float | None,
+        deterministic: bool,
+        params: dict[str, object] | None,
+    ) -> None:
+        self.t0 = time.perf_counter()
+        self.instance = instance
+        self.time_limit_s = time_limit_s
+        self.seed = seed
+        self.workers = max(1, workers)
+        self.warm_start = warm_start
+        self.minimal_change = minimal_change and warm_start is not None
+        self.on_progress = on_progress
+        self.stop = stop
+        self.improve_s = improve_s
+        self.deterministic = deterministic
+        self.params = params or {}
+        self.run = _Run()
+        self.comp: Compiled | None = None
+        self._solver: cp_model.CpSolver | None = None
+
+    # progress ---------------------------------------------------------------------
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def record(
+        self, starts: list[int], rooms: list[int | None], moved: int | None, now: float
+    ) -> None:
+        tt = self._timetable(starts, rooms)
+        soft = check(self.instance, tt).soft
+        run = self.run
+        with run.lock:
+            run.best = (starts, rooms)
+            run.timetable = tt
+            run.soft = soft
+            run.moved = moved
+            run.solutions += 1
+            if run.first_s is None:
+                run.first_s = now
+
+    def report(self, phase: str) -> None:
+        if self.on_progress is None:
+            return
+        run = self.run
+        with run.lock:
+            p = Progress(
+                elapsed_s=self.elapsed(),
+                soft=run.soft,
+                hard_left=0 if run.best is not None else None,
+                solutions=run.solutions,
+                phase=phase,
+                moved=run.moved,
+            )
+        self.on_progress(p)
+
+    def stopped(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def should_stop(self, phase: str) -> bool:
+        if self.stopped():
+            return True
+        if phase == "search":
+            return False
+        first = self.run.first_s
+        return (
+            first is not None
+            and self.improve_s is not None
+            and (self.elapsed() - first >= self.improve_s)
+        )
+
+    def remaining(self, phase: str) -> float:
+        left = self.time_limit_s - self.elapsed()
+        if phase != "search" and self.improve_s is not None and self.run.first_s is not None:
+            left = min(left, self.run.first_s + self.improve_s - self.elapsed())
+        return left
+
+    # one CP-SAT run -------------------------------------------------------------------
+    def run_phase(self, ph: _Phase, extra: dict[str, object]) -> int:
+        solver = cp_model.CpSolver()
+        p = solver.parameters
+        p.num_workers = self.workers
+        p.random_seed = self.seed
+        p.max_time_in_seconds = max(0.01, self.remaining(ph.name))
+        if self.workers > 1 and self.deterministic:
+            p.interleave_search = True
+        for k, v in {**extra, **self.params}.items():
+            setattr(p, k, v)
+        self.report(ph.name)
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(0.05):
+                if self.should_stop(ph.name):
+                    solver.stop_search()
+                    return
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            status = solver.solve(ph.builder.m, _Callback(self, ph))
+        finally:
+            done.set()
+            watcher.join()
+        if status == cp_model.MODEL_INVALID:
+            raise RuntimeError(f"invalid CP-SAT model: {ph.builder.m.validate()}")
+        self._solver = solver
+        return int(status)
+
+    # the whole solve -------------------------------------------------------------------
+    def solve(self) -> SolveResult:
+        if self.stopped():
+            return self.result("stopped")
+        self.report("model")
+        comp = compile_instance(self.instance)
+        self.comp = comp
+        symmetry = self.warm_start is None
+        H = comp.H
+
+        # phase 1: a complete timetable (soft constraints not costed; with
+        # minimal change, the fewest moved lessons)
+        first = _Phase("search", comp, soft=False, symmetry=symmetry)
+        if first.builder.infeasible_reason is not None:
+            return self.result("infeasible", message=first.builder.infeasible_reason)
+        ws = self.warm_start.by_activity() if self.warm_start is not None else {}
+        if ws:
+            starts, rooms = self._warm(comp, ws)
+            first.hint(comp, starts, rooms)
+        if self.minimal_change:
+            first.moved_var = self._moved(first, ws)
+            first.builder.m.minimize(first.moved_var)
+        status = self.run_phase(first, {"linearization_level": 0})
+        if status == cp_model.INFEASIBLE:
+            return self.result("infeasible", message="no timetable satisfies the hard constraints")
+        if self.run.best is None:
+            return self.result("stopped" if self.stopped() else "incomplete")
+        phase1_optimal = status == cp_model.OPTIMAL
+        if self.minimal_change and not phase1_optimal:
+            return self.result("stopped" if self.stopped() else "complete")
+
+        # phase 2: improve the soft score from there
+        second = _Phase("improve", comp, soft=True, symmetry=symmetry)
+        if not second.builder.costs:
+            return self.result("optimal" if phase1_optimal else "complete")
+        if self.stopped() or self.remaining("improve") <= 0.05:
+            return self.result("stopped" if self.stopped() else "complete")
+        m = second.builder.m
+        soft_ub = second.builder.soft_upper_bound()
+        second.soft_var = m.new_int_var(0, max(0, soft_ub), "soft")
+        m.add(second.soft_var == second.builder.soft_expr())
+        if self.minimal_change:
+            second.moved_var = self._moved(second, ws)
+            m.add(second.moved_var <= (self.run.moved or 0))
+        m.minimize(second.soft_var)
+        assert self.run.best is not None
+        second.hint(comp, *self.run.best)
+        status = self.run_phase(second, {})
+        del H
+        if self.stopped():
+            return self.result("stopped")
+        if status == cp_model.OPTIMAL:
+            return self.result("optimal")
+        return self.result("complete")
+
+    def _warm(self, comp: Compiled, ws: dict[int, Placement]) -> tuple[list[int], list[int | None]]:
+        room_ix = {r.name: i for i, r in enumerate(self.instance.rooms)}
+        starts: list[int] = []
+        rooms: list[int | None] = []
+        for a in comp.activities:
+            p = ws.get(a.id)
+            starts.append(-1 if p is None else p.day * comp.H + p.hour)
+            rooms.append(None if p is None or p.room is None else room_ix.get(p.room))
+        return starts, rooms
+
+    def _moved(self, ph: _Phase, ws: dict[int, Placement]) -> cp_model.IntVar:
+        assert self.comp is not None
+        b = ph.builder
+        terms: list[cp_model.LinearExprT] = []
+        for a in self.comp.activities:
+            p = ws.get(a.id)
+            if p is None:
+                continue
+            lit = b.x[a.index].get(p.day * self.comp.H + p.hour)
+            terms.append(1 - lit if lit is not None else 1)
+        v = b.m.new_int_var(0, len(terms), "moved")
+        b.m.add(v == sum(terms))
+        return v
+
+    def _timetable(self, starts: list[int], rooms: list[int | None]) -> Timetable:
+        assert self.comp is not None
+        H = self.comp.H
+        names = [r.name for r in self.instance.rooms]
+        out = [
+            Placement(activity=a.id, day=t // H, hour=t % H, room=None if r is None else names[r])
+            for a, t, r in zip(self.comp.activities, starts, rooms, strict=True)
+        ]
+        out.sort(key=lambda p: p.activity)
+        return Timetable(placements=tuple(out))
+
+    def result(self, status: str, *, message: str | None = None) -> SolveResult:
+        tt = self.run.timetable
+        moved = None
+        if tt is not None and self.warm_start is not None:
+            ws = self.warm_start.by_activity()
+            moved = sum(
+                1
+                for p in tt.placements
+                if p.activity in ws and (ws[p.activity].day, ws[p.activity].hour) != (p.day, p.hour)
+            )
+        self.report("done")
+        return SolveResult(
+            status=status,
+            timetable=tt,
+            soft=self.run.soft if tt is not None else None,
+            wall_s=self.elapsed(),
+            first_complete_s=self.run.first_s,
+            workers=self.workers,
+            seed=self.seed,
+            moved=moved,
+            solutions=self.run.solutions,
+            message=message,
+        )
+
+
+def solve(
+    instance: Instance,
+    *,
+    time_limit_s: float = 60.0,
+    seed: int = 0,
+    workers: int = 1,
+    warm_start: Timetable | None = None,
+    minimal_change: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+    stop: threading.Event | None = None,
+    improve_s: float | None = None,
+    deterministic: bool = True,
+    params: dict[str, object] | None = None,
+) -> SolveResult:
+    """Solve the instance; see the module docstring.
+
+    Raises `UnsupportedConstraintError` when the instance has a constraint the
+    solver cannot enforce (or, soft, cost), including those the reader listed
+    in `Instance.unsupported`.
+    """
+    if instance.unsupported:
+        u = instance.unsupported[0]
+        raise UnsupportedConstraintError(
+            u.type, f"{u.count} constraint(s) of this type in the source are not modelled"
+        )
+    return _Solver(
+        instance,
+        time_limit_s=time_limit_s,
+        seed=seed,
+        workers=workers,
+        warm_start=warm_start,
+        minimal_change=minimal_change,
+        on_progress=on_progress,
+        stop=stop,
+        improve_s=improve_s,
+        deterministic=deterministic,
+        params=params,
+    ).solve()

@@ -1,0 +1,678 @@
+"""Compile an `Instance` into index-level data for the CP-SAT model.
+
+Everything here is plain Python: names become indices, constraints with
+filters become lists of activity indices, per-activity time restrictions
+become the list of allowed start slots (hard) and per-start costs (soft),
+room constraints become each activity's candidate rooms.
+
+Time: slot `t = day * H + hour`; an activity of duration `d` starting at `t`
+covers `t … t+d-1`, all on one day.
+
+FET's semantics followed here (from FET's generate_pre/timeconstraint sources):
+* gaps and "beginnings at the second hour" of a subgroup or teacher ignore
+  break slots and that subgroup's / teacher's (hard) not-available slots;
+* an activity needs a room only when a room constraint applies to it; home
+  rooms apply to activities with exactly that one teacher / students set and
+  are satisfied by any room of the activity's preferred-room constraints;
+* min days between activities cost `weight/100 × (min_days − distance)` per
+  pair; with `consecutive_if_same_day` two of them on one day must be adjacent.
+
+Soft variants (weight < 100) are costed for the constraint types listed in
+`SOFT_SUPPORTED`; a soft variant of any other type raises
+`UnsupportedConstraintError` naming it, as does any unknown type.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from scheduling import model as m
+
+#: cost unit: a weight of 100 % costs `SCALE` per violation (weights with two
+#: decimals of a percent stay exact)
+SCALE = 100 * 100
+
+#: the room "index" of no room (an activity with only soft room constraints)
+NO_ROOM = -1
+
+
+class UnsupportedConstraintError(ValueError):
+    """The instance has a constraint the solver cannot enforce or cost."""
+
+    def __init__(self, type_name: str, reason: str) -> None:
+        super().__init__(f"{type_name}: {reason}")
+        self.type_name = type_name
+        self.reason = reason
+
+
+def cost_of(weight: float) -> int:
+    """Integer cost of one violation of a soft constraint of this weight."""
+    return round(weight * 100)
+
+
+def is_hard(c: object) -> bool:
+    return float(getattr(c, "weight", m.HARD)) >= m.HARD
+
+
+@dataclass
+class CActivity:
+    index: int
+    id: int
+    duration: int
+    teachers: list[int]
+    subgroups: list[int]  # subgroup classes (deduplicated)
+    #: allowed start slots (hard restrictions applied)
+    starts: list[int]
+    #: soft cost per start slot (only non-zero entries)
+    start_cost: dict[int, int] = field(default_factory=dict)
+    #: candidate rooms; None = needs no room
+    rooms: list[int] | None = None
+    #: soft cost per room (only non-zero entries)
+    room_cost: dict[int, int] = field(default_factory=dict)
+    group_id: int = 0
+
+
+@dataclass
+class CPerson:
+    """A teacher or a subgroup class: what limits its days."""
+
+    name: str
+    activities: list[int]
+    #: per day, the hours that count for gaps (not break, not not-available)
+    counted_hours: list[list[int]]
+    max_gaps_week: tuple[int, int] | None = None  # (max, cost or 0=hard)
+    max_gaps_day: tuple[int, int] | None = None
+    early_max: int | None = None  # hard only (FET requires 100 %)
+    min_hours_daily: tuple[int, bool, int] | None = None  # (min, allow_empty, cost)
+    max_hours_daily: tuple[int, int] | None = None
+    max_days: tuple[int, int] | None = None
+    max_hours_cont: list[tuple[int, int]] = field(default_factory=list)
+    interval_max_days: list[tuple[int, int, int, int]] = field(default_factory=list)
+    #: (start_hour, end_hour, max_days, cost)
+
+
+@dataclass
+class CMinDays:
+    activities: list[int]
+    min_days: int
+    consecutive: bool
+    cost: int  # 0 = hard
+
+
+@dataclass
+class CRoom:
+    name: str
+    #: slots where the room cannot be used (hard)
+    unavailable: set[int]
+
+
+@dataclass
+class Compiled:
+    instance: m.Instance
+    D: int
+    H: int
+    activities: list[CActivity]
+    subgroups: list[CPerson]
+    teachers: list[CPerson]
+    rooms: list[CRoom]
+    min_days: list[CMinDays] = field(default_factory=list)
+    same_start: list[list[int]] = field(default_factory=list)
+    same_day: list[list[int]] = field(default_factory=list)
+    not_overlapping: list[list[int]] = field(default_factory=list)
+    occupy_max: list[tuple[list[int], list[int], int]] = field(default_factory=list)
+    ends_day: list[int] = field(default_factory=list)
+    consecutive: list[tuple[int, int]] = field(default_factory=list)
+    grouped: list[tuple[int, int]] = field(default_factory=list)
+    #: classes of interchangeable activities (same everything), for symmetry breaking
+    symmetric: list[list[int]] = field(default_factory=list)
+    breaks: set[int] = field(default_factory=set)
+    by_id: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def S(self) -> int:
+        return self.D * self.H
+
+    def next_start(self, a: int, start: int) -> int | None:
+        """Where an activity right after `a` (started at `start`) starts: the
+        first non-break slot after it on its day (FET's "consecutive")."""
+        t = start + self.activities[a].duration
+        day_end = (start // self.H + 1) * self.H
+        while t < day_end and t in self.breaks:
+            t += 1
+        return t if t < day_end else None
+
+
+SOFT_SUPPORTED = (
+    "MinDaysBetweenActivities",
+    "ActivityPreferredStartingTime",
+    "ActivityPreferredStartingTimes",
+    "ActivityPreferredTimeSlots",
+    "ActivitiesPreferredStartingTimes",
+    "ActivitiesPreferredTimeSlots",
+    "TeacherNotAvailableTimes",
+    "StudentsSetNotAvailableTimes",
+    "BreakTimes",
+    "ActivityPreferredRooms",
+    "SubjectPreferredRooms",
+    "ActivityTagPreferredRooms",
+    "SubjectActivityTagPreferredRooms",
+    "StudentsSetHomeRooms",
+    "TeacherHomeRooms",
+    "TeacherMaxHoursContinuously",
+    "TeacherMaxGapsPerWeek",
+    "TeacherMaxGapsPerDay",
+    "TeacherMaxHoursDaily",
+    "TeacherIntervalMaxDaysPerWeek",
+)
+
+
+def _slot(H: int, s: m.Slot) -> int:
+    return s[0] * H + s[1]
+
+
+def _start_slots(D: int, H: int, slots: tuple[m.Slot, ...]) -> set[int]:
+    """Starting times; a negative day or hour is FET's "any"."""
+    out: set[int] = set()
+    for d, h in slots:
+        for dd in range(D) if d < 0 else (d,):
+            for hh in range(H) if h < 0 else (h,):
+                out.add(dd * H + hh)
+    return out
+
+
+def component_number(a: m.Activity) -> int:
+    """1-based part number within its split activity (FET: parts have consecutive ids)."""
+    return a.id - a.group_id + 1 if a.group_id else 1
+
+
+def matches(f: m.ActivityFilter, a: m.Activity, inst: m.Instance) -> bool:
+    """FET's activity filter: students match when they share a subgroup."""
+    if f.teacher is not None and f.teacher not in a.teachers:
+        return False
+    if f.students is not None:
+        want = set(inst.subgroups_of(f.students))
+        if not any(want.intersection(inst.subgroups_of(s)) for s in a.students):
+            return False
+    if f.subject is not None and f.subject != a.subject:
+        return False
+    if f.tag is not None and f.tag not in a.tags:
+        return False
+    if f.duration is not None and f.duration != a.duration:
+        return False
+    return f.component is None or component_number(a) == f.component
+
+
+def compile_instance(inst: m.Instance) -> Compiled:
+    D, H = len(inst.days), len(inst.hours)
+    S = D * H
+    acts = inst.activities
+    by_id = {a.id: i for i, a in enumerate(acts)}
+    teacher_ix = {t.name: i for i, t in enumerate(inst.teachers)}
+    for a in acts:  # teachers named only on activities
+        for t in a.teachers:
+            if t not in teacher_ix:
+                teacher_ix[t] = len(teacher_ix)
+    room_ix = {r.name: i for i, r in enumerate(inst.rooms)}
+    sets = {s.name: s for s in inst.students}
+
+    def subgroups_of(name: str) -> tuple[str, ...]:
+        return inst.subgroups_of(name)
+
+    # --- per-slot restrictions --------------------------------------------------
+    break_hard: set[int] = set()
+    break_soft: dict[int, int] = defaultdict(int)
+    teacher_na: dict[str, set[int]] = defaultdict(set)
+    teacher_na_soft: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    sub_na: dict[str, set[int]] = defaultdict(set)
+    sub_na_soft: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    room_na: dict[int, set[int]] = defaultdict(set)
+
+    allowed: list[set[int]] = []  # allowed start slots per activity
+    for a in acts:
+        starts = {d * H + h for d in range(D) for h in range(H - a.duration + 1)}
+        allowed.append(starts)
+    start_cost: list[dict[int, int]] = [defaultdict(int) for _ in acts]
+
+    def restrict_starts(i: int, ok: set[int], cost: int) -> None:
+        if cost == 0:
+            allowed[i] &= ok
+        else:
+            for t in allowed[i] - ok:
+                start_cost[i][t] += cost
+
+    def restrict_slots(i: int, ok: set[int], cost: int) -> None:
+        dur = acts[i].duration
+        if cost == 0:
+            allowed[i] = {t for t in allowed[i] if all(t + k in ok for k in range(dur))}
+        else:
+            for t in allowed[i]:
+                n = sum(1 for k in range(dur) if t + k not in ok)
+                if n:
+                    start_cost[i][t] += n * cost
+
+    hard_cs: list[m.Constraint] = []
+    for c in inst.constraints:
+        tname = type(c).__name__
+        hard = is_hard(c)
+        if not hard and tname not in SOFT_SUPPORTED:
+            raise UnsupportedConstraintError(tname, f"soft ({c.weight}%) variant not supported")
+        if float(c.weight) <= 0:
+            continue
+        cost = 0 if hard else cost_of(c.weight)
+        if isinstance(c, m.BreakTimes):
+            for s in c.slots:
+                if hard:
+                    break_hard.add(_slot(H, s))
+                else:
+                    break_soft[_slot(H, s)] += cost
+        elif isinstance(c, m.TeacherNotAvailableTimes):
+            for s in c.slots:
+                if hard:
+                    teacher_na[c.teacher].add(_slot(H, s))
+                else:
+                    teacher_na_soft[c.teacher][_slot(H, s)] += cost
+        elif isinstance(c, m.StudentsSetNotAvailableTimes):
+            for sg in subgroups_of(c.students):
+                for s in c.slots:
+                    if hard:
+                        sub_na[sg].add(_slot(H, s))
+                    else:
+                        sub_na_soft[sg][_slot(H, s)] += cost
+        elif isinstance(c, m.RoomNotAvailableTimes):
+            if not hard:
+                raise UnsupportedConstraintError(tname, "soft variant not supported")
+            if c.room in room_ix:
+                room_na[room_ix[c.room]].update(_slot(H, s) for s in c.slots)
+        else:
+            hard_cs.append(c)
+
+    # not-available and break slots restrict the activities' occupied slots
+    for i, a in enumerate(acts):
+        bad: set[int] = set(break_hard)
+        for t in a.teachers:
+            bad |= teacher_na.get(t, set())
+        subs = {sg for st in a.students for sg in subgroups_of(st)}
+        for sg in subs:
+            bad |= sub_na.get(sg, set())
+        if bad:
+            restrict_slots(i, set(range(S)) - bad, 0)
+        soft: dict[int, int] = defaultdict(int)
+        for t_, c_ in break_soft.items():
+            soft[t_] += c_
+        for t in a.teachers:
+            for t_, c_ in teacher_na_soft.get(t, {}).items():
+                soft[t_] += c_
+        for sg in subs:
+            for t_, c_ in sub_na_soft.get(sg, {}).items():
+                soft[t_] += c_
+        for t_start in allowed[i]:
+            extra = sum(soft.get(t_start + k, 0) for k in range(a.duration))
+            if extra:
+                start_cost[i][t_start] += extra
+
+    # --- the rest, by type ------------------------------------------------------
+    comp = Compiled(
+        instance=inst,
+        D=D,
+        H=H,
+        activities=[],
+        subgroups=[],
+        teachers=[],
+        rooms=[],
+        by_id=by_id,
+        breaks=break_hard,
+    )
+    pref_rooms: list[list[tuple[set[int], int]]] = [[] for _ in acts]  # (rooms, cost)
+    home_rooms: list[list[tuple[set[int], int]]] = [[] for _ in acts]
+    t_limits: dict[str, list[m.Constraint]] = defaultdict(list)
+    s_limits: dict[str, list[m.Constraint]] = defaultdict(list)
+    all_teachers = list(teacher_ix)
+    all_subgroups = sorted({sg for a in acts for st in a.students for sg in subgroups_of(st)})
+
+    def ids(seq: tuple[int, ...]) -> list[int]:
+        return [by_id[x] for x in seq if x in by_id]
+
+    def filtered(f: m.ActivityFilter) -> list[int]:
+        return [i for i, a in enumerate(acts) if matches(f, a, inst)]
+
+    def room_set(names: tuple[str, ...]) -> set[int]:
+        return {room_ix[r] for r in names if r in room_ix}
+
+    for c in hard_cs:
+        cost = 0 if is_hard(c) else cost_of(c.weight)
+        if isinstance(c, m.ActivityPreferredStartingTime):
+            if c.activity in by_id:
+                i = by_id[c.activity]
+                ok = {
+                    d * H + h
+                    for d in range(D)
+                    for h in range(H)
+                    if (c.day is None or d == c.day) and (c.hour is None or h == c.hour)
+                }
+                restrict_starts(i, ok, cost)
+        elif isinstance(c, m.ActivityPreferredStartingTimes):
+            if c.activity in by_id:
+                restrict_starts(by_id[c.activity], _start_slots(D, H, c.slots), cost)
+        elif isinstance(c, m.ActivityPreferredTimeSlots):
+            if c.activity in by_id:
+                restrict_slots(by_id[c.activity], {_slot(H, s) for s in c.slots}, cost)
+        elif isinstance(c, m.ActivitiesPreferredStartingTimes):
+            ok = _start_slots(D, H, c.slots)
+            for i in filtered(c.filter):
+                restrict_starts(i, ok, cost)
+        elif isinstance(c, m.ActivitiesPreferredTimeSlots):
+            ok = {_slot(H, s) for s in c.slots}
+            for i in filtered(c.filter):
+                restrict_slots(i, ok, cost)
+        elif isinstance(c, m.MinDaysBetweenActivities):
+            members = ids(c.activities)
+            if len(members) >= 2 and c.min_days >= 1:
+                comp.min_days.append(CMinDays(members, c.min_days, c.consecutive_if_same_day, cost))
+        elif isinstance(c, m.ActivitiesSameStartingTime):
+            comp.same_start.append(ids(c.activities))
+        elif isinstance(c, m.ActivitiesSameStartingDay):
+            comp.same_day.append(ids(c.activities))
+        elif isinstance(c, m.ActivitiesNotOverlapping):
+            comp.not_overlapping.append(ids(c.activities))
+        elif isinstance(c, m.ActivitiesOccupyMaxTimeSlotsFromSelection):
+            comp.occupy_max.append(
+                (ids(c.activities), sorted({_slot(H, s) for s in c.slots}), c.max_occupied)
+            )
+        elif isinstance(c, m.ActivityEndsStudentsDay):
+            if c.activity in by_id:
+                comp.ends_day.append(by_id[c.activity])
+        elif isinstance(c, m.ActivitiesEndStudentsDay):
+            comp.ends_day.extend(filtered(c.filter))
+        elif isinstance(c, m.TwoActivitiesConsecutive):
+            if c.first in by_id and c.second in by_id:
+                comp.consecutive.append((by_id[c.first], by_id[c.second]))
+        elif isinstance(c, m.TwoActivitiesGrouped):
+            if c.first in by_id and c.second in by_id:
+                comp.grouped.append((by_id[c.first], by_id[c.second]))
+        elif isinstance(
+            c,
+            m.StudentsMaxGapsPerWeek
+            | m.StudentsMaxGapsPerDay
+            | m.StudentsEarlyMaxBeginningsAtSecondHour
+            | m.StudentsMinHoursDaily
+            | m.StudentsMaxHoursDaily,
+        ):
+            targets = all_subgroups if c.students is None else list(subgroups_of(c.students))
+            for sg in targets:
+                s_limits[sg].append(c)
+        elif isinstance(
+            c,
+            m.TeacherMaxGapsPerWeek
+            | m.TeacherMaxGapsPerDay
+            | m.TeacherMaxDaysPerWeek
+            | m.TeacherMaxHoursDaily
+            | m.TeacherMinHoursDaily
+            | m.TeacherMaxHoursContinuously
+            | m.TeacherIntervalMaxDaysPerWeek,
+        ):
+            targets = all_teachers if c.teacher is None else [c.teacher]
+            for t in targets:
+                t_limits[t].append(c)
+        elif isinstance(c, m.ActivityPreferredRooms):
+            if c.activity in by_id:
+                pref_rooms[by_id[c.activity]].append((room_set(c.rooms), cost))
+        elif isinstance(c, m.SubjectPreferredRooms):
+            for i, a in enumerate(acts):
+                if a.subject == c.subject:
+                    pref_rooms[i].append((room_set(c.rooms), cost))
+        elif isinstance(c, m.ActivityTagPreferredRooms):
+            for i, a in enumerate(acts):
+                if c.tag in a.tags:
+                    pref_rooms[i].append((room_set(c.rooms), cost))
+        elif isinstance(c, m.SubjectActivityTagPreferredRooms):
+            for i, a in enumerate(acts):
+                if a.subject == c.subject and c.tag in a.tags:
+                    pref_rooms[i].append((room_set(c.rooms), cost))
+        elif isinstance(c, m.StudentsSetHomeRooms):
+            for i, a in enumerate(acts):
+                if a.students == (c.students,):
+                    home_rooms[i].append((room_set(c.rooms), cost))
+        elif isinstance(c, m.TeacherHomeRooms):
+            for i, a in enumerate(acts):
+                if a.teachers == (c.teacher,):
+                    home_rooms[i].append((room_set(c.rooms), cost))
+        else:
+            raise UnsupportedConstraintError(type(c).__name__, "constraint type not supported")
+
+    # --- rooms ----------------------------------------------------------------
+    comp.rooms = [CRoom(r.name, room_na.get(i, set())) for i, r in enumerate(inst.rooms)]
+    n_students = {s.name: s.students for s in sets.values()}
+    room_lists: list[list[int] | None] = []
+    room_costs: list[dict[int, int]] = []
+    all_rooms = set(range(len(inst.rooms)))
+    for i, a in enumerate(acts):
+        if not pref_rooms[i] and not home_rooms[i]:
+            room_lists.append(None)
+            room_costs.append({})
+            continue
+        any_pref: set[int] = set()
+        for rs, _ in pref_rooms[i]:
+            any_pref |= rs
+        needs = any(cst == 0 for _, cst in pref_rooms[i] + home_rooms[i])
+        if needs:
+            cand = set(all_rooms)
+        else:  # soft only: a preferred room, or none (another room costs as much)
+            cand = set(any_pref)
+            for rs, _ in home_rooms[i]:
+                cand |= rs
+        for rs, cst in pref_rooms[i]:
+            if cst == 0:
+                cand &= rs
+        for rs, cst in home_rooms[i]:
+            if cst == 0:
+                cand &= rs | any_pref
+        count = a.students_count
+        if count is None:
+            count = sum(n_students.get(s, 0) for s in a.students if s in n_students)
+        cand = {
+            r
+            for r in cand
+            if inst.rooms[r].capacity is None or count <= (inst.rooms[r].capacity or 0)
+        }
+        if not needs:
+            cand.add(NO_ROOM)
+        rc: dict[int, int] = defaultdict(int)
+        for r in cand:
+            for rs, cst in pref_rooms[i]:
+                if cst and r not in rs:
+                    rc[r] += cst
+            for rs, cst in home_rooms[i]:
+                if cst and r not in rs and r not in any_pref:
+                    rc[r] += cst
+        room_lists.append(sorted(cand))
+        room_costs.append({r: v for r, v in rc.items() if v})
+
+    # --- subgroup classes (FET's "equivalent subgroups") ------------------------
+    acts_of_sub: dict[str, list[int]] = defaultdict(list)
+    for i, a in enumerate(acts):
+        for sg in sorted({sg for st in a.students for sg in subgroups_of(st)}):
+            acts_of_sub[sg].append(i)
+    class_of: dict[tuple[object, ...], int] = {}
+    sub_class: dict[str, int] = {}
+    for sg in all_subgroups:
+        lim = s_limits.get(sg, [])
+        key = (
+            tuple(acts_of_sub[sg]),
+            tuple(sorted(sub_na.get(sg, set()))),
+            tuple(sorted(repr(c) for c in lim)),
+        )
+        if key not in class_of:
+            class_of[key] = len(comp.subgroups)
+            comp.subgroups.append(
+                _person(sg, acts_of_sub[sg], lim, sub_na.get(sg, set()), break_hard, D, H)
+            )
+        sub_class[sg] = class_of[key]
+
+    acts_of_teacher: dict[str, list[int]] = defaultdict(list)
+    for i, a in enumerate(acts):
+        for t in a.teachers:
+            acts_of_teacher[t].append(i)
+    teacher_class: dict[str, int] = {}
+    for t in all_teachers:
+        if not acts_of_teacher.get(t):
+            continue
+        teacher_class[t] = len(comp.teachers)
+        comp.teachers.append(
+            _person(
+                t,
+                acts_of_teacher[t],
+                t_limits.get(t, []),
+                teacher_na.get(t, set()),
+                break_hard,
+                D,
+                H,
+            )
+        )
+
+    for i, a in enumerate(acts):
+        classes = sorted({sub_class[sg] for st in a.students for sg in subgroups_of(st)})
+        comp.activities.append(
+            CActivity(
+                index=i,
+                id=a.id,
+                duration=a.duration,
+                teachers=sorted({teacher_class[t] for t in a.teachers}),
+                subgroups=classes,
+                starts=sorted(allowed[i]),
+                start_cost={t: v for t, v in start_cost[i].items() if v and t in allowed[i]},
+                rooms=room_lists[i],
+                room_cost=room_costs[i],
+                group_id=a.group_id,
+            )
+        )
+    comp.symmetric = _symmetry_classes(comp, inst)
+    return comp
+
+
+def _person(
+    name: str,
+    activities: list[int],
+    limits: list[m.Constraint],
+    na: set[int],
+    breaks: set[int],
+    D: int,
+    H: int,
+) -> CPerson:
+    counted = [
+        [h for h in range(H) if d * H + h not in na and d * H + h not in breaks] for d in range(D)
+    ]
+    p = CPerson(name, activities, counted)
+
+    def tighter(old: tuple[int, int] | None, new: tuple[int, int]) -> tuple[int, int]:
+        # two constraints of one kind: keep both semantics only when hard
+        if old is None:
+            return new
+        if old[1] == 0 and new[1] == 0:
+            return (min(old[0], new[0]), 0)
+        if old[1] == 0:
+            return old if old[0] <= new[0] else _both(old, new)
+        if new[1] == 0:
+            return new if new[0] <= old[0] else _both(old, new)
+        return _both(old, new)
+
+    for c in limits:
+        cost = 0 if is_hard(c) else cost_of(c.weight)
+        if isinstance(c, m.StudentsMaxGapsPerWeek | m.TeacherMaxGapsPerWeek):
+            p.max_gaps_week = tighter(p.max_gaps_week, (c.max_gaps, cost))
+        elif isinstance(c, m.StudentsMaxGapsPerDay | m.TeacherMaxGapsPerDay):
+            p.max_gaps_day = tighter(p.max_gaps_day, (c.max_gaps, cost))
+        elif isinstance(c, m.StudentsEarlyMaxBeginningsAtSecondHour):
+            if cost:
+                raise UnsupportedConstraintError(type(c).__name__, "FET requires weight 100")
+            p.early_max = (
+                c.max_beginnings if p.early_max is None else min(p.early_max, c.max_beginnings)
+            )
+        elif isinstance(c, m.StudentsMinHoursDaily | m.TeacherMinHoursDaily):
+            if cost:
+                raise UnsupportedConstraintError(type(c).__name__, "soft variant not supported")
+            old = p.min_hours_daily
+            if old is None:
+                p.min_hours_daily = (c.min_hours, c.allow_empty_days, 0)
+            else:
+                p.min_hours_daily = (max(old[0], c.min_hours), old[1] and c.allow_empty_days, 0)
+        elif isinstance(c, m.StudentsMaxHoursDaily | m.TeacherMaxHoursDaily):
+            p.max_hours_daily = tighter(p.max_hours_daily, (c.max_hours, cost))
+        elif isinstance(c, m.TeacherMaxDaysPerWeek):
+            p.max_days = tighter(p.max_days, (c.max_days, cost))
+        elif isinstance(c, m.TeacherMaxHoursContinuously):
+            p.max_hours_cont.append((c.max_hours, cost))
+        elif isinstance(c, m.TeacherIntervalMaxDaysPerWeek):
+            end = c.end_hour if c.end_hour > c.start_hour else H
+            p.interval_max_days.append((c.start_hour, end, c.max_days, cost))
+    return p
+
+
+def _both(old: tuple[int, int], new: tuple[int, int]) -> tuple[int, int]:
+    raise UnsupportedConstraintError(
+        "limit", f"two limits of one kind for one person, one soft ({old}, {new})"
+    )
+
+
+def _symmetry_classes(comp: Compiled, inst: m.Instance) -> list[list[int]]:
+    """Activities that can be swapped without changing the problem."""
+    refs: dict[int, list[tuple[object, ...]]] = defaultdict(list)
+    by_id = comp.by_id
+    for ci, c in enumerate(inst.constraints):
+        if isinstance(
+            c,
+            m.MinDaysBetweenActivities
+            | m.ActivitiesSameStartingTime
+            | m.ActivitiesSameStartingDay
+            | m.ActivitiesNotOverlapping
+            | m.ActivitiesOccupyMaxTimeSlotsFromSelection,
+        ):
+            for x in c.activities:
+                if x in by_id:
+                    refs[by_id[x]].append(("set", ci))
+        elif isinstance(c, m.TwoActivitiesConsecutive | m.TwoActivitiesGrouped):
+            for role, x in (("first", c.first), ("second", c.second)):
+                if x in by_id:
+                    refs[by_id[x]].append((role, ci))
+        elif hasattr(c, "activity"):
+            x = c.activity
+            if x in by_id:
+                # per-activity constraint: the content without the id
+                content = msgspec_repr_without_activity(c)
+                refs[by_id[x]].append(("own", content))
+    # filters with a component number distinguish parts
+    uses_component = any(
+        getattr(getattr(c, "filter", None), "component", None) is not None for c in inst.constraints
+    )
+    groups: dict[tuple[object, ...], list[int]] = defaultdict(list)
+    for ca in comp.activities:
+        a = inst.activities[ca.index]
+        if not a.teachers and not a.students:
+            continue
+        key = (
+            a.subject,
+            a.teachers,
+            a.students,
+            a.tags,
+            a.duration,
+            a.students_count,
+            tuple(ca.starts),
+            tuple(sorted(ca.start_cost.items())),
+            tuple(ca.rooms) if ca.rooms is not None else None,
+            tuple(sorted(ca.room_cost.items())),
+            tuple(sorted(map(repr, refs.get(ca.index, [])))),
+            component_number(a) if uses_component else None,
+            ca.index in comp.ends_day,
+        )
+        groups[key].append(ca.index)
+    return [sorted(g) for g in groups.values() if len(g) > 1]
+
+
+def msgspec_repr_without_activity(c: object) -> tuple[object, ...]:
+    fields = getattr(c, "__struct_fields__", ())
+    return (type(c).__name__, *tuple((f, getattr(c, f)) for f in fields if f != "activity"))
+
+
+def pairs(seq: list[int]) -> list[tuple[int, int]]:
+    return list(itertools.combinations(seq, 2))

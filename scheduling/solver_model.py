@@ -1,0 +1,557 @@
+"""The CP-SAT model of a compiled instance.
+
+Decision variables: one boolean per activity and allowed start slot (`x`),
+one per activity and candidate room when it has more than one (`z`).
+
+* Exactly one start per activity; per teacher, subgroup class and slot the
+  covering start literals are tied to an occupancy boolean (`o = Σ x`, which
+  also says "at most one").
+* Compact student days: over the hours that count (no break, no
+  not-available) the day is a block. With zero gaps and no second-hour
+  beginnings it is the monotone chain `o[h] ≤ o[h-1]`; otherwise gap
+  booleans built from "something before" / "something after" chains.
+* Min days between activities, hard: at most one of the activities in any
+  window of `min_days` consecutive days (a clique per window). Soft: per pair
+  and `k < min_days` a boolean "closer than or at k days", each costing the
+  weight, which sums to FET's `min_days − distance`.
+* Rooms: a room with one fixed user set is a resource like a teacher; rooms
+  with choices get a NoOverlap of optional intervals on the start slot,
+  strengthened with Hall-type cuts per slot ("the activities whose candidate
+  rooms all lie in S fit in |S| rooms").
+* Interchangeable activities (parts of one split lesson with identical
+  everything) are ordered by start.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import TypeAlias
+
+from ortools.sat.python import cp_model
+
+from scheduling.solver_compile import NO_ROOM, CActivity, Compiled, CPerson
+
+Lit: TypeAlias = cp_model.IntVar
+LinExpr: TypeAlias = cp_model.LinearExpr | int
+
+
+class Builder:
+    def __init__(
+        self,
+        comp: Compiled,
+        *,
+        symmetry: bool = True,
+        hall_cuts: bool = True,
+        redundant: bool = True,
+        soft: bool = True,
+    ) -> None:
+        self.c = comp
+        self.m = cp_model.CpModel()
+        self.symmetry = symmetry
+        self.hall_cuts = hall_cuts
+        self.redundant = redundant
+        #: cost the soft constraints (False: a feasibility model, soft ignored)
+        self.soft = soft
+        self.x: list[dict[int, Lit]] = []
+        self.z: list[dict[int, Lit]] = []
+        self._S: dict[int, cp_model.IntVar] = {}
+        self._y: dict[tuple[int, int], Lit] = {}
+        self.costs: list[tuple[int, LinExpr, int]] = []  # (cost, term, term upper bound)
+        self.infeasible_reason: str | None = None
+
+    # --- variables --------------------------------------------------------------
+    def build(self) -> None:
+        c, m = self.c, self.m
+        for a in c.activities:
+            xs = {t: m.new_bool_var(f"x{a.id}_{t}") for t in a.starts}
+            if not xs:
+                self.infeasible_reason = f"activity {a.id} has no allowed start"
+                m.add_bool_or([])  # infeasible
+            else:
+                m.add_exactly_one(xs.values())
+            self.x.append(xs)
+            for t, v in a.start_cost.items():
+                if self.soft:
+                    self.costs.append((v, xs[t], 1))
+        self._persons()
+        self._min_days()
+        self._pairs()
+        self._rooms()
+        if self.symmetry:
+            self._symmetry()
+
+    def covering(self, a: int, t: int) -> list[Lit]:
+        """Start literals of activity a that cover slot t."""
+        xs = self.x[a]
+        dur = self.c.activities[a].duration
+        return [xs[s] for s in range(t - dur + 1, t + 1) if s in xs]
+
+    def S(self, a: int) -> cp_model.IntVar:
+        if a not in self._S:
+            starts = list(self.x[a])
+            v = self.m.new_int_var_from_domain(
+                cp_model.Domain.from_values(starts or [0]), f"S{self.c.activities[a].id}"
+            )
+            self.m.add(v == sum(t * lit for t, lit in self.x[a].items()))
+            self._S[a] = v
+        return self._S[a]
+
+    def y(self, a: int, d: int) -> Lit:
+        key = (a, d)
+        if key not in self._y:
+            H = self.c.H
+            lits = [lit for t, lit in self.x[a].items() if t // H == d]
+            v = self.m.new_bool_var(f"y{self.c.activities[a].id}_{d}")
+            if lits:
+                self.m.add(v == sum(lits))
+            else:
+                self.m.add(v == 0)
+            self._y[key] = v
+        return self._y[key]
+
+    # --- teachers and subgroups --------------------------------------------------
+    def _occupancy(self, p: CPerson, need_vars: bool) -> list[Lit | None]:
+        """Per slot, the person's occupancy (a boolean when asked for): at most
+        one of its activities covers a slot. When its lessons fill every slot
+        they can reach, each such slot is covered exactly once, which gives the
+        solver the counting (pigeonhole) argument that plain clauses lack."""
+        m, c = self.m, self.c
+        by_slot = [[lit for a in p.activities for lit in self.covering(a, t)] for t in range(c.S)]
+        reachable = sum(1 for lits in by_slot if lits)
+        total = sum(c.activities[a].duration for a in p.activities)
+        tight = total >= reachable
+        occ: list[Lit | None] = []
+        for lits in by_slot:
+            if not lits:
+                occ.append(None)
+            elif need_vars:
+                o = m.new_bool_var("")
+                m.add(o == sum(lits))
+                if tight:
+                    m.add(o == 1)
+                occ.append(o)
+            else:
+                if tight:
+                    m.add_exactly_one(lits)
+                elif len(lits) > 1:
+                    m.add_at_most_one(lits)
+                occ.append(None)
+        if need_vars and self.redundant and not tight:
+            m.add(sum(o for o in occ if o is not None) == total)
+        return occ
+
+    def _persons(self) -> None:
+        self.sub_occ: list[list[Lit | None]] = []
+        ends_subs = {sg for a in self.c.ends_day for sg in self.c.activities[a].subgroups}
+        for i, p in enumerate(self.c.subgroups):
+            need = _has_day_rules(p) or i in ends_subs
+            occ = self._occupancy(p, need)
+            self.sub_occ.append(occ)
+            if need:
+                self._day_rules(p, occ, student=True)
+        self.teacher_occ: list[list[Lit | None]] = []
+        for p in self.c.teachers:
+            need = _has_day_rules(p)
+            occ = self._occupancy(p, need)
+            self.teacher_occ.append(occ)
+            if need:
+                self._day_rules(p, occ, student=False)
+        # activity ends the students' day
+        H = self.c.H
+        for a in self.c.ends_day:
+            dur = self.c.activities[a].duration
+            for t, lit in self.x[a].items():
+                d = t // H
+                after = range(t + dur, (d + 1) * H)
+                for sg in self.c.activities[a].subgroups:
+                    occ = self.sub_occ[sg]
+                    for t2 in after:
+                        o = occ[t2]
+                        if o is not None:
+                            self.m.add_implication(lit, o.Not())
+
+    def _day_rules(self, p: CPerson, occ: Sequence[Lit | None], *, student: bool) -> None:
+        m, c = self.m, self.c
+        H = c.H
+
+        def o_at(t: int) -> LinExpr:
+            v = occ[t]
+            return 0 if v is None else v
+
+        gw, gd = p.max_gaps_week, p.max_gaps_day
+        gaps_zero = gw == (0, 0) or gd == (0, 0)
+        gaps_week = gw is not None and not gaps_zero
+        gaps_day = gd is not None and not gaps_zero
+        week_gaps: list[LinExpr] = []
+        extra_blocks: list[LinExpr] = []
+        second_hour_days: list[Lit] = []
+        busy_days: list[Lit] = []
+        for d in range(c.D):
+            hours = p.counted_hours[d]
+            os = [o_at(d * H + h) for h in hours]
+            n = len(os)
+            day_sum = sum(o_at(d * H + h) for h in range(H))
+            if gaps_zero and p.early_max == 0:
+                # block starting at the first counted hour: monotone chain
+                for j in range(1, n):
+                    m.add(os[j] <= os[j - 1])
+            elif gaps_zero:
+                # one block: at most one start
+                starts = []
+                for j in range(n):
+                    st = m.new_bool_var("")
+                    m.add(st >= os[j] - (os[j - 1] if j else 0))
+                    starts.append(st)
+                m.add(sum(starts) <= 1)
+            if (gaps_week or gaps_day) and n >= 3:
+                gaps = self._gap_vars(os)
+                gsum = sum(gaps)
+                week_gaps.append(gsum)
+                if gaps_day and gd is not None:
+                    self._limit(gsum, gd[0], gd[1], n)
+                if self.redundant:
+                    # each block after the first leaves at least one gap
+                    sts = []
+                    for j in range(n):
+                        st = m.new_bool_var("")
+                        m.add(st >= os[j] - (os[j - 1] if j else 0))
+                        sts.append(st)
+                    extra = m.new_int_var(0, n, "")
+                    m.add(extra >= sum(sts) - 1)
+                    m.add(gsum >= extra)
+                    extra_blocks.append(extra)
+                    if gaps_day and gd is not None and gd[1] == 0:
+                        m.add(extra <= gd[0])
+            if p.early_max is not None and not (gaps_zero and p.early_max == 0) and n >= 2:
+                if p.early_max == 0:
+                    for j in range(1, n):
+                        m.add(os[j] <= os[0])
+                else:
+                    for j in range(2, n):
+                        m.add(os[j] <= os[0] + os[1])
+                    e = m.new_bool_var("")
+                    for j in range(1, n):
+                        m.add(e >= os[j] - os[0])
+                    second_hour_days.append(e)
+            if p.max_hours_daily is not None:
+                k, cost = p.max_hours_daily
+                self._limit_per_occurrence(day_sum, k, cost, H)
+            w: Lit | None = None
+            if p.max_days is not None or p.min_hours_daily is not None:
+                w = m.new_bool_var("")
+                for h in range(H):
+                    v = occ[d * H + h]
+                    if v is not None:
+                        m.add_implication(v, w)
+                m.add(w <= day_sum)
+                busy_days.append(w)
+            if p.min_hours_daily is not None:
+                k, allow_empty, _ = p.min_hours_daily
+                if allow_empty:
+                    assert w is not None
+                    m.add(day_sum >= k * w)
+                else:
+                    m.add(day_sum >= k)
+            for k, cost in p.max_hours_cont:
+                for h in range(H - k):
+                    window = sum(o_at(d * H + h2) for h2 in range(h, h + k + 1))
+                    if cost == 0:
+                        m.add(window <= k)
+                    elif self.soft:
+                        v = m.new_bool_var("")
+                        before = o_at(d * H + h - 1) if h > 0 else 0
+                        m.add(v >= window - k - before)
+                        self.costs.append((cost, v, 1))
+        for start, end, k, cost in p.interval_max_days:
+            iws: list[Lit] = []
+            for d in range(c.D):
+                iw = m.new_bool_var("")
+                for h in range(start, min(end, H)):
+                    v = occ[d * H + h]
+                    if v is not None:
+                        m.add_implication(v, iw)
+                iws.append(iw)
+            self._limit(sum(iws), k, cost, c.D)
+        if gaps_week and gw is not None and week_gaps:
+            self._limit(sum(week_gaps), gw[0], gw[1], c.D * H)
+            if gw[1] == 0 and extra_blocks:
+                m.add(sum(extra_blocks) <= gw[0])
+        if second_hour_days:
+            m.add(sum(second_hour_days) <= (p.early_max or 0))
+        if p.max_days is not None:
+            k, cost = p.max_days
+            self._limit(sum(busy_days), k, cost, c.D)
+
+    def _gap_vars(self, os: list[LinExpr]) -> list[Lit]:
+        m = self.m
+        n = len(os)
+        before: list[LinExpr] = [0] * n
+        after: list[LinExpr] = [0] * n
+        prev: LinExpr = 0
+        for j in range(1, n):
+            b = m.new_bool_var("")
+            m.add(b >= os[j - 1])
+            if j > 1:
+                m.add(b >= prev)
+            m.add(b <= prev + os[j - 1])
+            before[j] = b
+            prev = b
+        prev = 0
+        for j in range(n - 2, -1, -1):
+            a = m.new_bool_var("")
+            m.add(a >= os[j + 1])
+            if j < n - 2:
+                m.add(a >= prev)
+            m.add(a <= prev + os[j + 1])
+            after[j] = a
+            prev = a
+        gaps: list[Lit] = []
+        for j in range(1, n - 1):
+            g = m.new_bool_var("")
+            m.add(g >= before[j] + after[j] - os[j] - 1)
+            gaps.append(g)
+        return gaps
+
+    def _limit(self, expr: LinExpr, k: int, cost: int, ub: int) -> None:
+        """expr ≤ k (hard) or cost × max(0, expr − k)."""
+        if cost == 0:
+            self.m.add(expr <= k)
+        elif self.soft:
+            e = self.m.new_int_var(0, max(0, ub), "")
+            self.m.add(e >= expr - k)
+            self.costs.append((cost, e, max(0, ub)))
+
+    def _limit_per_occurrence(self, expr: LinExpr, k: int, cost: int, ub: int) -> None:
+        """expr ≤ k (hard) or cost × [expr > k]."""
+        if cost == 0:
+            self.m.add(expr <= k)
+        elif self.soft:
+            v = self.m.new_bool_var("")
+            self.m.add(expr <= k + max(0, ub - k) * v)
+            self.costs.append((cost, v, 1))
+
+    # --- min days -----------------------------------------------------------------
+    def _min_days(self) -> None:
+        m, c = self.m, self.c
+        H = c.H
+        for md in c.min_days:
+            acts = md.activities
+            if md.cost == 0:
+                k = md.min_days
+                for d0 in range(c.D):
+                    window = range(d0, min(c.D, d0 + k))
+                    if d0 + k > c.D and d0 > 0:
+                        break
+                    m.add_at_most_one(self.y(a, d) for a in acts for d in window)
+                continue
+            for i, a in enumerate(acts):
+                for b in acts[i + 1 :]:
+                    for k in range(md.min_days if self.soft else 0):
+                        zk = m.new_bool_var("")
+                        for d in range(c.D):
+                            near = [
+                                self.y(b, d2) for d2 in range(max(0, d - k), min(c.D, d + k + 1))
+                            ]
+                            m.add(zk >= self.y(a, d) + sum(near) - 1)
+                        self.costs.append((md.cost, zk, 1))
+                    if md.consecutive:
+                        da = c.activities[a].duration
+                        db = c.activities[b].duration
+                        for t, lit in self.x[a].items():
+                            d = t // H
+                            ok = [
+                                self.x[b][s]
+                                for s in (t + da, t - db)
+                                if s in self.x[b] and s // H == d
+                            ]
+                            m.add_bool_or([lit.Not(), self.y(b, d).Not(), *ok])
+
+    # --- pairwise time relations ---------------------------------------------------
+    def _pairs(self) -> None:
+        m, c = self.m, self.c
+        for group in c.same_start:
+            for a, b in itertools.pairwise(group):
+                for t in set(self.x[a]) | set(self.x[b]):
+                    la, lb = self.x[a].get(t), self.x[b].get(t)
+                    if la is not None and lb is not None:
+                        m.add(la == lb)
+                    elif la is not None:
+                        m.add(la == 0)
+                    elif lb is not None:
+                        m.add(lb == 0)
+        for group in c.same_day:
+            for a, b in itertools.pairwise(group):
+                for d in range(c.D):
+                    m.add(self.y(a, d) == self.y(b, d))
+        for group in c.not_overlapping:
+            for t in range(c.S):
+                lits = [lit for a in group for lit in self.covering(a, t)]
+                if len(lits) > 1:
+                    m.add_at_most_one(lits)
+        for group, slots, k in c.occupy_max:
+            occs: list[Lit] = []
+            for t in slots:
+                lits = [lit for a in group for lit in self.covering(a, t)]
+                if lits:
+                    v = m.new_bool_var("")
+                    for lit in lits:
+                        m.add_implication(lit, v)
+                    occs.append(v)
+            m.add(sum(occs) <= k)
+        for a, b in c.consecutive:
+            for t, lit in self.x[a].items():
+                s = c.next_start(a, t)
+                if s is not None and s in self.x[b]:
+                    m.add_implication(lit, self.x[b][s])
+                else:
+                    m.add(lit == 0)
+        for a, b in c.grouped:
+            for t, lit in self.x[a].items():
+                s = c.next_start(a, t)
+                ok = [self.x[b][s]] if s is not None and s in self.x[b] else []
+                ok += [lb for tb, lb in self.x[b].items() if c.next_start(b, tb) == t]
+                m.add_bool_or([lit.Not(), *ok])
+
+    # --- rooms ---------------------------------------------------------------------
+    def _rooms(self) -> None:
+        m, c = self.m, self.c
+        users: dict[int, list[int]] = defaultdict(list)
+        for a in c.activities:
+            self.z.append({})
+            if a.rooms is None:
+                continue
+            if not a.rooms:
+                self.infeasible_reason = f"activity {a.id} has no suitable room"
+                m.add_bool_or([])
+                continue
+            if len(a.rooms) == 1:
+                r0 = a.rooms[0]
+                na = c.rooms[r0].unavailable if r0 != NO_ROOM else set()
+                # starts that would put it into its room's unavailable slots
+                for t, lit in self.x[a.index].items():
+                    if any(s in na for s in range(t, t + a.duration)):
+                        m.add(lit == 0)
+            else:
+                zs = {r: m.new_bool_var(f"z{a.id}_{r}") for r in a.rooms}
+                m.add_exactly_one(zs.values())
+                self.z[a.index] = zs
+                for r, zr in zs.items():
+                    na = c.rooms[r].unavailable if r != NO_ROOM else set()
+                    if not na:
+                        continue
+                    for t, lit in self.x[a.index].items():
+                        if any(s in na for s in range(t, t + a.duration)):
+                            m.add_bool_or([lit.Not(), zr.Not()])
+            for r, v in a.room_cost.items():
+                if not self.soft:
+                    break
+                if len(a.rooms) == 1:
+                    self.costs.append((v, 1, 1))
+                else:
+                    self.costs.append((v, self.z[a.index][r], 1))
+            for r in a.rooms:
+                if r != NO_ROOM:
+                    users[r].append(a.index)
+        for r, acts in users.items():
+            fixed = [ai for ai in acts if not self.z[ai]]
+            if len(fixed) == len(acts):
+                for t in range(c.S):
+                    lits = [lit for ai in acts for lit in self.covering(ai, t)]
+                    if len(lits) > 1:
+                        m.add_at_most_one(lits)
+                continue
+            if len(fixed) > 1:
+                for t in range(c.S):
+                    lits = [lit for ai in fixed for lit in self.covering(ai, t)]
+                    if len(lits) > 1:
+                        m.add_at_most_one(lits)
+            intervals = []
+            for ai in acts:
+                dur = c.activities[ai].duration
+                if self.z[ai]:
+                    iv = m.new_optional_fixed_size_interval_var(self.S(ai), dur, self.z[ai][r], "")
+                else:
+                    iv = m.new_fixed_size_interval_var(self.S(ai), dur, "")
+                intervals.append(iv)
+            for lo, hi in _runs(sorted(c.rooms[r].unavailable), c.H):
+                intervals.append(m.new_fixed_size_interval_var(lo, hi - lo, ""))
+            m.add_no_overlap(intervals)
+        if self.hall_cuts:
+            self._hall_cuts()
+
+    def _hall_cuts(self) -> None:
+        m, c = self.m, self.c
+
+        def real(a: CActivity) -> bool:
+            return bool(a.rooms) and NO_ROOM not in (a.rooms or [])
+
+        multi = [a for a in c.activities if real(a) and len(a.rooms or []) > 1]
+        if not multi:
+            return
+        sets = {frozenset(a.rooms or []) for a in multi}
+        family = _union_closure(sets, limit=64)
+        for fam in family:
+            members = [a.index for a in c.activities if real(a) and set(a.rooms or []) <= fam]
+            if len(members) <= len(fam):
+                continue
+            for t in range(c.S):
+                cap = sum(1 for r in fam if t not in c.rooms[r].unavailable)
+                lits = [lit for a in members for lit in self.covering(a, t)]
+                if len(lits) > cap:
+                    m.add(sum(lits) <= cap)
+
+    # --- symmetry -------------------------------------------------------------------
+    def _symmetry(self) -> None:
+        for cls in self.c.symmetric:
+            for a, b in itertools.pairwise(cls):
+                self.m.add(self.S(a) < self.S(b))
+
+    # --- objective --------------------------------------------------------------------
+    def soft_upper_bound(self) -> int:
+        return sum(cost * ub for cost, _, ub in self.costs)
+
+    def soft_expr(self) -> LinExpr:
+        return sum(cost * term for cost, term, _ in self.costs)
+
+
+def _has_day_rules(p: CPerson) -> bool:
+    return bool(
+        p.max_gaps_week is not None
+        or p.max_gaps_day is not None
+        or p.early_max is not None
+        or p.min_hours_daily is not None
+        or p.max_hours_daily is not None
+        or p.max_days is not None
+        or p.max_hours_cont
+        or p.interval_max_days
+    )
+
+
+def _runs(slots: Iterable[int], H: int) -> list[tuple[int, int]]:
+    """Maximal runs of consecutive slots within one day, as [lo, hi)."""
+    out: list[tuple[int, int]] = []
+    for t in slots:
+        if out and out[-1][1] == t and t % H != 0:
+            out[-1] = (out[-1][0], t + 1)
+        else:
+            out.append((t, t + 1))
+    return out
+
+
+def _union_closure(sets: set[frozenset[int]], limit: int) -> list[frozenset[int]]:
+    """The sets and the unions of overlapping ones (capped)."""
+    family = set(sets)
+    frontier = set(sets)
+    while frontier and len(family) < limit:
+        new: set[frozenset[int]] = set()
+        for a in frontier:
+            for b in family:
+                if a & b and not a <= b and not b <= a:
+                    u = a | b
+                    if u not in family:
+                        new.add(u)
+        family |= new
+        frontier = new
+    return sorted(family, key=lambda s: (len(s), sorted(s)))
