@@ -21,7 +21,9 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench")
-    parser.add_argument("--only", choices=["seed", "fanout", "jobs", "channels", "timetable"], default=None)
+    parser.add_argument(
+        "--only", choices=["seed", "fanout", "jobs", "channels", "timetable"], default=None
+    )
     parser.add_argument(
         "--clients",
         default=",".join(map(str, fanout.DEFAULT_CLIENTS)),

@@ -31,7 +31,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 from uuid import UUID, uuid4

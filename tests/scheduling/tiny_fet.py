@@ -92,7 +92,7 @@ def school(
                 "<Consecutive_If_Same_Day>true</Consecutive_If_Same_Day>"
                 f"<Number_of_Activities>{len(ids)}</Number_of_Activities>"
                 + "".join(f"<Activity_Id>{i}</Activity_Id>" for i in ids)
-                + f"<MinDays>1</MinDays><Active>true</Active><Comments></Comments>"
+                + "<MinDays>1</MinDays><Active>true</Active><Comments></Comments>"
                 "</ConstraintMinDaysBetweenActivities>"
             )
     out += [
