@@ -27,8 +27,10 @@ model always has them), inactive, dropped for referring only to inactive
 activities, taken into the warm start (see below), or unsupported. Unsupported
 types are listed with their counts in `Instance.unsupported`, never dropped
 silently. Three things that are not constraint elements but change what a
-timetable must satisfy are listed there too: `Mode:Mornings_Afternoons`
-(FET's half-day mode), `VirtualRoom` (rooms made of sets of real rooms) and
+timetable must satisfy are listed there too: `Mode:Mornings_Afternoons`,
+`Mode:Block_Planning`, `Mode:Terms` (FET's other modes; old files of its forks,
+whose version ends in -ma…, -morocco…, -algeria… or -bp, open in those modes),
+`VirtualRoom` (rooms made of sets of real rooms) and
 `TeacherMorningsAfternoonsBehavior` (teachers restricted in that mode).
 
 Warm starts: telling FET's locks from the user's constraints
@@ -234,6 +236,29 @@ def _text(e: ET.Element, tag: str) -> str | None:
 
 def _texts(e: ET.Element, tag: str) -> tuple[str, ...]:
     return tuple(c.text or "" for c in e.findall(tag))
+
+
+#: suffixes of the version attribute of old files written by FET's
+#: mornings-afternoons and block-planning forks, which FET 6 opens in that mode
+_FORK_MODES = (
+    ("-ma", "Mornings_Afternoons"),
+    ("-morocco", "Mornings_Afternoons"),
+    ("-algeria", "Mornings_Afternoons"),
+    ("-bp", "Block_Planning"),
+)
+
+
+def _mode(root: ET.Element) -> str:
+    """FET's mode of the file: `<Mode>`, or for old fork files the suffix of
+    their version (FET 6.8.5 opens `5.27.3-ma3` in mornings-afternoons mode)."""
+    mode = _value(root, "Mode")
+    if mode:
+        return mode
+    version = root.get("version", "")
+    for suffix, fork in _FORK_MODES:
+        if suffix in version:
+            return fork
+    return "Official"
 
 
 def _value(e: ET.Element, tag: str) -> str | None:
@@ -1084,9 +1109,9 @@ def _read_fet(path: str | Path) -> FetFile:
     rooms = _read_rooms(root)
     teachers = _read_teachers(root)
     extra: Counter[str] = Counter()
-    mode = _value(root, "Mode")
-    if mode == "Mornings_Afternoons":
-        extra["Mode:Mornings_Afternoons"] = 1
+    mode = _mode(root)
+    if mode != "Official":
+        extra[f"Mode:{mode}"] = 1
     virtual = sum(1 for room in _names(root, "Rooms_List", "Room") if _bool(room, "Virtual", False))
     if virtual:
         extra["VirtualRoom"] = virtual
