@@ -409,16 +409,13 @@ def _bars_section() -> list[str]:
     rows = bars_bench.run()
     if not rows:
         return []
-    keys = list(rows[0])
-    out = [
+    return [
         "",
         "### Upper-secondary course bars (`python -m bench.bars_bench`)",
         "",
-        "| " + " | ".join(keys) + " |",
-        "|" + "---|" * len(keys),
+        bars_bench.markdown(rows),
+        "",
     ]
-    out += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
-    return [*out, ""]
 
 
 if __name__ == "__main__":

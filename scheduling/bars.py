@@ -442,9 +442,10 @@ def _search_bars(
 ) -> tuple[list[int] | None, tuple[int, int], tuple[int, int]]:  # fmt: skip
     """Stage A: `starts` greedy starts (the first without noise), then local
     search from the best: pick an unresolved choice, try moving (or swapping)
-    a few of that learner's sections to other bars, keep the best try unless
-    it is worse. Stops at `floor` unresolved, the deadline or the budgets.
-    Returns the bars, their score and the plain greedy's score."""
+    a few of that learner's sections to other bars (half of the tries: a
+    section of the missing course into a bar where the learner is free), keep
+    the best try unless it is worse. Stops at `floor` unresolved, the deadline
+    or the budgets. Returns the bars, their score and the plain greedy's score."""
     best: list[int] | None = None
     best_score = (ix.choices + 1, 0)
     first_score = best_score
@@ -465,13 +466,20 @@ def _search_bars(
     used = 0
     while used < evaluations and best_score[0] > floor and time.perf_counter() < deadline:
         missing = [(li, c) for li, t in enumerate(best_taken) for c in ix.chosen[li] if c not in t]
-        li, _ = missing[rng.randrange(len(missing))]
+        li, short = missing[rng.randrange(len(missing))]
         mine = [s for c in ix.chosen[li] for s in ix.sections_of[c]]
         weights = [1.0 / len(ix.sections_of[ix.section_course[s]]) for s in mine]
+        idle = [b for b in range(bars) if b not in best_taken[li].values()]
         tries: list[tuple[tuple[int, int], list[int], list[dict[int, int]]]] = []
         for _ in range(4):
-            [s] = rng.choices(mine, weights=weights)
-            cand = _move(ix, bars, best, s, rng.randrange(bars))
+            if idle and rng.random() < 0.5:
+                # A section of the missing course into a bar where the learner is free.
+                s = rng.choice(ix.sections_of[short])
+                target = rng.choice(idle)
+            else:
+                [s] = rng.choices(mine, weights=weights)
+                target = rng.randrange(bars)
+            cand = _move(ix, bars, best, s, target)
             if cand is None:
                 continue
             score, taken = _score(ix, bars, cand)
@@ -812,8 +820,8 @@ def solve_bars(
     """Sections to bars and learners to sections: fewest unresolved choices
     first, then the most even section sizes with that count held.
 
-    Stage A places the sections by greedy starts and local search (up to half
-    the time; a fifth before the full model) and the learners greedily, then
+    Stage A places the sections by greedy starts and local search (up to 60 %
+    of the time; a fifth before the full model) and the learners greedily, then
     evens out the sizes by single-learner moves. If that reaches the lower bound
     (usually zero unresolved), only the sizes remain: CP-SAT balances them
     with the bars fixed (`method` "search" in the result). Otherwise:
@@ -839,7 +847,7 @@ def solve_bars(
     # A learner with more choices than bars leaves the rest unresolved.
     floor = sum(max(0, len(chosen) - bars) * len(m) for chosen, m in ix.patterns)
 
-    share = 0.2 if used == "full" else 0.5
+    share = 0.2 if used == "full" else 0.6
     bar_of, score, first = _search_bars(
         ix, bars, rng, started + share * time_limit_s, starts=24, evaluations=4000, floor=floor
     )
