@@ -50,9 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # by name so that core does not depend on the scheduling package.
         import importlib
 
-        timetable_main: Callable[[list[str]], int] = importlib.import_module(
-            "scheduling.cli"
-        ).main
+        timetable_main: Callable[[list[str]], int] = importlib.import_module("scheduling.cli").main
         return timetable_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "vapid-keys":
