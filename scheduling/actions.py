@@ -102,7 +102,7 @@ class SolveView(msgspec.Struct, frozen=True, kw_only=True):
 class NewSolve(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     time_limit_s: int = 60
     seed: int = 0
-    workers: int = 2
+    workers: int = 1
 
 
 def require_scheduler(who: Principal, school_id: UUID) -> UUID:

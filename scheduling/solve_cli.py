@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     s.add_argument("file", type=Path)
     s.add_argument("--time-limit", type=float, default=300.0, help="seconds (default 300)")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--workers", type=int, default=2, help="CP-SAT workers (default 2)")
+    s.add_argument("--workers", type=int, default=1, help="CP-SAT workers (default 1)")
     s.add_argument(
         "--improve",
         type=float,
