@@ -41,6 +41,7 @@ from scheduling.solver_compile import (
     compile_instance,
 )
 from scheduling.solver_model import Builder
+from scheduling.solver_rooms import assign_rooms
 
 __all__ = [
     "Progress",
@@ -48,6 +49,16 @@ __all__ = [
     "UnsupportedConstraintError",
     "solve",
 ]
+
+
+#: search the times first (rooms as capacity cuts) when rooms are to be chosen
+TIMES_FIRST = True
+
+#: time for a first timetable with the soft min days between activities
+#: enforced, before searching without them: this share of the time limit, at
+#: least `MIN_DAYS_HARD_S` seconds (but at most half the limit)
+MIN_DAYS_HARD_SHARE = 0.15
+MIN_DAYS_HARD_S = 30.0
 
 
 class Progress(msgspec.Struct, kw_only=True):
@@ -93,9 +104,27 @@ class _Run:
 class _Phase:
     """One CP-SAT model: the feasibility search or the soft improvement."""
 
-    def __init__(self, name: str, comp: Compiled, *, soft: bool, symmetry: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        comp: Compiled,
+        *,
+        soft: bool,
+        symmetry: bool,
+        room_choice: bool = True,
+        min_days_hard: int = 0,
+    ) -> None:
         self.name = name
-        b = Builder(comp, symmetry=symmetry, soft=soft)
+        #: times only (rooms as capacity cuts): the first solution's starts
+        self.times_only = not room_choice
+        self.found: list[int] | None = None
+        b = Builder(
+            comp,
+            symmetry=symmetry,
+            soft=soft,
+            room_choice=room_choice,
+            min_days_hard=min_days_hard,
+        )
         b.build()
         self.builder = b
         self.start_vars = [b.S(a.index) for a in comp.activities]
@@ -130,6 +159,10 @@ class _Callback(cp_model.CpSolverSolutionCallback):
         s, ph = self.s, self.phase
         now = time.perf_counter() - s.t0
         starts = [int(self.value(v)) for v in ph.start_vars]
+        if ph.times_only:
+            ph.found = starts
+            self.stop_search()
+            return
         rooms: list[int | None] = []
         for a, zs in enumerate(ph.builder.z):
             if zs:
@@ -175,6 +208,8 @@ class _Solver:
         self.run = _Run()
         self.comp: Compiled | None = None
         self._solver: cp_model.CpSolver | None = None
+        #: end of the current phase-1 attempt (elapsed seconds)
+        self.deadline: float | None = None
 
     # progress ---------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -227,6 +262,8 @@ class _Solver:
 
     def remaining(self, phase: str) -> float:
         left = self.time_limit_s - self.elapsed()
+        if phase == "search" and self.deadline is not None:
+            left = min(left, self.deadline - self.elapsed())
         if phase != "search" and self.improve_s is not None and self.run.first_s is not None:
             left = min(left, self.run.first_s + self.improve_s - self.elapsed())
         return left
@@ -271,26 +308,110 @@ class _Solver:
         comp = compile_instance(self.instance)
         self.comp = comp
         symmetry = self.warm_start is None
-        H = comp.H
-
-        # phase 1: a complete timetable (soft constraints not costed; with
-        # minimal change, the fewest moved lessons)
-        first = _Phase("search", comp, soft=False, symmetry=symmetry)
-        if first.builder.infeasible_reason is not None:
-            return self.result("infeasible", message=first.builder.infeasible_reason)
         ws = self.warm_start.by_activity() if self.warm_start is not None else {}
+
+        # phase 1 first with the soft min days enforced (a first timetable
+        # near the soft optimum), then with them capped at one day, each for a
+        # part of the time; then without
+        if not ws and any(md.cost for md in comp.min_days):
+            caps = [max(md.min_days for md in comp.min_days if md.cost)]
+            if caps[0] > 1:
+                caps.append(1)
+            for cap in caps:
+                self.deadline = self.elapsed() + self._min_days_budget()
+                outcome, optimal = self._phase1(comp, symmetry, ws, min_days_hard=cap)
+                self.deadline = None
+                if outcome == "found":
+                    return self._improve(comp, optimal, ws, symmetry)
+                if self.stopped():
+                    return self.result("stopped")
+                if outcome == "none":  # out of time: the looser cap will not do better
+                    break
+        outcome, optimal = self._phase1(comp, symmetry, ws, min_days_hard=0)
+        if outcome == "found":
+            return self._improve(comp, optimal, ws, symmetry)
+        if outcome == "infeasible":
+            return self.result("infeasible", message="no timetable satisfies the hard constraints")
+        if outcome != "none":
+            return self.result("infeasible", message=outcome)
+        return self.result("stopped" if self.stopped() else "incomplete")
+
+    def _min_days_budget(self) -> float:
+        lim = self.time_limit_s
+        return min(0.5 * lim, max(MIN_DAYS_HARD_SHARE * lim, MIN_DAYS_HARD_S))
+
+    def _phase1(
+        self, comp: Compiled, symmetry: bool, ws: dict[int, Placement], *, min_days_hard: int
+    ) -> tuple[str, bool]:
+        """A complete timetable (soft constraints not costed; with minimal
+        change, the fewest moved lessons). Returns ("found", optimal),
+        ("infeasible", _), ("none", _) when out of time or stopped, or the
+        reason the model is infeasible as built."""
+        # times first when rooms are to be chosen: rooms as capacity cuts,
+        # then assigned for the times found
+        hint_starts: list[int] | None = None
+        if TIMES_FIRST and not ws and _has_room_choice(comp):
+            outcome, hint_starts = self._times_first(comp, symmetry, min_days_hard)
+            if outcome in ("infeasible", "found"):
+                return outcome, True
+            if self.stopped() or self.remaining("search") <= 0.05:
+                return "none", False
+
+        first = _Phase("search", comp, soft=False, symmetry=symmetry, min_days_hard=min_days_hard)
+        if first.builder.infeasible_reason is not None:
+            return first.builder.infeasible_reason, False
         if ws:
             starts, rooms = self._warm(comp, ws)
             first.hint(comp, starts, rooms)
+        elif hint_starts is not None:
+            first.hint(comp, hint_starts, [None] * len(hint_starts))
         if self.minimal_change:
             first.moved_var = self._moved(first, ws)
             first.builder.m.minimize(first.moved_var)
         status = self.run_phase(first, {"linearization_level": 0})
         if status == cp_model.INFEASIBLE:
-            return self.result("infeasible", message="no timetable satisfies the hard constraints")
+            return "infeasible", False
         if self.run.best is None:
-            return self.result("stopped" if self.stopped() else "incomplete")
-        phase1_optimal = status == cp_model.OPTIMAL
+            return "none", False
+        return "found", status == cp_model.OPTIMAL
+
+    def _times_first(
+        self, comp: Compiled, symmetry: bool, min_days_hard: int
+    ) -> tuple[str, list[int] | None]:
+        """Times with rooms as capacity cuts, then rooms for those times.
+        Returns ("found", None) with the timetable recorded, ("infeasible",
+        None), or ("retry", starts) when no room assignment fits the times."""
+        ph = _Phase(
+            "search",
+            comp,
+            soft=False,
+            symmetry=symmetry,
+            room_choice=False,
+            min_days_hard=min_days_hard,
+        )
+        if ph.builder.infeasible_reason is not None:
+            return "retry", None
+        status = self.run_phase(ph, {"linearization_level": 0})
+        if status == cp_model.INFEASIBLE:
+            return "infeasible", None
+        if ph.found is None:
+            return "retry", None
+        rooms = assign_rooms(
+            comp, ph.found, time_limit_s=min(10.0, self.remaining("search")), seed=self.seed
+        )
+        if rooms is None:
+            return "retry", ph.found
+        self.record(ph.found, rooms, None, self.elapsed())
+        self.report("search")
+        return "found", None
+
+    def _improve(
+        self,
+        comp: Compiled,
+        phase1_optimal: bool,
+        ws: dict[int, Placement],
+        symmetry: bool,
+    ) -> SolveResult:
         if self.minimal_change and not phase1_optimal:
             return self.result("stopped" if self.stopped() else "complete")
 
@@ -311,7 +432,6 @@ class _Solver:
         assert self.run.best is not None
         second.hint(comp, *self.run.best)
         status = self.run_phase(second, {})
-        del H
         if self.stopped():
             return self.result("stopped")
         if status == cp_model.OPTIMAL:
@@ -376,6 +496,10 @@ class _Solver:
             solutions=self.run.solutions,
             message=message,
         )
+
+
+def _has_room_choice(comp: Compiled) -> bool:
+    return any(sum(1 for r in a.rooms if r != NO_ROOM) > 1 for a in comp.activities if a.rooms)
 
 
 def solve(

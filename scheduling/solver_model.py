@@ -31,7 +31,7 @@ from typing import TypeAlias
 
 from ortools.sat.python import cp_model
 
-from scheduling.solver_compile import NO_ROOM, CActivity, Compiled, CPerson
+from scheduling.solver_compile import NO_ROOM, CActivity, CMinDays, Compiled, CPerson
 
 Lit: TypeAlias = cp_model.IntVar
 LinExpr: TypeAlias = cp_model.LinearExpr | int
@@ -46,8 +46,17 @@ class Builder:
         hall_cuts: bool = True,
         redundant: bool = True,
         soft: bool = True,
+        room_choice: bool = True,
+        min_days_hard: int = 0,
     ) -> None:
         self.c = comp
+        #: model each activity's room choice (False: times only, with the rooms
+        #: as per-slot capacity cuts; rooms are then assigned separately)
+        self.room_choice = room_choice
+        #: enforce the soft min days between activities as hard, capped at
+        #: this many days (0: not at all), for a first timetable near the
+        #: soft optimum
+        self.min_days_hard = min_days_hard
         self.m = cp_model.CpModel()
         self.symmetry = symmetry
         self.hall_cuts = hall_cuts
@@ -338,8 +347,12 @@ class Builder:
         H = c.H
         for md in c.min_days:
             acts = md.activities
-            if md.cost == 0:
-                k = md.min_days
+            harden = bool(self.min_days_hard) and not self.soft and md.cost != 0
+            if harden:
+                k = min(md.min_days, self.min_days_hard)
+                harden = self._days_apart(md, k)
+            if md.cost == 0 or harden:
+                k = md.min_days if md.cost == 0 else min(md.min_days, self.min_days_hard)
                 for d0 in range(c.D):
                     window = range(d0, min(c.D, d0 + k))
                     if d0 + k > c.D and d0 > 0:
@@ -367,6 +380,22 @@ class Builder:
                                 if s in self.x[b] and s // H == d
                             ]
                             m.add_bool_or([lit.Not(), self.y(b, d).Not(), *ok])
+
+    def _days_apart(self, md: CMinDays, k: int) -> bool:
+        """Whether the activities' allowed days admit `k` days between them."""
+        H = self.c.H
+        doms = [sorted({t // H for t in self.x[a]}) for a in md.activities]
+        if len(doms) > 8:
+            return True
+
+        def place(i: int, chosen: list[int]) -> bool:
+            if i == len(doms):
+                return True
+            return any(
+                place(i + 1, [*chosen, d]) for d in doms[i] if all(abs(d - e) >= k for e in chosen)
+            )
+
+        return place(0, [])
 
     # --- pairwise time relations ---------------------------------------------------
     def _pairs(self) -> None:
@@ -426,7 +455,12 @@ class Builder:
                 self.infeasible_reason = f"activity {a.id} has no suitable room"
                 m.add_bool_or([])
                 continue
-            if len(a.rooms) == 1:
+            if len(a.rooms) == 1 or not self.room_choice:
+                if len(a.rooms) > 1:
+                    for r in a.rooms:
+                        if r != NO_ROOM:
+                            users[r].append(a.index)
+                    continue
                 r0 = a.rooms[0]
                 na = c.rooms[r0].unavailable if r0 != NO_ROOM else set()
                 # starts that would put it into its room's unavailable slots
@@ -455,7 +489,14 @@ class Builder:
                 if r != NO_ROOM:
                     users[r].append(a.index)
         for r, acts in users.items():
-            fixed = [ai for ai in acts if not self.z[ai]]
+            fixed = [ai for ai in acts if len(c.activities[ai].rooms or []) == 1]
+            if not self.room_choice:
+                if len(fixed) > 1:
+                    for t in range(c.S):
+                        lits = [lit for ai in fixed for lit in self.covering(ai, t)]
+                        if len(lits) > 1:
+                            m.add_at_most_one(lits)
+                continue
             if len(fixed) == len(acts):
                 for t in range(c.S):
                     lits = [lit for ai in acts for lit in self.covering(ai, t)]

@@ -227,6 +227,52 @@ def test_soft_min_days_is_costed_with_its_weight() -> None:
     assert len(two) == 1 and two[0][1] == two[0][0] + 1
 
 
+def test_first_timetable_keeps_satisfiable_soft_min_days() -> None:
+    # 3 parts over 3 days fit one a day: the first timetable already does so
+    acts = [
+        m.Activity(id=i, subject="M", teachers=("T",), students=("A",), group_id=1)
+        for i in (1, 2, 3)
+    ]
+    acts.append(act(4, "T", "B"))
+    cs: list[m.Constraint] = [
+        m.MinDaysBetweenActivities(
+            activities=(1, 2, 3), min_days=1, consecutive_if_same_day=False, weight=95
+        )
+    ]
+    inst = school(acts, cs)
+    firsts: list[float] = []
+    r = solve(
+        inst,
+        time_limit_s=20,
+        on_progress=lambda p: firsts.append(p.soft) if p.soft is not None else None,
+    )
+    assert r.timetable is not None and check(inst, r.timetable).hard == 0
+    assert firsts and firsts[0] == 0
+
+
+def test_rooms_are_assigned_after_the_times() -> None:
+    from scheduling.solver_compile import compile_instance
+    from scheduling.solver_rooms import assign_rooms
+
+    rooms = tuple(m.Room(name=f"R{i}", capacity=30) for i in range(2))
+    acts = [act(1, "T1", "A", dur=2), act(2, "T2", "B"), act(3, "T3", "B")]
+    cs: list[m.Constraint] = [
+        m.SubjectPreferredRooms(subject="S", rooms=("R0", "R1")),
+        m.ActivityPreferredRooms(activity=3, rooms=("R1",)),
+    ]
+    inst = school(acts, cs, rooms=rooms, days=1, hours=3)
+    comp = compile_instance(inst)
+    # 1 at hours 0-1, 2 at hour 0 (so 1 and 2 share both rooms), 3 at hour 1 in R1
+    got = assign_rooms(comp, [0, 0, 1], time_limit_s=5)
+    assert got is not None
+    assert got[2] == 1 and got[0] == 0 and got[1] == 1
+    # 3 at hour 0 too: three lessons in two rooms
+    assert assign_rooms(comp, [0, 0, 0], time_limit_s=5) is None
+    at = solved(inst)
+    busy = {(p.day, h, p.room) for i, p in at.items() for h in range(p.hour, p.hour + (i == 1) + 1)}
+    assert len(busy) == 4
+
+
 def test_soft_preferred_times_and_rooms_are_costed() -> None:
     rooms = (m.Room(name="R1"), m.Room(name="R2"))
     acts = [act(1, "T", "A"), act(2, "U", "B")]

@@ -1,0 +1,75 @@
+"""Rooms for fixed times: the second half of the times-first search.
+
+When the time search models rooms only as per-slot capacity cuts, the rooms
+are chosen afterwards with the start slots fixed: a small CP-SAT model with
+one boolean per activity and candidate room, at most one activity per room
+and slot (fixed-room activities included), and a room's unavailable slots
+excluded.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from ortools.sat.python import cp_model
+
+from scheduling.solver_compile import NO_ROOM, Compiled
+
+
+def assign_rooms(
+    comp: Compiled, starts: list[int], *, time_limit_s: float, seed: int = 0
+) -> list[int | None] | None:
+    """Each activity's room (None: needs none) for the given starts, or None
+    when no assignment exists (or none was found in time)."""
+    rooms: list[int | None] = [None] * len(comp.activities)
+    taken: dict[tuple[int, int], int] = {}
+    m = cp_model.CpModel()
+    z: dict[int, dict[int, cp_model.IntVar]] = {}
+    by_room_slot: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
+    for a in comp.activities:
+        if not a.rooms:
+            continue
+        span = range(starts[a.index], starts[a.index] + a.duration)
+        if len(a.rooms) == 1:
+            r = a.rooms[0]
+            if r == NO_ROOM:
+                continue
+            rooms[a.index] = r
+            for t in span:
+                if (r, t) in taken or t in comp.rooms[r].unavailable:
+                    return None
+                taken[(r, t)] = a.index
+    for a in comp.activities:
+        if not a.rooms or len(a.rooms) == 1:
+            continue
+        span = range(starts[a.index], starts[a.index] + a.duration)
+        zs: dict[int, cp_model.IntVar] = {}
+        for r in a.rooms:
+            if r != NO_ROOM and any(
+                (r, t) in taken or t in comp.rooms[r].unavailable for t in span
+            ):
+                continue
+            v = m.new_bool_var("")
+            zs[r] = v
+            if r != NO_ROOM:
+                for t in span:
+                    by_room_slot[(r, t)].append(v)
+        if not zs:
+            return None
+        m.add_exactly_one(zs.values())
+        z[a.index] = zs
+    for lits in by_room_slot.values():
+        if len(lits) > 1:
+            m.add_at_most_one(lits)
+    if z:
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        solver.parameters.random_seed = seed
+        solver.parameters.max_time_in_seconds = max(0.01, time_limit_s)
+        status = solver.solve(m)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        for ai, zs in z.items():
+            r = next(r for r, v in zs.items() if solver.boolean_value(v))
+            rooms[ai] = None if r == NO_ROOM else r
+    return rooms
