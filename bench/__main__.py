@@ -42,6 +42,11 @@ def main() -> None:
         default=None,
         help="timetable: a comma-separated subset of the public set's file names",
     )
+    parser.add_argument(
+        "--timetable-no-beyond",
+        action="store_true",
+        help="timetable: skip the sample of fet-data files beyond the public set",
+    )
     args = parser.parse_args()
     sections: list[str] = []
     if args.only in (None, "seed"):
@@ -56,7 +61,11 @@ def main() -> None:
         sections.append(asyncio.run(channels_bench.run()))
     if args.only in (None, "timetable"):
         files = tuple(args.timetable_files.split(",")) if args.timetable_files else None
-        sections.append(timetable.run(seeds=args.timetable_seeds, only=files))
+        sections.append(
+            timetable.run(
+                seeds=args.timetable_seeds, only=files, beyond=not args.timetable_no_beyond
+            )
+        )
     header = (
         "# Benchmarks\n\n"
         f"Written by `python3 dev.py bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
