@@ -2,8 +2,8 @@
 
 -- Workers claim only the kinds they have handlers for: the hub's delivery
 -- worker and the scheduling module's solver worker share the jobs table, and
--- neither may claim (and fail) the other's jobs. Same claim as
--- reppu_claim_jobs (0004), with a kind filter.
+-- neither may claim (and fail) the other's jobs. This replaces
+-- reppu_claim_jobs (0004): the same claim, with a kind filter.
 CREATE FUNCTION reppu_claim_jobs_of(p_kinds text[], p_limit int, p_now timestamptz,
                                     p_lease_s int)
     RETURNS TABLE (id bigint, tenant_id uuid, kind text, payload jsonb, message_id uuid,
@@ -26,6 +26,7 @@ CREATE FUNCTION reppu_claim_jobs_of(p_kinds text[], p_limit int, p_now timestamp
                   j.attempts
     $$;
 REVOKE ALL ON FUNCTION reppu_claim_jobs_of(text[], int, timestamptz, int) FROM PUBLIC;
+DROP FUNCTION reppu_claim_jobs(int, timestamptz, int);
 GRANT EXECUTE ON FUNCTION reppu_claim_jobs_of(text[], int, timestamptz, int) TO %APP_ROLE%;
 
 -- A school's timetabling problem for one period (scheduling.model.Instance as

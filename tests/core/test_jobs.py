@@ -385,7 +385,9 @@ async def test_workers_claim_only_their_kinds(
 async def crash_claim(db: Database, fixed: FixedClock) -> list[asyncpg.Record]:
     """Claim due jobs as a worker that then dies without finishing them."""
     async with db.global_tx() as conn:
-        return await conn.fetch("SELECT * FROM reppu_claim_jobs(100, $1, $2)", fixed.now(), LEASE_S)
+        return await conn.fetch(
+            "SELECT * FROM reppu_claim_jobs_of($1, 100, $2, $3)", ["k"], fixed.now(), LEASE_S
+        )
 
 
 async def test_an_expired_lease_is_claimed_again(
