@@ -15,12 +15,18 @@ from litestar import Litestar
 
 from core.api import Services
 from core.jobs import JobWorker
-from scheduling import actions, api
+from scheduling import actions, api, calendar, comments, daily_api, reservations
 
 
 class SchedulingModule:
     name = "scheduling"
-    route_handlers: ClassVar[list[Any]] = [*api.ROUTES]
+    route_handlers: ClassVar[list[Any]] = [
+        *api.ROUTES,
+        *daily_api.ROUTES,
+        *calendar.ROUTES,
+        *reservations.ROUTES,
+        *comments.ROUTES,
+    ]
 
     def __init__(self, *, run_worker: bool = True) -> None:
         """`run_worker=False`: tests drive `app.state["scheduling_worker"].run_due()`."""

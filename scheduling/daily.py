@@ -1,0 +1,323 @@
+"""The timetable in daily use: what a school's published timetable holds on a
+date, with that date's changes applied. Reads only (in the caller's tenant
+transaction); `scheduling.publish` and `scheduling.changes` write.
+
+A school's valid timetable on a date is its published timetable whose range
+holds the date and that no later publication superseded. Its lessons repeat
+weekly (`weekday`, 1 = Monday). On a date:
+
+* a lesson's *effective change* is its latest change of that date that is not
+  undone (`cancel`, `move`, `substitute`): a later change supersedes an
+  earlier one, undoing the latest brings back the one before;
+* `extra` changes add lessons;
+* a `programme` change (a theme day, an exam day) replaces the day's lessons
+  of its group, or of the whole school when it names no group: those lessons
+  show as `programme` with the programme's title.
+
+`day_lessons(conn, school_id, date)` gives the day as `DayLesson`s, sorted by
+time; `person_lessons` filters them to what one person attends or teaches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, time, timedelta
+from typing import Final, Literal
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from core.db import Connection
+
+Status = Literal["normal", "cancelled", "moved", "substituted", "extra", "programme"]
+ChangeKind = Literal["cancel", "move", "substitute", "extra", "programme"]
+
+#: the longest range GET /v1/timetable/me and a calendar feed cover at once, in days
+MAX_RANGE_DAYS: Final = 120
+
+
+class Original(msgspec.Struct, frozen=True, kw_only=True):
+    """A changed lesson as the timetable has it."""
+
+    starts: time
+    ends: time
+    room: str | None
+    teacher_ids: tuple[UUID, ...]
+
+
+class DayLesson(msgspec.Struct, frozen=True, kw_only=True):
+    """One lesson on one date, with the date's change applied."""
+
+    date: date
+    starts: time
+    ends: time
+    subject: str
+    group_id: UUID | None
+    #: who teaches it on this date (a substitute replaces the lesson's teachers)
+    teacher_ids: tuple[UUID, ...]
+    room: str | None
+    status: Status = "normal"
+    #: the weekly lesson (None for an extra lesson or a programme entry)
+    lesson_id: UUID | None = None
+    #: the change that made it so (None: as in the timetable)
+    change_id: UUID | None = None
+    #: the lesson as the timetable has it, when a change moved or re-staffed it
+    original: Original | None = None
+    #: a programme day's title
+    title: str | None = None
+    note: str | None = None
+
+
+class Change(msgspec.Struct, frozen=True, kw_only=True):
+    """A row of timetable_changes."""
+
+    id: UUID
+    school_id: UUID
+    on_date: date
+    kind: ChangeKind
+    lesson_id: UUID | None
+    starts: time | None
+    ends: time | None
+    room: str | None
+    substitute_id: UUID | None
+    subject: str | None
+    group_id: UUID | None
+    teacher_ids: tuple[UUID, ...]
+    title: str | None
+    note: str | None
+    absence_id: UUID | None
+    created_by: UUID
+    undone: bool
+
+
+CHANGE_COLUMNS: Final = (
+    "id, school_id, on_date, kind, lesson_id, starts, ends, room, substitute_id, subject, "
+    "group_id, teacher_ids, title, note, absence_id, created_by, undone_at IS NOT NULL AS undone"
+)
+
+
+def change_of(row: asyncpg.Record) -> Change:
+    return Change(
+        id=row["id"],
+        school_id=row["school_id"],
+        on_date=row["on_date"],
+        kind=row["kind"],
+        lesson_id=row["lesson_id"],
+        starts=row["starts"],
+        ends=row["ends"],
+        room=row["room"],
+        substitute_id=row["substitute_id"],
+        subject=row["subject"],
+        group_id=row["group_id"],
+        teacher_ids=tuple(row["teacher_ids"]),
+        title=row["title"],
+        note=row["note"],
+        absence_id=row["absence_id"],
+        created_by=row["created_by"],
+        undone=row["undone"],
+    )
+
+
+async def valid_timetable(conn: Connection, school_id: UUID, on: date) -> UUID | None:
+    """The school's published timetable valid on `on`, if any."""
+    value: UUID | None = await conn.fetchval(
+        "SELECT id FROM timetables WHERE school_id = $1 AND superseded_at IS NULL "
+        "AND starts <= $2 AND ends >= $2 ORDER BY published_at DESC LIMIT 1",
+        school_id,
+        on,
+    )
+    return value
+
+
+async def effective_changes(conn: Connection, school_id: UUID, on: date) -> list[Change]:
+    """The changes in force on `on`: per lesson its latest change not undone, and
+    every extra lesson and programme not undone (in the order they were made)."""
+    rows = await conn.fetch(
+        f"SELECT {CHANGE_COLUMNS} FROM timetable_changes "
+        "WHERE school_id = $1 AND on_date = $2 AND undone_at IS NULL "
+        "ORDER BY created_at, id",
+        school_id,
+        on,
+    )
+    latest: dict[UUID, Change] = {}
+    others: list[Change] = []
+    for r in rows:
+        c = change_of(r)
+        if c.lesson_id is None:
+            others.append(c)
+        else:
+            latest[c.lesson_id] = c  # later rows win
+    return [*latest.values(), *others]
+
+
+async def day_lessons(conn: Connection, school_id: UUID, on: date) -> list[DayLesson]:
+    """The school's lessons on `on`, changes applied, sorted by time."""
+    timetable = await valid_timetable(conn, school_id, on)
+    changes = await effective_changes(conn, school_id, on)
+    base = (
+        await conn.fetch(
+            "SELECT id, starts, ends, subject, group_id, teacher_ids, room "
+            "FROM timetable_lessons WHERE timetable_id = $1 AND weekday = $2",
+            timetable,
+            on.isoweekday(),
+        )
+        if timetable is not None
+        else []
+    )
+    return apply_changes(on, base, changes)
+
+
+def apply_changes(
+    on: date, base: Iterable[asyncpg.Record | dict[str, object]], changes: Sequence[Change]
+) -> list[DayLesson]:
+    """The day from its weekly lessons (rows of timetable_lessons) and its
+    effective changes. Pure: the rules of the module docstring."""
+    by_lesson: dict[UUID | None, Change] = {
+        c.lesson_id: c for c in changes if c.lesson_id is not None
+    }
+    programmes = [c for c in changes if c.kind == "programme"]
+    whole_school = next((p for p in programmes if p.group_id is None), None)
+    by_group: dict[UUID | None, Change] = {
+        p.group_id: p for p in programmes if p.group_id is not None
+    }
+    out: list[DayLesson] = []
+    for r in base:
+        lesson = DayLesson(
+            date=on,
+            starts=r["starts"],  # type: ignore[arg-type]
+            ends=r["ends"],  # type: ignore[arg-type]
+            subject=r["subject"],  # type: ignore[arg-type]
+            group_id=r["group_id"],  # type: ignore[arg-type]
+            teacher_ids=tuple(r["teacher_ids"]),  # type: ignore[arg-type]
+            room=r["room"],  # type: ignore[arg-type]
+            lesson_id=r["id"],  # type: ignore[arg-type]
+        )
+        programme = whole_school or by_group.get(lesson.group_id)
+        change = by_lesson.get(lesson.lesson_id)
+        if programme is not None:
+            lesson = msgspec.structs.replace(
+                lesson,
+                status="programme",
+                change_id=programme.id,
+                title=programme.title,
+                note=programme.note,
+            )
+        elif change is not None:
+            lesson = _changed(lesson, change)
+        out.append(lesson)
+    for c in changes:
+        if c.kind == "extra":
+            assert c.starts is not None and c.ends is not None
+            out.append(
+                DayLesson(
+                    date=on,
+                    starts=c.starts,
+                    ends=c.ends,
+                    subject=c.subject or "",
+                    group_id=c.group_id,
+                    teacher_ids=c.teacher_ids,
+                    room=c.room,
+                    status="extra",
+                    change_id=c.id,
+                    note=c.note,
+                )
+            )
+        elif c.kind == "programme":
+            out.append(
+                DayLesson(
+                    date=on,
+                    starts=c.starts or time(8),
+                    ends=c.ends or time(14),
+                    subject="",
+                    group_id=c.group_id,
+                    teacher_ids=c.teacher_ids,
+                    room=c.room,
+                    status="programme",
+                    change_id=c.id,
+                    title=c.title,
+                    note=c.note,
+                )
+            )
+    out.sort(key=lambda x: (x.starts, x.subject, str(x.group_id)))
+    return out
+
+
+def _changed(lesson: DayLesson, change: Change) -> DayLesson:
+    original = Original(
+        starts=lesson.starts, ends=lesson.ends, room=lesson.room, teacher_ids=lesson.teacher_ids
+    )
+    if change.kind == "cancel":
+        return msgspec.structs.replace(
+            lesson, status="cancelled", change_id=change.id, note=change.note
+        )
+    teachers = (change.substitute_id,) if change.substitute_id is not None else lesson.teacher_ids
+    return msgspec.structs.replace(
+        lesson,
+        status="substituted" if change.kind == "substitute" else "moved",
+        starts=change.starts or lesson.starts,
+        ends=change.ends or lesson.ends,
+        room=change.room or lesson.room,
+        teacher_ids=teachers,
+        change_id=change.id,
+        original=original,
+        note=change.note,
+    )
+
+
+class Attendance(msgspec.Struct, frozen=True, kw_only=True):
+    """Whose lessons: the groups a learner attends, or the teacher."""
+
+    groups: frozenset[UUID] = frozenset()
+    teacher: UUID | None = None
+
+
+def attends(lesson: DayLesson, who: Attendance) -> bool:
+    if lesson.group_id is not None and lesson.group_id in who.groups:
+        return True
+    if lesson.status == "programme" and lesson.group_id is None and lesson.lesson_id is None:
+        return bool(who.groups) or who.teacher is not None  # a whole-school programme
+    if who.teacher is None:
+        return False
+    if who.teacher in lesson.teacher_ids:
+        return True
+    # a teacher whose lesson was given to a substitute still sees it (as changed)
+    return lesson.original is not None and who.teacher in lesson.original.teacher_ids
+
+
+async def learner_groups(conn: Connection, learner_id: UUID) -> frozenset[UUID]:
+    rows = await conn.fetch("SELECT group_id FROM group_learners WHERE learner_id = $1", learner_id)
+    return frozenset(r["group_id"] for r in rows)
+
+
+async def person_schools(conn: Connection, person_id: UUID) -> list[UUID]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT school_id FROM person_roles WHERE person_id = $1 "
+        "AND role IN ('learner', 'teacher') ORDER BY school_id",
+        person_id,
+    )
+    return [r["school_id"] for r in rows]
+
+
+async def person_lessons(
+    conn: Connection, person_id: UUID, start: date, end: date
+) -> list[DayLesson]:
+    """Lessons a learner attends or a teacher teaches, `start` … `end` inclusive."""
+    who = Attendance(
+        groups=await learner_groups(conn, person_id),
+        teacher=person_id
+        if await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM person_roles WHERE person_id = $1 "
+            "AND role IN ('teacher', 'principal', 'secretary', 'staff'))",
+            person_id,
+        )
+        else None,
+    )
+    out: list[DayLesson] = []
+    for school in await person_schools(conn, person_id):
+        day = start
+        while day <= end:
+            out.extend(x for x in await day_lessons(conn, school, day) if attends(x, who))
+            day += timedelta(days=1)
+    out.sort(key=lambda x: (x.date, x.starts))
+    return out
