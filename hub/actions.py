@@ -45,6 +45,7 @@ from hub.model import (
     Published,
     RecipientReport,
     Report,
+    Selector,
     SentItem,
     Thread,
     ThreadItem,
@@ -98,7 +99,10 @@ def view_of(row: asyncpg.Record) -> MessageView:
 
 def state_of(row: asyncpg.Record) -> InboxState:
     return InboxState(
-        read_at=row["read_at"], acked_at=row["acked_at"], archived_at=row["archived_at"]
+        read_at=row["read_at"],
+        acked_at=row["acked_at"],
+        archived_at=row["archived_at"],
+        withdrawn_at=row.get("withdrawn_at"),
     )
 
 
@@ -174,6 +178,39 @@ class Hub:
         for anything the person must see — that is `notify`. `data` must be
         msgspec-encodable and is bounded by `MAX_SIGNAL_BYTES`."""
         await self.fanout.signal(tenant_id, person_id, signal_frame(kind, data))
+
+    async def recipients(
+        self, conn: Connection, audience: Selector, *, needs_custody: bool = False
+    ) -> dict[UUID, Recipient]:
+        """Whom `audience` reaches under the hub's rules (guardian rights, the
+        18-year line), without publishing, in the caller's tenant transaction:
+        for a module that tailors a notice to each person (a timetable change
+        summary) and then publishes each version to its `Persons`."""
+        return await resolve(
+            conn, audience, needs_custody=needs_custody, today=today_in_helsinki(self.clock)
+        )
+
+    async def withdraw(
+        self, tenant_id: UUID, pairs: Sequence[tuple[UUID, UUID]]
+    ) -> list[tuple[UUID, UUID]]:
+        """Take back notifications (kind `notification`) that their recipients
+        have not read: for each (person, message) whose inbox row is unread, the
+        row leaves the inbox (archived, `withdrawn_at` set), its pending push,
+        e-mail and reminders are cancelled, and the person's devices get a
+        `state` frame in their sequence (a resuming device learns it too). Rows
+        already read stay as they are. Returns the pairs withdrawn now."""
+        if not pairs:
+            return []
+        events: list[tuple[UUID, int, UUID, InboxState]] = []
+        async with self.db.tenant(tenant_id) as conn:
+            for r in await store.withdraw(conn, pairs):
+                person, message = r["person_id"], r["message_id"]
+                await jobs.cancel(conn, message_id=message, person_id=person)
+                seq = await store.next_event(conn, tenant_id, person, message)
+                events.append((person, seq, message, state_of(r)))
+        for person, seq, message, state in events:
+            await self.fanout.state(tenant_id, person, seq, message, state)
+        return [(person, message) for person, _, message, _ in events]
 
     async def _publish(
         self,

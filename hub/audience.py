@@ -37,6 +37,7 @@ from hub.model import (
     GroupLearners,
     GroupTeachers,
     LearnerGuardians,
+    Persons,
     PersonSel,
     SchoolStaff,
     Selector,
@@ -111,6 +112,8 @@ async def resolve(
     match sel:
         case PersonSel(id=pid):
             add(r["id"] for r in await conn.fetch("SELECT id FROM persons WHERE id = $1", pid))
+        case Persons(ids=ids):
+            add(r["id"] for r in await conn.fetch("SELECT id FROM persons WHERE id = ANY($1)", ids))
         case GroupLearners(group=gid):
             add(
                 r["learner_id"]

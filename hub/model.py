@@ -40,6 +40,17 @@ class PersonSel(Base, tag="person", frozen=True):
     id: UUID
 
 
+#: Most persons one `Persons` selector names.
+MAX_PERSONS = 10_000
+
+
+class Persons(Base, tag="persons", frozen=True):
+    """Persons by id: for a module that has worked out, with `Hub.recipients`,
+    who gets which version of a notice."""
+
+    ids: Annotated[list[UUID], msgspec.Meta(max_length=MAX_PERSONS)]
+
+
 class GroupLearners(Base, tag="group_learners", frozen=True):
     group: UUID
 
@@ -79,6 +90,7 @@ class Exclude(Base, tag="exclude", frozen=True):
 
 Selector = (
     PersonSel
+    | Persons
     | GroupLearners
     | GroupGuardians
     | LearnerGuardians
@@ -165,6 +177,9 @@ class InboxState(msgspec.Struct, kw_only=True):
     read_at: datetime | None
     acked_at: datetime | None
     archived_at: datetime | None
+    #: the sending module took it back before it was read (`Hub.withdraw`): the
+    #: client drops it from the inbox; it is archived at the same instant
+    withdrawn_at: datetime | None = None
 
 
 class InboxItem(msgspec.Struct, kw_only=True):

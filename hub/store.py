@@ -134,6 +134,25 @@ async def set_state(
     )
 
 
+async def withdraw(conn: Connection, pairs: Sequence[tuple[UUID, UUID]]) -> list[asyncpg.Record]:
+    """Withdraw the unread inbox rows of (person, message) pairs: archived and
+    marked withdrawn. Returns the rows withdrawn now (read ones are kept)."""
+    return await conn.fetch(
+        """
+        UPDATE inbox i SET withdrawn_at = now(), archived_at = coalesce(i.archived_at, now())
+        FROM unnest($1::uuid[], $2::uuid[]) AS p (person_id, message_id)
+        WHERE i.person_id = p.person_id AND i.message_id = p.message_id
+          AND i.read_at IS NULL AND i.withdrawn_at IS NULL
+          AND EXISTS (SELECT 1 FROM messages m WHERE m.id = i.message_id
+                      AND m.kind = 'notification')
+        RETURNING i.person_id, i.message_id, i.read_at, i.acked_at, i.archived_at,
+                  i.withdrawn_at
+        """,
+        [p for p, _ in pairs],
+        [m for _, m in pairs],
+    )
+
+
 async def events_after(
     conn: Connection, person_id: UUID, after: int, limit: int
 ) -> list[asyncpg.Record]:
@@ -142,7 +161,7 @@ async def events_after(
     return await conn.fetch(
         f"""
         SELECT e.seq, e.type, i.for_learners, i.read_at, i.acked_at, i.archived_at,
-               {MESSAGE_COLUMNS}
+               i.withdrawn_at, {MESSAGE_COLUMNS}
         FROM (
             (SELECT seq, 'message' AS type, message_id FROM inbox
              WHERE person_id = $1 AND seq > $2 ORDER BY seq LIMIT $3)
@@ -175,6 +194,7 @@ async def inbox_rows(
         SELECT i.seq, i.for_learners, i.read_at, i.acked_at, i.archived_at, {MESSAGE_COLUMNS}
         FROM inbox i JOIN messages m ON m.id = i.message_id
         WHERE i.person_id = $1 AND i.seq > $2 AND (i.archived_at IS NOT NULL) = $4
+          AND i.withdrawn_at IS NULL
         ORDER BY i.seq LIMIT $3
         """,
         person_id,
@@ -187,7 +207,8 @@ async def inbox_rows(
 async def counts(conn: Connection, person_id: UUID) -> asyncpg.Record:
     row = await conn.fetchrow(
         "SELECT count(*) FILTER (WHERE i.read_at IS NULL AND i.archived_at IS NULL) AS unread, "
-        "count(*) FILTER (WHERE m.requires_ack AND i.acked_at IS NULL) AS awaiting_ack "
+        "count(*) FILTER (WHERE m.requires_ack AND i.acked_at IS NULL AND i.withdrawn_at IS NULL) "
+        "AS awaiting_ack "
         "FROM inbox i JOIN messages m ON m.id = i.message_id WHERE i.person_id = $1",
         person_id,
     )

@@ -11,8 +11,9 @@ weekly (`weekday`, 1 = Monday). On a date:
   earlier one, undoing the latest brings back the one before;
 * `extra` changes add lessons;
 * a `programme` change (a theme day, an exam day) replaces the day's lessons
-  of its group, or of the whole school when it names no group: those lessons
-  show as `programme` with the programme's title.
+  of its group and of the groups split from it (whose learners are all in it),
+  or of the whole school when it names no group: those lessons show as
+  `programme` with the programme's title.
 
 `day_lessons(conn, school_id, date)` gives the day as `DayLesson`s, sorted by
 time; `person_lessons` filters them to what one person attends or teaches.
@@ -136,7 +137,7 @@ async def effective_changes(conn: Connection, school_id: UUID, on: date) -> list
     rows = await conn.fetch(
         f"SELECT {CHANGE_COLUMNS} FROM timetable_changes "
         "WHERE school_id = $1 AND on_date = $2 AND undone_at IS NULL "
-        "ORDER BY created_at, id",
+        "ORDER BY seq",
         school_id,
         on,
     )
@@ -165,22 +166,41 @@ async def day_lessons(conn: Connection, school_id: UUID, on: date) -> list[DayLe
         if timetable is not None
         else []
     )
-    return apply_changes(on, base, changes)
+    within: dict[UUID | None, Change] = {}
+    for p in changes:
+        if p.kind == "programme" and p.group_id is not None:
+            for r in await conn.fetch(_WITHIN, p.group_id):
+                within[r["id"]] = p
+    return apply_changes(on, base, changes, within)
+
+
+# the groups whose learners are all in group $1 (itself, and the subgroups it is
+# split into): a programme day of a class replaces its language groups' lessons too
+_WITHIN: Final = """
+    SELECT g.id FROM groups g
+    WHERE g.school_id = (SELECT school_id FROM groups WHERE id = $1)
+      AND EXISTS (SELECT 1 FROM group_learners gl WHERE gl.group_id = g.id)
+      AND NOT EXISTS (
+          SELECT 1 FROM group_learners gl WHERE gl.group_id = g.id
+            AND gl.learner_id NOT IN (SELECT learner_id FROM group_learners WHERE group_id = $1))
+    UNION SELECT $1
+"""
 
 
 def apply_changes(
-    on: date, base: Iterable[asyncpg.Record | dict[str, object]], changes: Sequence[Change]
+    on: date,
+    base: Iterable[asyncpg.Record | dict[str, object]],
+    changes: Sequence[Change],
+    within: dict[UUID | None, Change] | None = None,
 ) -> list[DayLesson]:
-    """The day from its weekly lessons (rows of timetable_lessons) and its
-    effective changes. Pure: the rules of the module docstring."""
+    """The day from its weekly lessons (rows of timetable_lessons), its
+    effective changes and, per group, the programme day that replaces its
+    lessons (`within`). Pure: the rules of the module docstring."""
     by_lesson: dict[UUID | None, Change] = {
         c.lesson_id: c for c in changes if c.lesson_id is not None
     }
-    programmes = [c for c in changes if c.kind == "programme"]
-    whole_school = next((p for p in programmes if p.group_id is None), None)
-    by_group: dict[UUID | None, Change] = {
-        p.group_id: p for p in programmes if p.group_id is not None
-    }
+    whole_school = next((p for p in changes if p.kind == "programme" and p.group_id is None), None)
+    by_group = within or {}
     out: list[DayLesson] = []
     for r in base:
         lesson = DayLesson(

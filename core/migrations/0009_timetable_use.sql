@@ -69,6 +69,8 @@ CREATE INDEX teacher_absences_teacher ON teacher_absences (tenant_id, teacher_id
 --               group_id, or the whole school when null; replaces that day's lessons
 CREATE TABLE timetable_changes (
     id             uuid PRIMARY KEY,
+    -- the order changes were made in (created_at comes from the injected clock)
+    seq            bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
     tenant_id      uuid NOT NULL REFERENCES tenants (id),
     school_id      uuid NOT NULL,
     on_date        date NOT NULL,
