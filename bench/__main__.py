@@ -1,6 +1,6 @@
 """Run the benchmarks and write docs/benchmarks.md.
 
-python3 dev.py bench [--only seed|fanout|jobs|channels|timetable] [--clients 1000,5000,10000]
+python3 dev.py bench [--only seed|fanout|jobs|channels|timetable|timetable-day] [--clients 1000,5000,10000]
 
 `--only X` replaces X's section of docs/benchmarks.md and keeps the others
 (the timetable comparison alone takes about an hour).
@@ -14,7 +14,7 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import channels_bench, fanout, jobs_bench, seed_bench, timetable
+from bench import channels_bench, fanout, jobs_bench, seed_bench, timetable, timetable_day
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
@@ -22,7 +22,9 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument(
-        "--only", choices=["seed", "fanout", "jobs", "channels", "timetable"], default=None
+        "--only",
+        choices=["seed", "fanout", "jobs", "channels", "timetable", "timetable-day"],
+        default=None,
     )
     parser.add_argument(
         "--clients",
@@ -59,6 +61,8 @@ def main() -> None:
         sections.append(asyncio.run(jobs_bench.run()))
     if args.only in (None, "channels"):
         sections.append(asyncio.run(channels_bench.run()))
+    if args.only in (None, "timetable-day"):
+        sections.append(asyncio.run(timetable_day.run()))
     if args.only in (None, "timetable"):
         files = tuple(args.timetable_files.split(",")) if args.timetable_files else None
         sections.append(

@@ -10,7 +10,7 @@ Commands (`cmd`):
   ticket (when `token` is set; the hub) and a websocket, the hello frame, and
   reading until `synced` → {ok, failed, errors, seconds}.
 * `expect` {burst, frames}: count frames carrying the marker `@@burst|…@@`
-  from now on; `wait` {within_s}: until `frames` of them arrived or timeout →
+  from now on; `set_expected` {frames}: the number, when known only later; `wait` {within_s}: until `frames` of them arrived or timeout →
   {received, first_recv, last_recv, latencies (ms), per_client_max, dupes}.
 * `rate` {base, pairs: [{token, group}], tag, rate, seconds}: an open-loop
   stream of POST /v1/messages (each a teacher to one class's guardians) at
@@ -95,8 +95,10 @@ class Gen:
                 if raw.startswith(PING):
                     await ws.send('{"type":"pong"}')
                     continue
-                m = MARK.search(raw)
-                if m is None or m.group(1) != self.burst:
+                # a frame may carry several markers (a timetable notice holds
+                # every change of a person's day): the armed burst's counts
+                m = next((x for x in MARK.finditer(raw) if x.group(1) == self.burst), None)
+                if m is None:
                     continue
                 now = time.time()
                 self.lat.append((now - float(m.group(3))) * 1000.0)
@@ -195,6 +197,14 @@ class Gen:
         self.per_client.clear()
         self.done = asyncio.Event()
         return {"armed": burst}
+
+    def cmd_set_expected(self, frames: int) -> dict[str, Any]:
+        """Say how many frames the armed burst will have, once it is known (a
+        timetable change's response says how many were notified)."""
+        self.expected = frames
+        if self.received >= frames:
+            self.done.set()
+        return {"expected": frames}
 
     async def cmd_wait(self, within_s: float) -> dict[str, Any]:
         try:
@@ -305,6 +315,8 @@ async def main(compression: str | None) -> None:
             reply(await gen.cmd_connect(**req))
         elif cmd == "expect":
             reply(gen.cmd_expect(**req))
+        elif cmd == "set_expected":
+            reply(gen.cmd_set_expected(**req))
         elif cmd == "wait":
             reply(await gen.cmd_wait(**req))
         elif cmd == "rate":

@@ -255,6 +255,9 @@ async def _serve(settings: Settings, host: str, port: int, *, demo: bool) -> int
     async with open_database(settings) as db:
         logins = await _demo_logins(db) if demo else {}
         app = create_app(Services(settings, db, SystemClock()), modules=load_modules())
+        # modules may prepare demo data of their own as they start (scheduling:
+        # solves and publishes the demo schools' timetables in the background)
+        app.state["demo"] = demo
         config = uvicorn.Config(
             app,
             host=host,

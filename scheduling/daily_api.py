@@ -19,7 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Request, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.api import principal, services
 from core.auth import Principal
@@ -57,14 +57,14 @@ async def post_publish(
 
 @get("/v1/timetable/day", tags=["timetable"])
 async def get_day(
-    request: Request[Principal, Any, Any], school_id: UUID, date: date
+    request: Request[Principal, Any, Any], school_id: FromQuery[UUID], date: FromQuery[date]
 ) -> list[DayLesson]:
     return await _changes(request).day(principal(request), school_id, date)
 
 
 @get("/v1/timetable/changes", tags=["timetable"])
 async def get_changes(
-    request: Request[Principal, Any, Any], school_id: UUID, date: date
+    request: Request[Principal, Any, Any], school_id: FromQuery[UUID], date: FromQuery[date]
 ) -> list[daily.Change]:
     return await _changes(request).changes_of_day(principal(request), school_id, date)
 

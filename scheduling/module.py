@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
@@ -16,6 +17,15 @@ from litestar import Litestar
 from core.api import Services
 from core.jobs import JobWorker
 from scheduling import actions, api, calendar, comments, daily_api, reservations
+from scheduling.changes import Changes
+from scheduling.demo import publish_demo_timetables
+from scheduling.notices import NOTICES_JOB, NoticesRunner
+
+#: notice refreshes one node runs at once (the job is a backstop; requests
+#: refresh at once themselves)
+NOTICES_WORKERS = 2
+
+log = logging.getLogger("reppu.scheduling")
 
 
 class SchedulingModule:
@@ -43,16 +53,39 @@ class SchedulingModule:
             concurrency=actions.SOLVE_WORKERS,
             lease_s=actions.SOLVE_LEASE_S,
         )
+        changes = Changes(svc.db, svc.clock, hub)
+        notices = JobWorker(
+            svc.db,
+            svc.clock,
+            {NOTICES_JOB: NoticesRunner(svc.db, svc.clock, hub)},
+            batch=NOTICES_WORKERS,
+            concurrency=NOTICES_WORKERS,
+        )
         app.state["scheduling_worker"] = worker
         app.state["scheduling_wake"] = worker.wake
-        task = asyncio.create_task(worker.run()) if self._run_worker else None
+        app.state["timetable_changes"] = changes
+        app.state["notices_worker"] = notices
+        tasks = (
+            [asyncio.create_task(worker.run()), asyncio.create_task(notices.run())]
+            if self._run_worker
+            else []
+        )
+        if app.state.get("demo"):
+            tasks.append(asyncio.create_task(self._demo(svc, hub)))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    @staticmethod
+    async def _demo(svc: Services, hub: Any) -> None:
+        try:
+            await publish_demo_timetables(svc.db, svc.clock, hub)
+        except Exception:  # the demo runs on without timetables
+            log.exception("demo: publishing the demo timetables failed")
 
 
 module = SchedulingModule()
