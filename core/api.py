@@ -48,7 +48,12 @@ PUBLIC_V1_PATHS: tuple[str, ...] = (
     # the push public key is public; the unsubscribe link carries its own token
     "/v1/push/vapid-public-key",
     "/v1/email/unsubscribe",
+    # a personal calendar feed: the secret URL is its own credential
+    "/v1/calendar/{tenant:str}/{feed:str}",
 )
+
+#: Paths whose last segments are secrets (never logged).
+SECRET_PATH_PREFIXES: tuple[str, ...] = ("/v1/calendar/",)
 
 
 class Services:
@@ -168,7 +173,11 @@ def error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[A
             body, status_code=exc.status_code, media_type=MediaType.JSON, headers=exc.headers
         )
     # Never log request bodies: they may hold children's data.
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    path = request.url.path
+    for prefix in SECRET_PATH_PREFIXES:
+        if path.startswith(prefix):
+            path = prefix + "…"
+    log.exception("unhandled error on %s %s", request.method, path)
     return Response(
         {"code": "internal_error", "message": "internal error", "temporary": True},
         status_code=500,
