@@ -106,6 +106,11 @@ class NewAbsence(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     note: Text | None = None
 
 
+class TeacherView(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    name: str
+
+
 class Proposal(msgspec.Struct, frozen=True, kw_only=True):
     teacher_id: UUID
     name: str
@@ -379,6 +384,18 @@ class Changes:
         return [daily.change_of(r) for r in rows]
 
     # ---- absences and substitutes ---------------------------------------------------------
+
+    async def teachers(self, who: Principal, school_id: UUID) -> list[TeacherView]:
+        """The school's teachers, for marking one absent (the scheduler's list)."""
+        require_scheduler(who, school_id)
+        async with self.db.tenant(who.tenant_id) as conn:
+            rows = await conn.fetch(
+                "SELECT p.id, p.given_name || ' ' || p.family_name AS name FROM persons p "
+                "WHERE p.id IN (SELECT person_id FROM person_roles WHERE school_id = $1 "
+                "AND role = 'teacher') ORDER BY p.family_name, p.given_name, p.id",
+                school_id,
+            )
+        return [TeacherView(id=r["id"], name=r["name"]) for r in rows]
 
     async def mark_absent(self, who: Principal, new: NewAbsence) -> AbsenceView:
         by = require_scheduler(who, new.school_id)

@@ -5,6 +5,7 @@ principal and secretary.
 POST /v1/timetable/solves/{id}/publish        a solved timetable becomes the valid one (201)
 GET  /v1/timetable/day?school_id=&date=       the school's day, changes applied
 GET  /v1/timetable/changes?school_id=&date=   the day's changes, undone ones too
+GET  /v1/timetable/teachers?school_id=        the school's teachers (to mark one absent)
 POST /v1/timetable/changes                    make changes (201); notices go out at once
 POST /v1/timetable/changes/{id}/undo          undo a change; its notices are withdrawn or corrected
 POST /v1/timetable/absences                   mark a teacher absent (201): lessons and proposals
@@ -31,6 +32,7 @@ from scheduling.changes import (
     Made,
     NewAbsence,
     NewChanges,
+    TeacherView,
 )
 from scheduling.daily import DayLesson
 
@@ -67,6 +69,13 @@ async def get_changes(
     request: Request[Principal, Any, Any], school_id: FromQuery[UUID], date: FromQuery[date]
 ) -> list[daily.Change]:
     return await _changes(request).changes_of_day(principal(request), school_id, date)
+
+
+@get("/v1/timetable/teachers", tags=["timetable"])
+async def get_teachers(
+    request: Request[Principal, Any, Any], school_id: FromQuery[UUID]
+) -> list[TeacherView]:
+    return await _changes(request).teachers(principal(request), school_id)
 
 
 @post("/v1/timetable/changes", tags=["timetable"], status_code=201)
@@ -110,6 +119,7 @@ ROUTES = [
     post_publish,
     get_day,
     get_changes,
+    get_teachers,
     post_changes,
     post_undo,
     post_absence,

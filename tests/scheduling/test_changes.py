@@ -238,6 +238,19 @@ async def test_absence_and_substitute(
     the free teachers, ranked; confirming t3 reaches 8A, its guardians (by
     rule), t2 and t3 — live — and nobody else."""
     on = date(2026, 11, 25)
+    r = await client.get(
+        f"/v1/timetable/teachers?school_id={school['k1']}", headers=await h(client, "sec")
+    )
+    assert [t["name"] for t in r.json()] == [
+        "Timo Kakkonen",
+        "Terhi Kolmonen",
+        "Tapio Nelonen",
+        "Tuula Ykkönen",
+    ]
+    r = await client.get(
+        f"/v1/timetable/teachers?school_id={school['k1']}", headers=await h(client, "t1")
+    )
+    assert r.status_code == 403
     r = await client.post(
         "/v1/timetable/absences",
         json={
