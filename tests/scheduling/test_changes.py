@@ -94,6 +94,7 @@ async def test_cancel_reaches_exactly_the_subgroup(
     assert await who_got(client, on) == {"l1": 1, "l2": 1, "g1": 1, "gi": 1, "t1": 1}
     [item] = await notices(client, "g1", on)
     assert "Lilja: ruotsi 9.15–10.00 peruttu" in item["message"]["subject"]
+    assert item["message"]["urgency"] == "normal"  # a week ahead
     [item] = await notices(client, "t1", on)
     assert "7A ruotsi: ruotsi 9.15–10.00 peruttu" in item["message"]["body"]
     assert "Leo" not in item["message"]["body"] + item["message"]["subject"]
@@ -175,9 +176,7 @@ async def test_a_later_change_after_reading_is_a_new_notice(
     maths = await lesson_id(db, school, "matematiikka", 2)
     await change(client, school, {"date": on, "kind": "move", "lesson_id": maths, "room": "B1"})
     [first] = await notices(client, "l3", on)
-    r = await client.post(
-        f"/v1/inbox/{first['message']['id']}/read", headers=await h(client, "l3")
-    )
+    r = await client.post(f"/v1/inbox/{first['message']['id']}/read", headers=await h(client, "l3"))
     assert r.status_code == 200, r.text
     r = await change(client, school, {"date": on, "kind": "move", "lesson_id": maths, "room": "B2"})
     assert r.status_code == 201, r.text
@@ -209,9 +208,7 @@ async def test_undo_withdraws_unread_and_corrects_read(
     change_id = r.json()["changes"][0]["id"]
     [l3_notice] = await notices(client, "l3", on)
     [g3_notice] = await notices(client, "g3", on)
-    await client.post(
-        f"/v1/inbox/{g3_notice['message']['id']}/read", headers=await h(client, "g3")
-    )
+    await client.post(f"/v1/inbox/{g3_notice['message']['id']}/read", headers=await h(client, "g3"))
     live = await _live(client, "l3")
     try:
         r = await client.post(
@@ -283,6 +280,7 @@ async def test_absence_and_substitute(
         assert r.status_code == 201, r.text
         frame = await live.until("message")
         assert "sijaisena Terhi Kolmonen" in frame["message"]["subject"]
+        assert frame["message"]["urgency"] == "high"  # tomorrow: Web Push with high urgency
     finally:
         await live.close()
     assert await who_got(client, on) == {
@@ -477,3 +475,64 @@ async def test_the_job_sends_what_a_lost_request_did_not(
     finally:
         clock.set(before)
     assert TEST_NOW == before
+
+
+async def test_substitutes_are_ranked_by_qualification_then_fairness(
+    client: httpx.AsyncClient, db: Database, school: dict[str, UUID]
+) -> None:
+    """t4 teaches history (a group of that subject): proposed first for t2's
+    history lesson; once t4 has substituted, the count shows it. Proposals are
+    always in (qualified, fewest substitutions, lightest day) order."""
+    async with db.tenant(school["tenant"]) as conn:
+        group = uuid4()
+        await conn.execute(
+            "INSERT INTO groups (tenant_id, id, school_id, external_id, name, kind, subject) "
+            "VALUES ($1, $2, $3, 'hi-valinnainen', 'Historian valinnainen', 'teaching_group', "
+            "'historia')",
+            school["tenant"],
+            group,
+            school["k1"],
+        )
+        await conn.execute(
+            "INSERT INTO group_teachers (tenant_id, group_id, teacher_id) VALUES ($1, $2, $3)",
+            school["tenant"],
+            group,
+            school["t4"],
+        )
+
+    async def proposals(on: date) -> tuple[str, list[dict[str, Any]]]:
+        r = await client.post(
+            "/v1/timetable/absences",
+            json={
+                "school_id": str(school["k1"]),
+                "teacher_id": str(school["t2"]),
+                "starts": str(on),
+                "ends": str(on),
+            },
+            headers=await h(client, "sec"),
+        )
+        assert r.status_code == 201, r.text
+        [lesson] = r.json()["lessons"]
+        got: list[dict[str, Any]] = lesson["proposals"]
+
+        def rank(p: dict[str, Any]) -> tuple[bool, int, int, str]:
+            return (not p["qualified"], p["substitutions"], p["lessons_that_day"], p["name"])
+
+        assert got == sorted(got, key=rank)
+        return r.json()["id"], got
+
+    first_day, second_day = date(2026, 12, 16), date(2026, 11, 18)
+    absence, got = await proposals(first_day)
+    assert got[0]["name"] == "Tapio Nelonen" and got[0]["qualified"] is True
+    assert [p["qualified"] for p in got[1:]] == [False] * (len(got) - 1)
+    before = got[0]["substitutions"]
+    r = await client.get(f"/v1/timetable/absences/{absence}", headers=await h(client, "sec"))
+    lesson_id = r.json()["lessons"][0]["lesson"]["lesson_id"]
+    r = await client.post(
+        f"/v1/timetable/absences/{absence}/substitutes",
+        json={"lesson_id": lesson_id, "date": str(first_day), "substitute_id": str(school["t4"])},
+        headers=await h(client, "sec"),
+    )
+    assert r.status_code == 201, r.text
+    _, got = await proposals(second_day)
+    assert got[0]["name"] == "Tapio Nelonen" and got[0]["substitutions"] == before + 1
