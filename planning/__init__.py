@@ -1,3 +1,5 @@
-"""School-year calendar, events, lessons, homework and assessments.
+"""Planning: a school's events with registration and a waiting list, and
+parent–teacher meeting slots (vanhempainvartti); see docs/planning.md.
 
-Empty until a planning issue lands; see ../shared/ARCHITECTURE.md."""
+Still to come here: the school-year calendar, lessons, lesson entries
+(attendance), homework, assessments (../shared/ARCHITECTURE.md)."""

@@ -129,11 +129,16 @@ def app(db: Database, settings: Settings, clock: FixedClock) -> Litestar:
     """The app with every module, as `reppu serve` builds it (memory broker)."""
     from core.api import Services, create_app
     from hub.module import HubModule
+    from planning.module import PlanningModule
     from scheduling.module import SchedulingModule
 
     return create_app(
         Services(settings, db, clock),
-        modules=[HubModule(run_worker=False), SchedulingModule(run_worker=False)],
+        modules=[
+            HubModule(run_worker=False),
+            PlanningModule(run_worker=False),
+            SchedulingModule(run_worker=False),
+        ],
     )
 
 
