@@ -256,7 +256,9 @@ def _solve_and_check(instance: m.Instance) -> None:
     started = time.perf_counter()
     # one worker: deterministic, and on these instances faster to a first
     # timetable than CP-SAT's multi-worker portfolio
-    result = solve(instance, time_limit_s=25.0, seed=0, workers=1, improve_s=0.0)
+    # a bound, not a speed target: it stops at its first complete timetable
+    # (~20 s here when the machine is quiet), the rest is room for a busy machine
+    result = solve(instance, time_limit_s=90.0, seed=0, workers=1, improve_s=0.0)
     assert result.timetable is not None, (result.status, time.perf_counter() - started)
     report = check(instance, result.timetable)
     assert report.complete and report.hard == 0, report.violations[:5]
