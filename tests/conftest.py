@@ -212,6 +212,15 @@ def who(db: Database) -> Who:
     return Who(db)
 
 
+@pytest.fixture(scope="session")
+async def school(db: Database) -> dict[str, UUID]:
+    """The `lukkari` school with its published timetable (tests/scheduling/daily_school.py),
+    set up once per session: the timetable tests and the page's share it."""
+    from tests.scheduling import daily_school
+
+    return await daily_school.setup(db)
+
+
 async def login(client: httpx.AsyncClient, username: str) -> dict[str, str]:
     """Dev-login and return the Authorization header."""
     r = await client.post("/v1/auth/dev-login", json={"username": username})

@@ -1,5 +1,6 @@
 // Reppu demo page: dev login, inbox, live updates, sending and delivery reports,
-// all against the API of this origin (docs/live-protocol.md for /v1/live).
+// the week's timetable and substitutions, all against the API of this origin
+// (docs/live-protocol.md for /v1/live).
 // Everything that came from a person (subjects, bodies, names) goes into the DOM
 // as text only: el() takes strings as text nodes, never as markup.
 "use strict";
@@ -18,6 +19,9 @@ const ROLE_NAMES = {
   principal: "rehtori", secretary: "koulusihteeri", staff: "henkilökunta",
 };
 const TOKEN_KEY = "reppu.token";
+// Timetable change notices come from this module (scheduling/notices.py SOURCE).
+const TIMETABLE_SENDER = "timetable";
+const WEEKDAYS = ["ma", "ti", "ke", "to", "pe", "la", "su"];
 
 const state = {
   token: null,
@@ -129,8 +133,11 @@ function logout(why) {
   sessionStorage.removeItem(TOKEN_KEY);
   Object.assign(state, { me: null, lastSeq: 0, sent: [], shownReport: null });
   state.items.clear(); state.reports.clear(); state.reportEvents.clear();
+  Object.assign(week, { gen: week.gen + 1, monday: null, data: null, shown: false });
+  Object.assign(subs, { absence: null, result: "" });
   $("app").hidden = true; $("who").hidden = true; $("login").hidden = false;
   $("inbox-list").replaceChildren(); $("sent-list").replaceChildren(); $("report").hidden = true;
+  $("week").hidden = true; $("week-body").replaceChildren(); $("absence").hidden = true;
   showError(why ? { message: why } : null);
 }
 
@@ -140,6 +147,9 @@ async function start() {
   await loadInbox();
   await refreshCounts();
   if (state.me.person.roles.some((r) => STAFF.has(r.role))) await loadSent();
+  // The timetable is not the inbox: if it cannot be read, the page still starts.
+  try { await startWeek(); } catch (e) { showError(e); }
+  try { await startSubs(); } catch (e) { showError(e); }
   $("login").hidden = true; $("app").hidden = false; $("who").hidden = false;
   live.start();
 }
@@ -318,15 +328,23 @@ function onFrame(f) {
   }
   switch (f.type) {
     case "message":
-      state.items.set(f.message.id, {
-        seq: f.seq, message: f.message, for_learners: f.for_learners || [],
-        state: f.state || { read_at: null, acked_at: null, archived_at: null },
-      });
+      // A replayed message already withdrawn by its module is not shown at all.
+      if (!(f.state && f.state.withdrawn_at)) {
+        state.items.set(f.message.id, {
+          seq: f.seq, message: f.message, for_learners: f.for_learners || [],
+          state: f.state || { read_at: null, acked_at: null, archived_at: null },
+        });
+      }
+      if (f.message.sender_name === TIMETABLE_SENDER) reloadWeek(); // the day changed
       renderInbox(); refreshCounts();
       break;
     case "state": {
       const item = state.items.get(f.message_id);
-      if (item) { item.state = f.state; renderInbox(); }
+      if (f.state && f.state.withdrawn_at) { // withdrawn: it leaves the inbox
+        state.items.delete(f.message_id);
+        if (item && item.message.sender_name === TIMETABLE_SENDER) reloadWeek();
+        renderInbox();
+      } else if (item) { item.state = f.state; renderInbox(); }
       refreshCounts();
       break;
     }
@@ -444,6 +462,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("draft-form").addEventListener("submit", (ev) => onDraft(ev, false));
   $("draft-roster").addEventListener("click", (ev) => onDraft(ev, true));
   $("solve-form").addEventListener("submit", onSolve);
+  $("week-prev").addEventListener("click", () => showWeek(-7));
+  $("week-next").addEventListener("click", () => showWeek(7));
+  $("absence-form").addEventListener("submit", onAbsence);
+  $("absence-school").addEventListener("change", () => loadTeachers().catch(showError));
   $("report-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     showReport($("report-id").value.trim());
@@ -505,4 +527,211 @@ function renderSolves() {
     return el("li", { "data-solve": s.solve_id, "data-state": s.state },
       `${s.solve_id.slice(0, 8)}: ${parts.join(", ")} `, stop);
   }));
+}
+
+// ---- dates (ISO "YYYY-MM-DD" strings; arithmetic in UTC, so no time zone shifts a day) --
+
+function parseDay(s) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s || "");
+  if (!m) return null;
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]) ? d : null;
+}
+const isoDay = (d) => d.toISOString().slice(0, 10);
+function addDays(s, n) { const d = parseDay(s); d.setUTCDate(d.getUTCDate() + n); return isoDay(d); }
+const weekday = (s) => (parseDay(s).getUTCDay() + 6) % 7; // 0 = Monday
+const mondayOf = (s) => addDays(s, -weekday(s));
+function browserToday() { const n = new Date(); return isoDay(new Date(Date.UTC(n.getFullYear(), n.getMonth(), n.getDate()))); }
+function fmtDate(s) { const d = parseDay(s); return `${d.getUTCDate()}.${d.getUTCMonth() + 1}.`; }
+const fmtDay = (s) => `${WEEKDAYS[weekday(s)]} ${fmtDate(s)}`;
+const fmtHm = (t) => { const [h, m] = t.split(":"); return `${Number(h)}.${m}`; };
+const fmtSpan = (a, b) => `${fmtHm(a)}–${fmtHm(b)}`;
+function isoWeek(s) { // ISO 8601: the week holding the year's first Thursday is week 1
+  const thursday = parseDay(addDays(mondayOf(s), 3));
+  return 1 + Math.floor((thursday - Date.UTC(thursday.getUTCFullYear(), 0, 1)) / 864e5 / 7);
+}
+// A school day: a Saturday or Sunday becomes the next Monday.
+const schoolDay = (s) => (weekday(s) >= 5 ? addDays(s, 7 - weekday(s)) : s);
+
+// ---- Lukujärjestys: my week, or my children's (GET /v1/timetable/me) ---------------------
+
+const week = {
+  today: null,   // the app's "today": ?date= of the URL, else from the server's week
+  monday: null,  // the week shown
+  data: null,    // the last answer for it
+  shown: false,  // the panel stays once it had something, so empty weeks can be browsed
+  gen: 0,        // only the latest load renders (navigation and live reloads race)
+};
+
+async function loadWeek(monday) {
+  const gen = ++week.gen;
+  // Without a range the server answers its own clock's week (Monday to Sunday).
+  const path = monday ? `/v1/timetable/me?from=${monday}&to=${addDays(monday, 4)}` : "/v1/timetable/me";
+  const t = await api("GET", path);
+  if (gen !== week.gen) return null;
+  week.monday = t.from;
+  week.data = t;
+  week.shown = week.shown || t.lessons.length > 0 || t.children.some((c) => c.lessons.length > 0);
+  renderWeek();
+  return t;
+}
+
+async function startWeek() {
+  const asked = parseDay(new URLSearchParams(location.search).get("date"));
+  if (asked) {
+    week.today = isoDay(asked);
+    await loadWeek(mondayOf(week.today));
+    return;
+  }
+  week.today = browserToday();
+  const t = await loadWeek(null);
+  // The server's clock decides the week; the browser's only which day of it is today.
+  if (t && !(t.from <= week.today && week.today <= t.to)) { week.today = t.from; renderWeek(); }
+}
+
+function showWeek(days) {
+  if (!week.monday) return;
+  showError(null);
+  loadWeek(addDays(week.monday, days)).catch(showError);
+}
+
+function reloadWeek() { if (week.monday) loadWeek(week.monday).catch(showError); }
+
+function renderWeek() {
+  const t = week.data;
+  $("week").hidden = !week.shown;
+  $("week").dataset.monday = week.monday;
+  $("week-range").textContent =
+    `Viikko ${isoWeek(week.monday)}: ${fmtDate(week.monday)}–${fmtDate(addDays(week.monday, 4))}${parseDay(week.monday).getUTCFullYear()}`;
+  const blocks = [];
+  if (t.lessons.length || !t.children.length) {
+    blocks.push(weekBlock(t.children.length ? "Omat tunnit" : null, null, t.lessons));
+  }
+  for (const c of t.children) blocks.push(weekBlock(c.given_name, c.learner_id, c.lessons));
+  $("week-body").replaceChildren(...blocks);
+}
+
+function weekBlock(title, learnerId, lessons) {
+  const days = [0, 1, 2, 3, 4].map((n) => addDays(week.monday, n));
+  return el("section", { class: "week-of", "data-learner-id": learnerId },
+    title ? el("h3", {}, title) : null,
+    el("div", { class: "days" }, ...days.map((d) => {
+      const mine = lessons.filter((x) => x.date === d);
+      return el("div", { class: d === week.today ? "day today" : "day", "data-date": d },
+        el("h4", {}, fmtDay(d)),
+        mine.length ? el("ol", { class: "lessons" }, ...mine.map(lessonItem)) : el("p", { class: "muted" }, "Ei tunteja"));
+    })));
+}
+
+const FLAGS = { cancelled: "peruttu", moved: "siirretty", substituted: "sijainen", extra: "lisätunti", programme: "ohjelma" };
+
+function lessonItem(x) {
+  // A programme day's own entry names the programme; a lesson it replaces keeps its subject.
+  const what = x.status === "programme" && !x.lesson_id ? (x.title || "Erityisohjelma") : x.subject;
+  const detail = [x.group_name, x.room, x.teachers.join(", ")].filter(Boolean).join(" · ");
+  const o = x.original;
+  const was = o ? [fmtSpan(o.starts, o.ends), o.room, o.teachers.join(", ")].filter(Boolean).join(", ") : "";
+  return el("li", { class: "lesson", "data-status": x.status, "data-date": x.date, "data-lesson-id": x.lesson_id },
+    el("p", {}, el("span", { class: "when" }, fmtSpan(x.starts, x.ends)), " ",
+      el("span", { class: "what" }, what),
+      FLAGS[x.status] ? el("span", { class: "flag" }, FLAGS[x.status]) : null),
+    detail ? el("p", { class: "detail" }, detail) : null,
+    was ? el("p", { class: "was" }, `alun perin ${was}`) : null,
+    x.status === "programme" && x.lesson_id ? el("p", { class: "note" }, `ei pidetä: ${x.title || "erityisohjelma"}`) : null,
+    x.note ? el("p", { class: "note" }, x.note) : null);
+}
+
+// ---- Sijaisuudet: absences and substitutes (principal, secretary) -------------------------
+
+const subs = {
+  names: new Map(), // teacher id -> name, of the school's teachers and proposals seen
+  absence: null,    // the absence shown (GET /v1/timetable/absences/{id})
+  result: "",       // what the last confirmation did
+};
+
+function schedulerSchools() {
+  const roles = state.me ? state.me.person.roles : [];
+  return [...new Set(roles.filter((r) => SCHEDULERS.has(r.role)).map((r) => r.school_id))];
+}
+
+async function startSubs() {
+  const schools = schedulerSchools();
+  $("subs").hidden = !schools.length;
+  if (!schools.length) return;
+  const names = new Map((await api("GET", "/v1/schools")).map((s) => [s.id, s.name]));
+  $("absence-school").replaceChildren(...schools.map((id) => el("option", { value: id }, names.get(id) || id)));
+  $("absence-school-field").hidden = schools.length < 2;
+  $("absence-date").value = schoolDay(week.today || browserToday());
+  await loadTeachers();
+}
+
+async function loadTeachers() {
+  const school = $("absence-school").value;
+  const list = await api("GET", `/v1/timetable/teachers?school_id=${encodeURIComponent(school)}`);
+  if ($("absence-school").value !== school) return;
+  for (const t of list) subs.names.set(t.id, t.name);
+  $("absence-teacher").replaceChildren(...list.map((t) => el("option", { value: t.id }, t.name)));
+}
+
+async function onAbsence(ev) {
+  ev.preventDefault();
+  showError(null);
+  const day = $("absence-date").value;
+  const button = $("absence-submit");
+  button.disabled = true;
+  try {
+    subs.absence = await api("POST", "/v1/timetable/absences", {
+      school_id: $("absence-school").value, teacher_id: $("absence-teacher").value, starts: day, ends: day,
+    });
+    subs.result = "";
+    renderAbsence();
+  } catch (e) { showError(e); } finally { button.disabled = false; }
+}
+
+async function confirmSubstitute(lesson, proposal) {
+  showError(null);
+  const id = subs.absence.id;
+  for (const b of $("absence-lessons").querySelectorAll("button")) b.disabled = true;
+  try {
+    const made = await api("POST", `/v1/timetable/absences/${id}/substitutes`, {
+      lesson_id: lesson.lesson_id, date: lesson.date, substitute_id: proposal.teacher_id,
+    });
+    const n = made.notices[lesson.date];
+    subs.result = `${fmtDay(lesson.date)} ${lesson.subject}: sijaisena ${proposal.name}. ` +
+      `Ilmoitus lähti ${n ? n.notified : 0} henkilölle.`;
+    subs.absence = await api("GET", `/v1/timetable/absences/${id}`);
+  } catch (e) { showError(e); }
+  if (subs.absence && subs.absence.id === id) renderAbsence();
+}
+
+function renderAbsence() {
+  const a = subs.absence;
+  for (const l of a.lessons) for (const p of l.proposals) subs.names.set(p.teacher_id, p.name);
+  const who = subs.names.get(a.teacher_id) || a.teacher_id;
+  const when = a.starts === a.ends ? `${fmtDay(a.starts)}${a.starts.slice(0, 4)}` : `${fmtDay(a.starts)}–${fmtDay(a.ends)}${a.ends.slice(0, 4)}`;
+  $("absence-title").textContent = `${who} poissa ${when}`;
+  $("absence-result").textContent = subs.result;
+  const items = a.lessons.map((l) => {
+    const x = l.lesson;
+    const li = el("li", { "data-lesson-id": x.lesson_id, "data-date": x.date, "data-covered": l.substitute_id ? "true" : "false" },
+      el("p", {}, `${fmtDay(x.date)} ${fmtSpan(x.starts, x.ends)} `, el("strong", {}, x.subject),
+        l.group_name ? `, ${l.group_name}` : "", x.room ? ` (${x.room})` : ""));
+    if (l.substitute_id) {
+      li.append(el("p", { class: "covered" }, `Sijaisena ${subs.names.get(l.substitute_id) || l.substitute_id}`));
+    } else if (x.status === "cancelled") {
+      li.append(el("p", { class: "muted" }, "Tunti on peruttu."));
+    } else if (!l.proposals.length) {
+      li.append(el("p", { class: "muted" }, "Ei vapaita sijaisia."));
+    } else {
+      li.append(el("ol", { class: "proposals" }, ...l.proposals.map((p) => el("li", { "data-teacher-id": p.teacher_id },
+        el("span", { class: "name" }, p.name),
+        p.qualified ? el("span", { class: "qualified" }, "pätevä") : null,
+        el("span", { class: "muted" }, `sijaisuuksia ${p.substitutions}, tunteja päivänä ${p.lessons_that_day}`),
+        el("button", { type: "button", class: "chip", onclick: () => confirmSubstitute(x, p) }, "Vahvista")))));
+    }
+    return li;
+  });
+  $("absence-lessons").replaceChildren(...items);
+  if (!items.length) $("absence-lessons").append(el("li", { class: "muted" }, "Ei oppitunteja poissaolon aikana."));
+  $("absence").hidden = false;
 }
