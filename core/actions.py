@@ -123,9 +123,11 @@ def _problem_order(p: RosterProblem) -> tuple[int, int, str]:
 # ---- reads (audited) ---------------------------------------------------------------------
 
 
-async def _audit(
+async def audit_read(
     conn: Connection, who: Principal, object_type: str, ids: list[UUID], purpose: str
 ) -> None:
+    """`who` read these objects (learners' data): a row in the append-only audit_log.
+    Modules use it too."""
     await store.insert_audit(
         conn,
         who.tenant_id,
@@ -160,7 +162,7 @@ async def me(db: Database, who: Principal, today: date) -> Me:
         learner_ids = [k["id"] for k in kids]
         if any(r["role"] == "learner" for r in roles):
             learner_ids.append(pid)
-        await _audit(conn, who, "person", learner_ids, "own_profile")
+        await audit_read(conn, who, "person", learner_ids, "own_profile")
     return Me(
         tenant=Tenant(
             id=tenant["id"], slug=tenant["slug"], name=tenant["name"], kind=tenant["kind"]
@@ -211,7 +213,7 @@ async def view_person(db: Database, who: Principal, person_id: UUID, today: date
             else []
         )
         if rel.person_is_learner:
-            await _audit(conn, who, "person", [person_id], "view_person")
+            await audit_read(conn, who, "person", [person_id], "view_person")
     return _person_view(row, roles, fields)
 
 
@@ -292,7 +294,7 @@ async def view_group(db: Database, who: Principal, group_id: UUID, today: date) 
             raise NotFound("group not found")
         show = group_learners_visible(teaches_group=teaches, school_staff=staff)
         if show:
-            await _audit(conn, who, "group", [group_id], "list_group_learners")
+            await audit_read(conn, who, "group", [group_id], "list_group_learners")
     return Group(
         id=row["id"],
         school_id=row["school_id"],

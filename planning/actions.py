@@ -36,7 +36,7 @@ from uuid import UUID, uuid4
 import msgspec
 
 from core import jobs
-from core import store as core_store
+from core.actions import audit_read
 from core.auth import Principal
 from core.clock import Clock, today_in_helsinki
 from core.db import Connection, Database
@@ -226,7 +226,9 @@ class Planning:
             rows = await store.participants(conn, ev["id"])
             view.participant_list = [participant_view(r) for r in rows]
             if ev["participants"] == "learners":
-                await _audit(conn, who, [r["participant_id"] for r in rows], "event_participants")
+                await audit_read(
+                    conn, who, "person", [r["participant_id"] for r in rows], "event_participants"
+                )
         return view
 
     async def get_event(self, who: Principal, event_id: UUID) -> EventView:
@@ -431,7 +433,9 @@ class Planning:
         me = who.require_person()
         async with self.db.tenant(who.tenant_id) as conn:
             rows = await store.teacher_slots(conn, me, self.clock.now())
-            await _audit(conn, who, [r["learner_id"] for r in rows if r["learner_id"]], "meetings")
+            await audit_read(
+                conn, who, "person", [r["learner_id"] for r in rows if r["learner_id"]], "meetings"
+            )
         return [slot_view(r, me) for r in rows]
 
     async def teacher_slots(self, who: Principal, teacher: UUID) -> list[SlotView]:
@@ -554,7 +558,7 @@ class Planning:
             kids = await self._custody(conn, me)
             rows = await store.live_bookings(conn, me, kids, self.clock.now())
             taught = [r["learner_id"] for r in rows if r["teacher_id"] == me]
-            await _audit(conn, who, taught, "meetings")
+            await audit_read(conn, who, "person", taught, "meetings")
         return [booking_view(r, me) for r in rows]
 
     async def cancel_booking(self, who: Principal, booking_id: UUID) -> None:
@@ -615,18 +619,3 @@ class Planning:
             "Muistutus tulevasta vanhempainvartista.",
         )
         return await self._deliver(job.tenant_id, notice)
-
-
-async def _audit(conn: Connection, who: Principal, learners: list[UUID], purpose: str) -> None:
-    """Staff reading which learners take part read learners' data: core's audit log."""
-    await core_store.insert_audit(
-        conn,
-        who.tenant_id,
-        actor_id=who.person_id,
-        actor_kind=who.kind,
-        actor_roles=sorted(who.role_names),
-        action="read",
-        object_type="person",
-        object_ids=learners,
-        purpose=purpose,
-    )
