@@ -174,3 +174,16 @@ async def setup(db: Database) -> dict[str, UUID]:
             now=TEST_NOW,
         )
     return {**ids, "tenant": tenant, "timetable": view.id}
+
+
+async def lesson_id(db: Database, school: dict[str, UUID], subject: str, weekday: int) -> UUID:
+    """The id of the session timetable's lesson of `subject` on `weekday`."""
+    async with db.tenant(school["tenant"]) as conn:
+        value: UUID = await conn.fetchval(
+            "SELECT id FROM timetable_lessons WHERE timetable_id = $1 AND subject = $2 "
+            "AND weekday = $3",
+            school["timetable"],
+            subject,
+            weekday,
+        )
+    return value

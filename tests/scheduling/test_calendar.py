@@ -28,7 +28,7 @@ from scheduling.calendar import (
 )
 from scheduling.daily import MAX_RANGE_DAYS
 from tests.conftest import TEST_NOW, login
-from tests.scheduling.daily_school import TENANT
+from tests.scheduling.daily_school import TENANT, lesson_id
 
 TUESDAY = date(2026, 11, 24)  # TEST_NOW's date
 DAY = {"from": "2026-11-24", "to": "2026-11-24"}
@@ -43,18 +43,6 @@ AddChange = Callable[..., Awaitable[UUID]]
 
 async def as_(client: httpx.AsyncClient, username: str) -> dict[str, str]:
     return await login(client, f"{username}@{TENANT}")
-
-
-async def lesson_id(db: Database, school: dict[str, UUID], subject: str, weekday: int) -> UUID:
-    async with db.tenant(school["tenant"]) as conn:
-        value: UUID = await conn.fetchval(
-            "SELECT id FROM timetable_lessons WHERE timetable_id = $1 AND subject = $2 "
-            "AND weekday = $3",
-            school["timetable"],
-            subject,
-            weekday,
-        )
-    return value
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from core.jobs import JobWorker
 from scheduling.notices import WEEKDAY_NAMES
 from tests.conftest import TEST_NOW, login
 from tests.hub.live_client import Live
+from tests.scheduling.daily_school import lesson_id
 
 EVERYONE = (
     *("t1", "t2", "t3", "t4", "sec", "pri"),
@@ -54,18 +55,6 @@ async def who_got(client: httpx.AsyncClient, on: date) -> dict[str, int]:
         if n:
             out[who] = n
     return out
-
-
-async def lesson_id(db: Database, school: dict[str, UUID], subject: str, weekday: int) -> UUID:
-    async with db.tenant(school["tenant"]) as conn:
-        value: UUID = await conn.fetchval(
-            "SELECT id FROM timetable_lessons WHERE timetable_id = $1 AND subject = $2 "
-            "AND weekday = $3",
-            school["timetable"],
-            subject,
-            weekday,
-        )
-    return value
 
 
 async def change(
