@@ -21,6 +21,7 @@ time; `person_lessons` filters them to what one person attends or teaches.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, time, timedelta
 from typing import Final, Literal
@@ -131,20 +132,12 @@ async def valid_timetable(conn: Connection, school_id: UUID, on: date) -> UUID |
     return value
 
 
-async def effective_changes(conn: Connection, school_id: UUID, on: date) -> list[Change]:
-    """The changes in force on `on`: per lesson its latest change not undone, and
-    every extra lesson and programme not undone (in the order they were made)."""
-    rows = await conn.fetch(
-        f"SELECT {CHANGE_COLUMNS} FROM timetable_changes "
-        "WHERE school_id = $1 AND on_date = $2 AND undone_at IS NULL "
-        "ORDER BY seq",
-        school_id,
-        on,
-    )
+def effective(changes: Iterable[Change]) -> list[Change]:
+    """Of one date's changes not undone, in the order they were made: per lesson
+    the latest, and every extra lesson and programme."""
     latest: dict[UUID, Change] = {}
     others: list[Change] = []
-    for r in rows:
-        c = change_of(r)
+    for c in changes:
         if c.lesson_id is None:
             others.append(c)
         else:
@@ -154,36 +147,69 @@ async def effective_changes(conn: Connection, school_id: UUID, on: date) -> list
 
 async def day_lessons(conn: Connection, school_id: UUID, on: date) -> list[DayLesson]:
     """The school's lessons on `on`, changes applied, sorted by time."""
-    timetable = await valid_timetable(conn, school_id, on)
-    changes = await effective_changes(conn, school_id, on)
-    base = (
-        await conn.fetch(
-            "SELECT id, starts, ends, subject, group_id, teacher_ids, room "
-            "FROM timetable_lessons WHERE timetable_id = $1 AND weekday = $2",
-            timetable,
-            on.isoweekday(),
-        )
-        if timetable is not None
-        else []
+    return (await school_lessons(conn, school_id, on, on))[on]
+
+
+async def school_lessons(
+    conn: Connection, school_id: UUID, start: date, end: date
+) -> dict[date, list[DayLesson]]:
+    """The school's lessons on each date `start` … `end`, changes applied: the
+    same as `day_lessons` per date, in four queries for the whole range."""
+    timetables = await conn.fetch(
+        "SELECT id, starts, ends FROM timetables WHERE school_id = $1 AND superseded_at IS NULL "
+        "AND starts <= $3 AND ends >= $2 ORDER BY published_at DESC",
+        school_id,
+        start,
+        end,
     )
-    within: dict[UUID | None, Change] = {}
-    for p in changes:
-        if p.kind == "programme" and p.group_id is not None:
-            for r in await conn.fetch(_WITHIN, p.group_id):
-                within[r["id"]] = p
-    return apply_changes(on, base, changes, within)
+    weekly: dict[tuple[UUID, int], list[asyncpg.Record]] = defaultdict(list)
+    for r in await conn.fetch(
+        "SELECT timetable_id, weekday, id, starts, ends, subject, group_id, teacher_ids, room "
+        "FROM timetable_lessons WHERE timetable_id = ANY($1::uuid[])",
+        [t["id"] for t in timetables],
+    ):
+        weekly[(r["timetable_id"], r["weekday"])].append(r)
+    by_date: dict[date, list[Change]] = defaultdict(list)
+    for r in await conn.fetch(
+        f"SELECT {CHANGE_COLUMNS} FROM timetable_changes WHERE school_id = $1 "
+        "AND on_date BETWEEN $2 AND $3 AND undone_at IS NULL ORDER BY seq",
+        school_id,
+        start,
+        end,
+    ):
+        by_date[r["on_date"]].append(change_of(r))
+    programme_groups = {c.group_id for cs in by_date.values() for c in cs if c.kind == "programme"}
+    programme_groups.discard(None)
+    within_group: dict[UUID, list[UUID]] = defaultdict(list)
+    if programme_groups:
+        for r in await conn.fetch(_WITHIN, list(programme_groups)):
+            within_group[r["programme_group"]].append(r["id"])
+    out: dict[date, list[DayLesson]] = {}
+    day = start
+    while day <= end:
+        timetable = next((t["id"] for t in timetables if t["starts"] <= day <= t["ends"]), None)
+        changes = effective(by_date.get(day, ()))
+        within: dict[UUID | None, Change] = {}
+        for p in changes:
+            if p.kind == "programme" and p.group_id is not None:
+                for g in within_group[p.group_id]:
+                    within[g] = p
+        base = weekly.get((timetable, day.isoweekday()), []) if timetable else []
+        out[day] = apply_changes(day, base, changes, within)
+        day += timedelta(days=1)
+    return out
 
 
 # the groups whose learners are all in group $1 (itself, and the subgroups it is
 # split into): a programme day of a class replaces its language groups' lessons too
 _WITHIN: Final = """
-    SELECT g.id FROM groups g
-    WHERE g.school_id = (SELECT school_id FROM groups WHERE id = $1)
+    SELECT p.id AS programme_group, g.id FROM groups p JOIN groups g ON g.school_id = p.school_id
+    WHERE p.id = ANY($1::uuid[])
       AND EXISTS (SELECT 1 FROM group_learners gl WHERE gl.group_id = g.id)
       AND NOT EXISTS (
           SELECT 1 FROM group_learners gl WHERE gl.group_id = g.id
-            AND gl.learner_id NOT IN (SELECT learner_id FROM group_learners WHERE group_id = $1))
-    UNION SELECT $1
+            AND gl.learner_id NOT IN (SELECT learner_id FROM group_learners WHERE group_id = p.id))
+    UNION SELECT p, p FROM unnest($1::uuid[]) AS p
 """
 
 
@@ -335,9 +361,7 @@ async def person_lessons(
     )
     out: list[DayLesson] = []
     for school in await person_schools(conn, person_id):
-        day = start
-        while day <= end:
-            out.extend(x for x in await day_lessons(conn, school, day) if attends(x, who))
-            day += timedelta(days=1)
+        for lessons in (await school_lessons(conn, school, start, end)).values():
+            out.extend(x for x in lessons if attends(x, who))
     out.sort(key=lambda x: (x.date, x.starts))
     return out
