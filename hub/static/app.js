@@ -660,6 +660,7 @@ async function startSubs() {
   if (!schools.length) return;
   const names = new Map((await api("GET", "/v1/schools")).map((s) => [s.id, s.name]));
   $("absence-school").replaceChildren(...schools.map((id) => el("option", { value: id }, names.get(id) || id)));
+  for (const o of $("draft-school").options) o.textContent = names.get(o.value) || o.value;
   $("absence-school-field").hidden = schools.length < 2;
   $("absence-date").value = schoolDay(week.today || browserToday());
   await loadTeachers();
