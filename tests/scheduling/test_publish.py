@@ -4,18 +4,19 @@ autumn timetable is left alone)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from uuid import UUID
 
 import httpx
 import msgspec
 from litestar import Litestar
 
+from core.clock import FixedClock
 from core.db import Database
 from core.jobs import JobWorker
 from scheduling.checker import check
 from scheduling.model import Instance, Timetable
-from tests.conftest import login
+from tests.conftest import TEST_NOW, login
 
 
 async def h(client: httpx.AsyncClient, who: str) -> dict[str, str]:
@@ -45,7 +46,11 @@ async def solved(client: httpx.AsyncClient, app: Litestar, school: dict[str, UUI
 
 
 async def test_publish_a_solved_timetable(
-    client: httpx.AsyncClient, app: Litestar, db: Database, school: dict[str, UUID]
+    client: httpx.AsyncClient,
+    app: Litestar,
+    db: Database,
+    school: dict[str, UUID],
+    clock: FixedClock,
 ) -> None:
     solve_id = await solved(client, app, school)
     async with db.tenant(school["tenant"]) as conn:
@@ -77,6 +82,26 @@ async def test_publish_a_solved_timetable(
     assert first["superseded"] == []
     # the whole school hears of it: learners, guardians (by the hub's rules), staff
     for who in ("l1", "gi", "ga", "t4", "pri"):
+        r = await client.get("/v1/inbox?limit=500", headers=await h(client, who))
+        subjects = [i["message"]["subject"] for i in r.json()["items"]]
+        assert subjects.count("Uusi lukujärjestys: Kevät 2027") == 1, (who, subjects)
+    # the durable job sends it again, in case the request's own send was lost:
+    # the same idempotency key, so nobody gets a second one
+    notices: JobWorker = app.state["notices_worker"]
+    clock.advance(timedelta(minutes=1))
+    try:
+        while await notices.run_due():
+            pass
+    finally:
+        clock.set(TEST_NOW)
+    async with db.tenant(school["tenant"]) as conn:
+        state = await conn.fetchval(
+            "SELECT state FROM jobs WHERE kind = 'timetable.published' "
+            "AND payload->>'timetable_id' = $1",
+            first["id"],
+        )
+    assert state == "done"
+    for who in ("l1", "gi"):
         r = await client.get("/v1/inbox?limit=500", headers=await h(client, who))
         subjects = [i["message"]["subject"] for i in r.json()["items"]]
         assert subjects.count("Uusi lukujärjestys: Kevät 2027") == 1, (who, subjects)
