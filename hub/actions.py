@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
@@ -71,6 +71,37 @@ _CANCELS: dict[str, list[str]] = {
 }
 #: A message row's columns that a recipient sees (MessageView), besides created_at.
 _VIEW_FIELDS = tuple(f for f in MessageView.__struct_fields__ if f != "created_at")
+
+
+#: when a module's notification is sent again by the durable job, by default
+NOTIFY_BACKSTOP = timedelta(seconds=30)
+
+
+async def notify_later(
+    conn: Connection,
+    tenant_id: UUID,
+    events: Sequence[ModuleEvent],
+    due_at: datetime,
+) -> None:
+    """The durable half of a module's notifications (a transactional outbox): in
+    the module's own transaction, a job per event that sends it through
+    `Hub.notify` at `due_at`. The module also sends each event itself after its
+    commit (the fast path); the job's send is then a no-op, since the hub is
+    idempotent by key, and it is the send when the process died in between.
+    Nothing is queued for a transaction that does not commit (invariant 3)."""
+    await jobs.enqueue(
+        conn,
+        tenant_id,
+        [
+            jobs.NewJob(
+                kind=schedule.NOTIFY,
+                key=f"{e.source}:{e.idempotency_key}",
+                due_at=due_at,
+                payload={"event": msgspec.to_builtins(e)},
+            )
+            for e in events
+        ],
+    )
 
 
 def _hash(*parts: Any) -> bytes:

@@ -44,12 +44,15 @@ from datetime import datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
+import msgspec
+
 from channels.base import Delivered, PermanentFailure, Rendered, Result, TemporaryFailure, Urgency
 from channels.email import EmailDeliverer, EmailDestination
 from channels.webpush import PushSubscription, WebPushDeliverer
 from core.clock import HELSINKI, Clock
 from core.config import Settings
 from core.db import Connection, Database
+from core.errors import ReppuError
 from core.jobs import Cancel, Job, JobWorker, NewJob, Outcome, Retry, enqueue
 from hub import prefs_store, store
 from hub.acks import AckRow, AckStatus, ack_status
@@ -64,6 +67,7 @@ from hub.schedule import (
     DIGEST_MAX_ITEMS,
     ESCALATE,
     MAX_SEND_ATTEMPTS,
+    NOTIFY,
     REMIND,
     REMIND_SEND,
     REMINDER_EMAIL_AFTER,
@@ -221,12 +225,26 @@ class Delivery:
                 REMIND: self._remind,
                 ACK_SUMMARY: self._summary,
                 DIGEST: self._digest,
+                NOTIFY: self._notify_again,
             },
             concurrency=concurrency,
         )
 
     async def run_due(self) -> int:
         return await self.worker.run_due()
+
+    async def _notify_again(self, job: Job) -> Outcome:
+        """A module's notification from its outbox (hub.actions.notify_later)."""
+        event = msgspec.convert(job.payload["event"], ModuleEvent)
+        try:
+            await self.notify(job.tenant_id, event)
+        except ReppuError as exc:
+            if exc.temporary:
+                raise
+            # e.g. empty_audience: nobody left to tell; trying again would not help
+            log.info("notification %s not sent: %s", event.idempotency_key, exc.code)
+            return Cancel(exc.code)
+        return None
 
     # -- presence --
 

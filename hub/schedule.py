@@ -41,6 +41,7 @@ REMIND = "remind"  # message_id: an acknowledgement reminder falls due
 REMIND_SEND = "remind_send"  # message_id, person_id; payload channel: cancelled when acked
 ACK_SUMMARY = "ack_summary"  # message_id: the deadline; summary to the sender
 DIGEST = "digest"  # person_id: the daily digest
+NOTIFY = "notify"  # payload event: a module's notification, sent again (hub.actions.notify_later)
 
 
 def message_jobs(

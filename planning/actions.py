@@ -15,8 +15,8 @@ its reminder (`meeting.reminder`, at REMINDER_HOUR the day before) in the
 same transaction; a cancellation cancels it there too.
 
 Notifications go out through the hub (`Hub.notify`, source "planning") after
-the transaction commits — and at least once: the same transaction queues a
-`planning.notice` job holding the notification, due NOTICE_BACKSTOP later,
+the transaction commits — and at least once: the same transaction puts it in
+the hub's outbox (`hub.actions.notify_later`), due NOTICE_BACKSTOP later,
 which sends it again in case the process died before it could. The hub
 dedupes by the notification's idempotency key (invariant 4), so a person gets
 it once. Which guardians a notification about a learner reaches — custody,
@@ -43,6 +43,7 @@ from core.db import Connection, Database
 from core.errors import BadRequest, Conflict, Forbidden, NotFound, ReppuError
 from core.model import STAFF_ROLES
 from core.rights import guardian_may_see
+from hub.actions import notify_later
 from hub.model import ModuleEvent, Published
 from planning import store
 from planning.model import (
@@ -80,7 +81,6 @@ from planning.model import (
 log = logging.getLogger("reppu.planning")
 
 #: the job that sends a notification again if the after-commit send was lost
-NOTICE_JOB: Final = "planning.notice"
 #: the job of a meeting's reminder (key: the booking's id)
 REMINDER_JOB: Final = "meeting.reminder"
 #: how long after commit the notice job runs (the fast path has sent it by then)
@@ -108,21 +108,8 @@ class Planning:
     # ---- notifications -------------------------------------------------------------------
 
     async def _queue(self, conn: Connection, tenant: UUID, notices: Sequence[ModuleEvent]) -> None:
-        """In the caller's transaction: the notice jobs (the backstop)."""
-        due = self.clock.now() + NOTICE_BACKSTOP
-        await jobs.enqueue(
-            conn,
-            tenant,
-            [
-                jobs.NewJob(
-                    kind=NOTICE_JOB,
-                    key=n.idempotency_key,
-                    due_at=due,
-                    payload={"event": msgspec.to_builtins(n)},
-                )
-                for n in notices
-            ],
-        )
+        """In the caller's transaction: the notices in the hub's outbox (the backstop)."""
+        await notify_later(conn, tenant, notices, self.clock.now() + NOTICE_BACKSTOP)
 
     async def _send(self, tenant: UUID, notices: Sequence[ModuleEvent]) -> None:
         """After commit: the fast path. A failure is logged; the notice job retries."""
@@ -131,12 +118,6 @@ class Planning:
                 await self.notify(tenant, n)
             except Exception as exc:
                 log.warning("notice %s not sent yet: %s", n.idempotency_key, type(exc).__name__)
-
-    async def run_notice(self, job: jobs.Job) -> jobs.Outcome:
-        """The `planning.notice` job: the same notification again (a no-op in
-        the hub when the after-commit send got through)."""
-        notice = msgspec.convert(job.payload["event"], ModuleEvent)
-        return await self._deliver(job.tenant_id, notice)
 
     async def _deliver(self, tenant: UUID, notice: ModuleEvent) -> jobs.Outcome:
         try:

@@ -1,6 +1,6 @@
 """Planning as a module of `reppu serve`: the event and meeting routes, and a
-job worker for planning's own kinds only (`planning.notice`,
-`meeting.reminder`; the hub's and scheduling's workers run theirs).
+job worker for planning's own kind only (`meeting.reminder`; the hub's and
+scheduling's workers run theirs; notifications' backstop is the hub's outbox).
 Notifications go out through the hub (`Hub.notify`), so this module starts
 after the hub's."""
 
@@ -17,7 +17,7 @@ from litestar import Litestar
 from core.api import Services
 from core.jobs import JobWorker
 from planning import api
-from planning.actions import NOTICE_JOB, REMINDER_JOB, Planning
+from planning.actions import REMINDER_JOB, Planning
 
 
 class PlanningModule:
@@ -34,7 +34,7 @@ class PlanningModule:
         worker = JobWorker(
             svc.db,
             svc.clock,
-            {NOTICE_JOB: planning.run_notice, REMINDER_JOB: planning.run_reminder},
+            {REMINDER_JOB: planning.run_reminder},
         )
         app.state["planning"] = planning
         app.state["planning_worker"] = worker

@@ -20,7 +20,6 @@ from scheduling import actions, api, calendar, comments, daily_api, reservations
 from scheduling.changes import Changes
 from scheduling.demo import publish_demo_timetables
 from scheduling.notices import NOTICES_JOB, NoticesRunner
-from scheduling.publish import PUBLISHED_JOB, PublishedRunner
 
 #: notice refreshes one node runs at once (the job is a backstop; requests
 #: refresh at once themselves)
@@ -58,10 +57,7 @@ class SchedulingModule:
         notices = JobWorker(
             svc.db,
             svc.clock,
-            {
-                NOTICES_JOB: NoticesRunner(svc.db, svc.clock, hub),
-                PUBLISHED_JOB: PublishedRunner(svc.db, hub),
-            },
+            {NOTICES_JOB: NoticesRunner(svc.db, svc.clock, hub)},
             batch=NOTICES_WORKERS,
             concurrency=NOTICES_WORKERS,
         )

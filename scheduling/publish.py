@@ -14,7 +14,7 @@ notification that the new timetable is available.
 from __future__ import annotations
 
 import contextlib
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Annotated, Any, Final
 from uuid import UUID, uuid4
 
@@ -24,7 +24,7 @@ from core.auth import Principal
 from core.clock import Clock
 from core.db import Connection, Database
 from core.errors import BadRequest, Conflict, NotFound
-from core.jobs import Job, NewJob, Outcome, enqueue
+from hub.actions import NOTIFY_BACKSTOP, notify_later
 from hub.model import ModuleEvent, WholeSchool
 from scheduling.actions import require_scheduler
 from scheduling.model import Instance, Timetable
@@ -32,11 +32,6 @@ from scheduling.model import Instance, Timetable
 #: the longest a published timetable may be valid, in days (a school year)
 MAX_VALID_DAYS: Final = 400
 SOURCE: Final = "timetable"
-#: the durable job that sends the "new timetable" notification again, in case
-#: the process died between the commit and the request's own send (the same
-#: idempotency key: never twice)
-PUBLISHED_JOB: Final = "timetable.published"
-PUBLISHED_BACKSTOP: Final = timedelta(seconds=30)
 
 
 class NewPublication(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -174,18 +169,7 @@ async def write_timetable(
         [r["room"] for r in rows],
         [r["activity_id"] for r in rows],
     )
-    await enqueue(
-        conn,
-        tenant_id,
-        [
-            NewJob(
-                kind=PUBLISHED_JOB,
-                due_at=now + PUBLISHED_BACKSTOP,
-                payload={"timetable_id": str(tt_id)},
-            )
-        ],
-    )
-    return TimetableView(
+    view = TimetableView(
         id=tt_id,
         school_id=school_id,
         name=name,
@@ -195,6 +179,10 @@ async def write_timetable(
         published_at=now,
         superseded=[r["id"] for r in superseded],
     )
+    # the notification's durable half: the hub's outbox sends it again later in
+    # case the process dies between the commit and the caller's own send
+    await notify_later(conn, tenant_id, [published_event(view)], now + NOTIFY_BACKSTOP)
+    return view
 
 
 def published_event(view: TimetableView) -> ModuleEvent:
@@ -244,24 +232,3 @@ async def publish_solve(
         )
     await hub.notify(who.tenant_id, published_event(view))
     return view
-
-
-class PublishedRunner:
-    """The `timetable.published` job handler: the notification, again."""
-
-    def __init__(self, db: Database, hub: Any) -> None:
-        self.db = db
-        self.hub = hub
-
-    async def __call__(self, job: Job) -> Outcome:
-        async with self.db.tenant(job.tenant_id) as conn:
-            row = await conn.fetchrow(
-                "SELECT t.id, t.school_id, t.name, t.starts, t.ends, t.published_at, "
-                "(SELECT count(*) FROM timetable_lessons l WHERE l.timetable_id = t.id) AS lessons "
-                "FROM timetables t WHERE t.id = $1",
-                UUID(str(job.payload["timetable_id"])),
-            )
-        if row is not None:
-            view = TimetableView(**dict(row), superseded=[])
-            await self.hub.notify(job.tenant_id, published_event(view))
-        return None

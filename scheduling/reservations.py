@@ -35,8 +35,9 @@ not take the lock; `scheduling.notices` asks `colliding()` and tells bookers.
 
 When someone other than the booker moves or cancels a reservation, the booker
 is notified (`hub.notify`, source `timetable`) after commit, with one
-idempotency key per change. At most once, like publishing: a process that dies
-between the commit and the notify loses that notice.
+idempotency key per change — and at least once: the same transaction puts the
+notice in the hub's outbox (`hub.actions.notify_later`), which sends it again
+`NOTIFY_BACKSTOP` later (a no-op when the first send got through).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from core.auth import Principal
 from core.clock import today_in_helsinki
 from core.db import Connection
 from core.errors import BadRequest, Conflict, Forbidden, NotFound
+from hub.actions import NOTIFY_BACKSTOP, notify_later
 from hub.model import MAX_SUBJECT_CHARS, ModuleEvent, PersonSel
 from scheduling.actions import SCHEDULER_ROLES
 from scheduling.daily import DayLesson, day_lessons
@@ -453,12 +455,14 @@ async def patch_reservation(
             after.title,
         )
         by_name = await _name(conn, who.require_person())
-    if after.booked_by != who.person_id:
-        # a fresh key per change: moving there and back again is two notices
-        key = f"reservation:{after.id}:changed:{uuid4()}"
-        await _notifier(request).notify(
-            who.tenant_id, change_event(before, after, by_name, cancelled=False, key=key)
-        )
+        event = None
+        if after.booked_by != who.person_id:
+            # a fresh key per change: moving there and back again is two notices
+            key = f"reservation:{after.id}:changed:{uuid4()}"
+            event = change_event(before, after, by_name, cancelled=False, key=key)
+            await notify_later(conn, who.tenant_id, [event], svc.clock.now() + NOTIFY_BACKSTOP)
+    if event is not None:
+        await _notifier(request).notify(who.tenant_id, event)
     return after
 
 
@@ -479,13 +483,15 @@ async def delete_reservation(
             "UPDATE room_reservations SET cancelled_at = $2 WHERE id = $1", before.id, now
         )
         by_name = await _name(conn, who.require_person())
-    after = msgspec.structs.replace(before, cancelled_at=now)
-    if after.booked_by != who.person_id:
-        # a reservation is cancelled once: the key is the reservation's
-        key = f"reservation:{after.id}:cancelled"
-        await _notifier(request).notify(
-            who.tenant_id, change_event(before, after, by_name, cancelled=True, key=key)
-        )
+        after = msgspec.structs.replace(before, cancelled_at=now)
+        event = None
+        if after.booked_by != who.person_id:
+            # a reservation is cancelled once: the key is the reservation's
+            key = f"reservation:{after.id}:cancelled"
+            event = change_event(before, after, by_name, cancelled=True, key=key)
+            await notify_later(conn, who.tenant_id, [event], now + NOTIFY_BACKSTOP)
+    if event is not None:
+        await _notifier(request).notify(who.tenant_id, event)
     return after
 
 

@@ -203,7 +203,7 @@ async def test_a_freed_place_goes_to_the_first_waiting_who_is_told(
     assert (await cancel(client, ev, "h05", k["l05"])).status_code == 204  # again: nothing
     try:
         clock.advance(NOTICE_BACKSTOP + timedelta(seconds=1))
-        assert await app.state["planning_worker"].run_due() >= 1  # the backstop job ran
+        assert await app.state["delivery"].run_due() >= 1  # the outbox's job ran
     finally:
         clock.set(TEST_NOW)
     for who in ("l06", "h06", "h06b"):
