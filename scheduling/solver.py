@@ -25,8 +25,10 @@ is; with several, CP-SAT's interleaved search is used unless
 
 from __future__ import annotations
 
+import random
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable
 
 import msgspec
@@ -59,6 +61,18 @@ TIMES_FIRST = True
 #: least `MIN_DAYS_HARD_S` seconds (but at most half the limit)
 MIN_DAYS_HARD_SHARE = 0.15
 MIN_DAYS_HARD_S = 30.0
+
+#: after CP-SAT's own improvement for this share of the improvement time (at
+#: least `LNS_MAIN_MIN_S`), a large neighbourhood search for the rest: each
+#: step re-places about `size` activities (starting at `LNS_START_SIZE`,
+#: growing when a step is solved to optimality, shrinking when it improves
+#: nothing) within a deterministic time of `LNS_STEP_S`
+LNS = True
+LNS_MAIN_SHARE = 0.15
+LNS_MAIN_MIN_S = 2.0
+LNS_START_SIZE = 60
+LNS_MIN_SIZE = 15
+LNS_STEP_S = 2.0
 
 
 class Progress(msgspec.Struct, kw_only=True):
@@ -210,6 +224,8 @@ class _Solver:
         self._solver: cp_model.CpSolver | None = None
         #: end of the current phase-1 attempt (elapsed seconds)
         self.deadline: float | None = None
+        #: record a timetable only when it is no worse than the best
+        self.keep_best = False
 
     # progress ---------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -221,6 +237,8 @@ class _Solver:
         tt = self._timetable(starts, rooms)
         soft = check(self.instance, tt).soft
         run = self.run
+        if self.keep_best and run.soft is not None and soft > run.soft:
+            return
         with run.lock:
             run.best = (starts, rooms)
             run.timetable = tt
@@ -269,7 +287,10 @@ class _Solver:
         return left
 
     # one CP-SAT run -------------------------------------------------------------------
-    def run_phase(self, ph: _Phase, extra: dict[str, object]) -> int:
+    def run_phase(
+        self, ph: _Phase, extra: dict[str, object], model: cp_model.CpModel | None = None
+    ) -> int:
+        """Run CP-SAT on the phase's model (or `model`, a copy of it)."""
         solver = cp_model.CpSolver()
         p = solver.parameters
         p.num_workers = self.workers
@@ -291,7 +312,7 @@ class _Solver:
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         try:
-            status = solver.solve(ph.builder.m, _Callback(self, ph))
+            status = solver.solve(ph.builder.m if model is None else model, _Callback(self, ph))
         finally:
             done.set()
             watcher.join()
@@ -431,12 +452,154 @@ class _Solver:
         m.minimize(second.soft_var)
         assert self.run.best is not None
         second.hint(comp, *self.run.best)
-        status = self.run_phase(second, {})
+        # CP-SAT's own search for a part of the time, then a neighbourhood
+        # search (one worker runs no LNS of its own)
+        left = self.remaining("improve")
+        extra: dict[str, object] = {}
+        if LNS and left > 2 * LNS_MAIN_MIN_S:
+            extra["max_time_in_seconds"] = max(LNS_MAIN_MIN_S, LNS_MAIN_SHARE * left)
+        status = self.run_phase(second, extra)
         if self.stopped():
             return self.result("stopped")
         if status == cp_model.OPTIMAL:
             return self.result("optimal")
+        if extra and status in (cp_model.FEASIBLE, cp_model.UNKNOWN):
+            assert self._solver is not None
+            known = status == cp_model.FEASIBLE
+            if self._lns(comp, second, round(self._solver.objective_value) if known else None):
+                return self.result("optimal")
+            if self.stopped():
+                return self.result("stopped")
         return self.result("complete")
+
+    def _lns(self, comp: Compiled, ph: _Phase, best: int | None) -> bool:
+        """Large neighbourhood search on the phase-2 model from the best
+        timetable (objective `best`; None: not known yet): free the lessons of
+        a few students and teachers on a few days around a violated soft min
+        days pair (or a random lesson), fix the rest, and let CP-SAT re-place
+        them no worse; until the improvement time is up. Each step is bounded
+        by deterministic time, so the steps are reproducible for a seed. True
+        when the soft score reached 0 or a step with nothing fixed proved the
+        optimum."""
+        assert ph.soft_var is not None
+        rng = random.Random(self.seed)
+        base = ph.builder.m
+        soft_ix = ph.soft_var.index
+        size = LNS_START_SIZE
+        n = len(comp.activities)
+        by_person: dict[tuple[str, int], list[int]] = defaultdict(list)
+        for a in comp.activities:
+            for sg in a.subgroups:
+                by_person[("s", sg)].append(a.index)
+            for t in a.teachers:
+                by_person[("t", t)].append(a.index)
+        it = 0
+        proved = False
+        self.keep_best = True
+        while (best is None or best > 0) and not self.stopped():
+            left = self.remaining("improve")
+            if left <= 0.2:
+                break
+            it += 1
+            assert self.run.best is not None
+            starts, rooms = self.run.best
+            free = self._neighbourhood(comp, starts, rng, size, by_person)
+            sub = base.clone()
+            proto = sub.proto
+            for a in comp.activities:
+                if a.index in free:
+                    continue
+                for t, lit in ph.builder.x[a.index].items():
+                    v = 1 if t == starts[a.index] else 0
+                    _set_domain(proto.variables[lit.index].domain, v, v)
+            if best is not None:
+                _set_domain(proto.variables[soft_ix].domain, 0, best)
+            sub.clear_hints()  # type: ignore[no-untyped-call]
+            for a, t, r in zip(comp.activities, starts, rooms, strict=True):
+                for s, lit in ph.builder.x[a.index].items():
+                    sub.add_hint(lit, s == t)
+                zs = ph.builder.z[a.index]
+                want = NO_ROOM if r is None else r
+                if zs and want in zs:
+                    for rr, lit in zs.items():
+                        sub.add_hint(lit, rr == want)
+            status = self.run_phase(
+                ph,
+                {
+                    "random_seed": self.seed + it,
+                    "max_deterministic_time": LNS_STEP_S,
+                },
+                model=sub,
+            )
+            assert self._solver is not None
+            before = best
+            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                obj = round(self._solver.objective_value)
+                best = obj if best is None else min(best, obj)
+            if status == cp_model.OPTIMAL and len(free) == n:
+                proved = True  # nothing was fixed: the whole model's optimum
+                break
+            if status == cp_model.OPTIMAL:
+                size = min(n, int(size * 1.5) + 1)
+            elif status != cp_model.FEASIBLE or best == before:
+                size = max(LNS_MIN_SIZE, int(size * 0.8))
+        self.keep_best = False
+        return proved or best == 0
+
+    def _neighbourhood(
+        self,
+        comp: Compiled,
+        starts: list[int],
+        rng: random.Random,
+        size: int,
+        by_person: dict[tuple[str, int], list[int]],
+    ) -> set[int]:
+        """About `size` activities to free: those of the students and
+        teachers of a violated soft min-days pair (or of a random activity),
+        on those days and a random other one, widening to the people of the
+        lessons taken in until there are enough."""
+        H = comp.H
+        bad: list[tuple[int, int]] = []
+        for md in comp.min_days:
+            if not md.cost:
+                continue
+            acts = md.activities
+            for i, a in enumerate(acts):
+                for b in acts[i + 1 :]:
+                    if abs(starts[a] // H - starts[b] // H) < md.min_days:
+                        bad.append((a, b))
+
+        def seed() -> list[int]:
+            if bad and rng.random() < 0.7:
+                return list(rng.choice(bad))
+            return [rng.randrange(len(comp.activities))]
+
+        free: set[int] = set()
+        frontier: list[int] = []
+        days: set[int] = set()
+        seen: set[tuple[str, int]] = set()
+        while len(free) < size:
+            if not frontier:  # widen: another violation (or lesson) and a day
+                if len(days) >= comp.D and len(seen) >= len(by_person):
+                    break
+                new = seed()
+                days |= {starts[a] // H for a in new}
+                days.add(rng.randrange(comp.D))
+                free.update(new)
+                frontier.extend(new)
+            a = frontier.pop(0)
+            ca = comp.activities[a]
+            people = [("s", sg) for sg in ca.subgroups] + [("t", t) for t in ca.teachers]
+            rng.shuffle(people)
+            for key in people:
+                if key in seen:
+                    continue
+                seen.add(key)
+                for b in by_person[key]:
+                    if b not in free and starts[b] // H in days:
+                        free.add(b)
+                        frontier.append(b)
+        return free
 
     def _warm(self, comp: Compiled, ws: dict[int, Placement]) -> tuple[list[int], list[int | None]]:
         room_ix = {r.name: i for i, r in enumerate(self.instance.rooms)}
@@ -496,6 +659,12 @@ class _Solver:
             solutions=self.run.solutions,
             message=message,
         )
+
+
+def _set_domain(domain: object, lo: int, hi: int) -> None:
+    """Set a variable's domain in a model proto to [lo, hi]."""
+    domain.clear()  # type: ignore[attr-defined]
+    domain.extend([lo, hi])  # type: ignore[attr-defined]
 
 
 def _has_room_choice(comp: Compiled) -> bool:

@@ -4,7 +4,8 @@ When the time search models rooms only as per-slot capacity cuts, the rooms
 are chosen afterwards with the start slots fixed: a small CP-SAT model with
 one boolean per activity and candidate room, at most one activity per room
 and slot (fixed-room activities included), and a room's unavailable slots
-excluded.
+excluded, minimising the soft room costs (a room outside an activity's
+preferred rooms, or none).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def assign_rooms(
     m = cp_model.CpModel()
     z: dict[int, dict[int, cp_model.IntVar]] = {}
     by_room_slot: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
+    costs: list[cp_model.LinearExprT] = []
     for a in comp.activities:
         if not a.rooms:
             continue
@@ -51,6 +53,8 @@ def assign_rooms(
                 continue
             v = m.new_bool_var("")
             zs[r] = v
+            if a.room_cost.get(r):
+                costs.append(a.room_cost[r] * v)
             if r != NO_ROOM:
                 for t in span:
                     by_room_slot[(r, t)].append(v)
@@ -61,6 +65,8 @@ def assign_rooms(
     for lits in by_room_slot.values():
         if len(lits) > 1:
             m.add_at_most_one(lits)
+    if costs:
+        m.minimize(sum(costs))
     if z:
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = 1
