@@ -4,8 +4,10 @@ When the time search models rooms only as per-slot capacity cuts, the rooms
 are chosen afterwards with the start slots fixed: a small CP-SAT model with
 one boolean per activity and candidate room, at most one activity per room
 and slot (fixed-room activities included), and a room's unavailable slots
-excluded, minimising the soft room costs (a room outside an activity's
-preferred rooms, or none).
+excluded. Any assignment is found first (as fast as feasibility allows); then,
+hinted with it and for at most `ROOM_COST_S`, one that lowers the soft room
+costs (a room outside an activity's preferred rooms, or none) — never at the
+price of the first.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from collections import defaultdict
 from ortools.sat.python import cp_model
 
 from scheduling.solver_compile import NO_ROOM, Compiled
+
+#: the most time spent lowering the room costs once rooms fit
+ROOM_COST_S = 2.0
 
 
 def assign_rooms(
@@ -65,9 +70,9 @@ def assign_rooms(
     for lits in by_room_slot.values():
         if len(lits) > 1:
             m.add_at_most_one(lits)
-    if costs:
-        m.minimize(sum(costs))
     if z:
+        # first any assignment (as fast as feasibility is), then, from it and
+        # for at most ROOM_COST_S, one that lowers the soft room costs
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = 1
         solver.parameters.random_seed = seed
@@ -75,7 +80,23 @@ def assign_rooms(
         status = solver.solve(m)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return None
-        for ai, zs in z.items():
-            r = next(r for r, v in zs.items() if solver.boolean_value(v))
+        chosen = {
+            ai: next(r for r, v in zs.items() if solver.boolean_value(v)) for ai, zs in z.items()
+        }
+        if costs:
+            for ai, zs in z.items():
+                for r, v in zs.items():
+                    m.add_hint(v, r == chosen[ai])
+            m.minimize(sum(costs))
+            better = cp_model.CpSolver()
+            better.parameters.num_workers = 1
+            better.parameters.random_seed = seed
+            better.parameters.max_time_in_seconds = max(0.01, min(ROOM_COST_S, time_limit_s))
+            if better.solve(m) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                chosen = {
+                    ai: next(r for r, v in zs.items() if better.boolean_value(v))
+                    for ai, zs in z.items()
+                }
+        for ai, r in chosen.items():
             rooms[ai] = None if r == NO_ROOM else r
     return rooms
