@@ -176,7 +176,8 @@ def _draft_view(draft_id: UUID, school_id: UUID, name: str, instance: Instance) 
     )
 
 
-async def _load_draft(conn: Connection, draft_id: UUID) -> tuple[UUID, str, Instance]:
+async def load_draft(conn: Connection, draft_id: UUID) -> tuple[UUID, str, Instance]:
+    """A draft's school, name and problem (404 `draft_not_found`)."""
     row = await conn.fetchrow(
         "SELECT school_id, name, instance::text AS instance FROM timetable_drafts WHERE id = $1",
         draft_id,
@@ -188,7 +189,7 @@ async def _load_draft(conn: Connection, draft_id: UUID) -> tuple[UUID, str, Inst
 
 async def get_draft(db: Database, who: Principal, draft_id: UUID) -> DraftView:
     async with db.tenant(who.tenant_id) as conn:
-        school_id, name, instance = await _load_draft(conn, draft_id)
+        school_id, name, instance = await load_draft(conn, draft_id)
     require_scheduler(who, school_id)
     return _draft_view(draft_id, school_id, name, instance)
 
@@ -200,6 +201,41 @@ _SOLVE_COLUMNS = (
     " s.progress::text AS progress, s.hard, s.soft, s.best IS NOT NULL AS has_timetable,"
     " s.error, s.created_at, s.started_at, s.finished_at, s.requested_by, d.school_id"
 )
+
+
+class SolveWithDraft(msgspec.Struct, frozen=True, kw_only=True):
+    """A solve with its draft's problem and its best timetable (None: none yet)."""
+
+    id: UUID
+    draft_id: UUID
+    school_id: UUID
+    name: str
+    requested_by: UUID
+    instance: Instance
+    best: Timetable | None
+    hard: int | None
+
+
+async def load_solve(conn: Connection, solve_id: UUID) -> SolveWithDraft:
+    """A solve and its draft (404 `solve_not_found`)."""
+    row = await conn.fetchrow(
+        "SELECT s.id, s.draft_id, s.requested_by, s.best::text AS best, s.hard, d.school_id, "
+        "d.name, d.instance::text AS instance FROM timetable_solves s "
+        "JOIN timetable_drafts d ON d.id = s.draft_id WHERE s.id = $1",
+        solve_id,
+    )
+    if row is None:
+        raise NotFound("no such timetable solve", code="solve_not_found")
+    return SolveWithDraft(
+        id=row["id"],
+        draft_id=row["draft_id"],
+        school_id=row["school_id"],
+        name=row["name"],
+        requested_by=row["requested_by"],
+        instance=msgspec.json.decode(row["instance"], type=Instance),
+        best=None if row["best"] is None else msgspec.json.decode(row["best"], type=Timetable),
+        hard=row["hard"],
+    )
 
 
 def _solve_view(row: Any) -> SolveView:
@@ -248,7 +284,7 @@ async def start_solve(
     solve_id = uuid4()
     now = clock.now()
     async with db.tenant(who.tenant_id) as conn:
-        school_id, _, _ = await _load_draft(conn, draft_id)
+        school_id, _, _ = await load_draft(conn, draft_id)
         person = require_scheduler(who, school_id)
         await conn.execute(
             "INSERT INTO timetable_solves (id, tenant_id, draft_id, requested_by, state, seed,"
@@ -338,7 +374,7 @@ class SolveRunner:
             )
             if row is None or row["state"] in FINAL_STATES:
                 return Cancel("solve gone or already finished")
-            _, _, instance = await _load_draft(conn, row["draft_id"])
+            _, _, instance = await load_draft(conn, row["draft_id"])
             await conn.execute(
                 "UPDATE timetable_solves SET state = 'running', started_at = $2 WHERE id = $1",
                 solve_id,

@@ -48,7 +48,7 @@ from core.auth import Principal
 from core.db import Connection
 from core.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.model import ModuleEvent, PersonSel
-from scheduling.actions import SCHEDULER_ROLES
+from scheduling.actions import SCHEDULER_ROLES, SolveWithDraft, load_draft, load_solve
 from scheduling.model import Activity, Instance, Placement, Timetable
 
 log = logging.getLogger("reppu.scheduling")
@@ -196,36 +196,6 @@ def answer_event(
 # ---- SQL ---------------------------------------------------------------------------------
 
 
-class _Solve(msgspec.Struct, frozen=True, kw_only=True):
-    id: UUID
-    draft_id: UUID
-    school_id: UUID
-    name: str
-    requested_by: UUID
-    instance: Instance
-    best: Timetable | None
-
-
-async def _solve(conn: Connection, solve_id: UUID) -> _Solve:
-    row = await conn.fetchrow(
-        "SELECT s.id, s.draft_id, s.requested_by, s.best::text AS best, d.school_id, d.name, "
-        "d.instance::text AS instance FROM timetable_solves s "
-        "JOIN timetable_drafts d ON d.id = s.draft_id WHERE s.id = $1",
-        solve_id,
-    )
-    if row is None:
-        raise NotFound("no such timetable solve", code="solve_not_found")
-    return _Solve(
-        id=row["id"],
-        draft_id=row["draft_id"],
-        school_id=row["school_id"],
-        name=row["name"],
-        requested_by=row["requested_by"],
-        instance=msgspec.json.decode(row["instance"], type=Instance),
-        best=None if row["best"] is None else msgspec.json.decode(row["best"], type=Timetable),
-    )
-
-
 async def _group_names(conn: Connection, activities: list[Activity]) -> dict[str, str]:
     ids: set[UUID] = set()
     for a in activities:
@@ -243,8 +213,8 @@ async def _name(conn: Connection, person: UUID) -> str:
     return name or ""
 
 
-async def _mine(conn: Connection, who: Principal, solve_id: UUID) -> tuple[_Solve, MyDraft]:
-    s = await _solve(conn, solve_id)
+async def _mine(conn: Connection, who: Principal, solve_id: UUID) -> tuple[SolveWithDraft, MyDraft]:
+    s = await load_solve(conn, solve_id)
     person = require_teacher(who, s.school_id)
     if s.best is None:
         raise Conflict("this solve has no timetable (yet)", code="no_timetable")
@@ -420,14 +390,9 @@ async def get_comments(
     svc = services(request)
     who = principal(request)
     async with svc.db.tenant(who.tenant_id) as conn:
-        draft = await conn.fetchrow(
-            "SELECT school_id, instance::text AS instance FROM timetable_drafts WHERE id = $1",
-            draft_id,
-        )
-        if draft is None:
-            raise NotFound("no such timetable draft", code="draft_not_found")
-        person = require_teacher(who, draft["school_id"])
-        everyone = is_scheduler(who, draft["school_id"])
+        school_id, _, instance = await load_draft(conn, draft_id)
+        person = require_teacher(who, school_id)
+        everyone = is_scheduler(who, school_id)
         rows = await conn.fetch(
             _COMMENT_SELECT + "WHERE c.draft_id = $1 AND ($2 OR c.author_id = $3) "
             "ORDER BY c.created_at, c.id LIMIT $4",
@@ -436,7 +401,6 @@ async def get_comments(
             person,
             MAX_PAGE + 1,
         )
-        instance = msgspec.json.decode(draft["instance"], type=Instance)
         items = await _views(conn, rows[:MAX_PAGE], instance)
     return CommentList(draft_id=draft_id, items=items, truncated=len(rows) > MAX_PAGE)
 

@@ -23,10 +23,10 @@ import msgspec
 from core.auth import Principal
 from core.clock import Clock
 from core.db import Connection, Database
-from core.errors import BadRequest, Conflict, NotFound
+from core.errors import BadRequest, Conflict
 from hub.actions import NOTIFY_BACKSTOP, notify_later
 from hub.model import ModuleEvent, WholeSchool
-from scheduling.actions import require_scheduler
+from scheduling.actions import load_solve, require_scheduler
 from scheduling.model import Instance, Timetable
 
 #: the longest a published timetable may be valid, in days (a school year)
@@ -203,29 +203,21 @@ async def publish_solve(
 ) -> TimetableView:
     """Publish a solve's timetable (the school's principal or secretary)."""
     async with db.tenant(who.tenant_id) as conn:
-        row = await conn.fetchrow(
-            "SELECT s.best::text AS best, s.hard, d.school_id, d.instance::text AS instance "
-            "FROM timetable_solves s JOIN timetable_drafts d ON d.id = s.draft_id WHERE s.id = $1",
-            solve_id,
-        )
-        if row is None:
-            raise NotFound("solve not found")
-        person = require_scheduler(who, row["school_id"])
-        if row["best"] is None or row["hard"] != 0:
+        solve = await load_solve(conn, solve_id)
+        person = require_scheduler(who, solve.school_id)
+        if solve.best is None or solve.hard != 0:
             raise Conflict(
                 "the solve has no complete timetable without hard violations",
                 code="timetable_incomplete",
             )
-        instance = msgspec.json.decode(row["instance"], type=Instance)
-        timetable = msgspec.json.decode(row["best"], type=Timetable)
         view = await write_timetable(
             conn,
             who.tenant_id,
-            row["school_id"],
+            solve.school_id,
             new.name,
             new.starts,
             new.ends,
-            lesson_rows(instance, timetable),
+            lesson_rows(solve.instance, solve.best),
             solve_id=solve_id,
             published_by=person,
             now=clock.now(),
