@@ -32,13 +32,14 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from uuid import UUID
 
 import jwt
 import msgspec
-from litestar import Request, WebSocket, post, websocket
+from litestar import Litestar, Request, WebSocket, post, websocket
 from litestar.exceptions import WebSocketDisconnect
+from websockets.exceptions import InvalidState
 
 from core.api import Services, principal
 from core.auth import ALGORITHM, Principal
@@ -85,10 +86,14 @@ CLOSE_UNAUTHORIZED = 4100
 CLOSE_PONG_TIMEOUT = 4002
 CLOSE_HELLO_TIMEOUT = 4008
 CLOSE_SLOW_CONSUMER = 4009
+SLOW_REASON = "slow consumer: resume from your seq"
 CLOSE_RATE_LIMITED = 4029
 CLOSE_TRY_AGAIN = 1013
 #: How long a new session waits for its broker subscription to be active.
 READY_TIMEOUT_S = 10.0
+#: A connection closed as a slow consumer whose client has not taken what was
+#: buffered for it (the close frame last) by then is dropped (TCP abort).
+CLOSE_ABORT_S = 30.0
 
 
 # ---- client frames -----------------------------------------------------------------------
@@ -146,6 +151,104 @@ class Session:
     #: set when the broker lost its connection: frames may have been lost with no
     #: later frame to reveal the gap, so the session refetches from PostgreSQL
     resync: bool = False
+    #: the server's own connection, written to without a task (see `Wire`)
+    wire: Wire | None = None
+
+
+#: The scope key under which `direct_sends` keeps the server's own ASGI send.
+RAW_SEND = "reppu.raw_send"
+
+
+class Wire:
+    """The websocket of one session as uvicorn's websockets-sansio protocol
+    holds it, written to synchronously.
+
+    A broadcast is a loop over thousands of sessions; an ASGI send is a chain
+    of coroutines (litestar's wrappers, uvicorn's `send`) and the session
+    needed a task to run it. Written here, a frame is what uvicorn's own
+    `send` would do once its `writable` wait returned at once: frame it
+    (permessage-deflate included) and hand the bytes to the transport. When
+    that is not possible right now — the transport asked to pause writing,
+    or the connection is closing — `send` returns False and the session
+    queues the frame for its ASGI sender, as it does without a `Wire`.
+    """
+
+    __slots__ = ("_proto",)
+
+    def __init__(self, proto: Any) -> None:
+        self._proto = proto
+
+    @staticmethod
+    def of(raw_send: object) -> Wire | None:
+        """The wire behind uvicorn's send, or None for any other server."""
+        proto = getattr(raw_send, "__self__", None)
+        if _SANSIO is None or not isinstance(proto, _SANSIO):
+            return None
+        return Wire(proto)
+
+    def send(self, frame: bytes) -> bool:
+        p = self._proto
+        if (
+            p.disconnected
+            or p.close_sent
+            or not p.handshake_complete
+            or not p.writable.is_set()
+            or p.transport.is_closing()
+        ):
+            return False
+        try:
+            p.conn.send_text(frame)
+        except InvalidState:
+            return False
+        p.transport.write(b"".join(p.conn.data_to_send()))
+        return True
+
+    def close(self, code: int, reason: str) -> None:
+        """Close now, past the transport's pause: what uvicorn's close does
+        once its `writable` wait returns, which for a client that stopped
+        reading would be never. The close frame (a few bytes) goes behind what
+        is buffered; a client that takes none of it within CLOSE_ABORT_S is
+        dropped. The session's receiver gets the disconnect and cleans up."""
+        p = self._proto
+        if p.disconnected or p.close_sent or p.transport.is_closing():
+            return
+        p.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        try:
+            p.conn.send_close(code, reason)
+        except InvalidState:
+            p.transport.abort()
+            return
+        p.transport.write(b"".join(p.conn.data_to_send()))
+        p.close_sent = True
+        if p.read_paused:
+            p.read_paused = False
+            p.transport.resume_reading()
+        p.close_timer = p.loop.call_later(p.close_timeout, p.transport.close)
+        p.loop.call_later(CLOSE_ABORT_S, p.transport.abort)
+
+
+def _sansio_protocol() -> type | None:
+    try:
+        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    except ImportError:  # pragma: no cover - another server: every frame takes the ASGI path
+        return None
+    return WebSocketsSansIOProtocol
+
+
+_SANSIO = _sansio_protocol()
+
+
+def direct_sends(app: Litestar) -> None:
+    """Keep the server's own send in each websocket's scope (under RAW_SEND),
+    before litestar wraps it, so that sessions can use a `Wire`."""
+    inner = app.asgi_handler
+
+    async def handler(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            scope[RAW_SEND] = send
+        await inner(scope, receive, send)
+
+    app.asgi_handler = handler
 
 
 class Closed(Exception):
@@ -260,6 +363,7 @@ class LiveNode:
                 socket,
                 sent_seq=max(0, hello.last_seq),
                 queue_max=self.limits.send_queue_max,
+                wire=Wire.of(cast(dict[str, Any], socket.scope).get(RAW_SEND)),
             )
             sub = self.broker.subscribe(
                 topic(tenant_id, person_id), functools.partial(self._push, session)
@@ -342,13 +446,43 @@ class LiveNode:
                 return head
 
     def _push(self, s: Session, _topic: str, payload: bytes) -> None:
-        """Broker sink: never blocks; a full queue marks the session slow."""
+        """Broker sink: never blocks; a full queue marks the session slow.
+
+        The common case — a live session with nothing queued and the next frame
+        of its sequence (or one outside it) — is written at once through the
+        session's `Wire`; anything else queues for the session's sender, which
+        keeps the order, fills gaps and drops duplicates."""
+        if s.overflow:
+            return  # closing as a slow consumer: it resumes from its seq
+        item = open_envelope(payload)
         if s.pending is None:
+            seq = item[0]
+            if (
+                s.wire is not None
+                and s.live
+                and (s.drainer is None or s.drainer.done())
+                and not s.resync
+                and (seq == 0 or seq == s.sent_seq + 1)
+                and s.wire.send(item[2])
+            ):
+                self.frames_sent += 1
+                if seq:
+                    s.sent_seq = seq
+                    if item[1] is not None:
+                        self._mark_delivered(s, item[1])
+                return
             s.pending = deque()
         if len(s.pending) >= s.queue_max:
             s.overflow = True
+            self.slow_closed += 1
+            if s.wire is not None:
+                # the sender may be waiting for a transport that will not
+                # drain (a client that stopped reading): close past it
+                s.pending = None
+                s.wire.close(CLOSE_SLOW_CONSUMER, SLOW_REASON)
+                return
         else:
-            s.pending.append(open_envelope(payload))
+            s.pending.append(item)
         self._kick(s)
 
     def _kick(self, s: Session) -> None:
@@ -364,8 +498,7 @@ class LiveNode:
         try:
             while s.pending or s.overflow or s.resync:
                 if s.overflow:
-                    self.slow_closed += 1
-                    raise Closed(CLOSE_SLOW_CONSUMER, "slow consumer: resume from your seq")
+                    raise Closed(CLOSE_SLOW_CONSUMER, SLOW_REASON)
                 if s.resync:
                     s.resync = False
                     await self._replay(s)

@@ -76,6 +76,7 @@ class HubModule:
             fanout = Fanout(broker)
             hub = Hub(svc.db, svc.clock, fanout)
             node = live.LiveNode(svc, hub, broker, self._limits)
+            live.direct_sends(app)
             push = self._push or WebPushDeliverer(app.state["vapid"], svc.settings.vapid_subject)
             delivery = Delivery(
                 svc.db,

@@ -4,7 +4,9 @@ devices, delivery reports, and every named bound with its close code."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import random
 from collections.abc import AsyncIterator
 from uuid import UUID
@@ -216,8 +218,11 @@ async def test_pong_timeout_and_keepalive(
 async def test_slow_consumer_is_closed_and_recovers(
     client: httpx.AsyncClient, db: Database, settings: Settings, clock: FixedClock, family: Ids
 ) -> None:
-    """More frames than the send queue holds close the session with 4009; reconnecting with
-    the last seq recovers every event from PostgreSQL."""
+    """A client that stops reading: the server's writes back up (the kernel's buffers, then
+    the transport's), frames queue for the session, and one more than the send queue holds
+    closes it with 4009 — sent past the stalled transport, behind what was buffered. The
+    client, reading again, gets that close; reconnecting with its last seq recovers every
+    event from PostgreSQL."""
     app = create_app(
         Services(settings, db, clock),
         modules=[HubModule(limits=live_mod.LiveLimits(send_queue_max=5))],
@@ -234,13 +239,30 @@ async def test_slow_consumer_is_closed_and_recovers(
                 subject=f"Täynnä {i}",
             )
             ids.append(r.json()["id"])
-        # (those went through the other server's broker.) Now a burst the client cannot
-        # take arrives at once on this server's broker:
-        broker = app.state["live"].broker
+        # (those went through the other server's broker.) This client reads nothing
+        # more for now: frames of 256 KiB that do not compress arrive on this server's
+        # broker, more than the socket buffers, the transport's and the queue hold
+        node: live_mod.LiveNode = app.state["live"]
+        [session] = [s for s in node.sessions if s.person_id == family["g2"]]
+        assert session.wire is not None  # uvicorn's websockets-sansio: the direct path
         tenant = actions.tenant_id_for(FAMILY)
-        await broker.publish_many(
-            [(topic(tenant, family["g2"]), envelope(start + 1 + i, b"{}")) for i in range(8)]
-        )
+        pad = base64.b64encode(os.urandom(192 * 1024)).decode()
+        frames = [
+            (
+                topic(tenant, family["g2"]),
+                envelope(start + 1 + i, b'{"type":"x","pad":"%s"}' % pad.encode()),
+            )
+            for i in range(400)
+        ]
+        sent = 0
+        for item in frames:
+            await node.broker.publish_many([item])
+            sent += 1
+            if session.overflow:
+                break
+            await asyncio.sleep(0)
+        assert session.overflow, "the transport never paused"
+        assert 20 < sent < 400
         assert await _closed_with(live.ws) == live_mod.CLOSE_SLOW_CONSUMER
         again = await connect(client, "g2", last_seq=start, base_url=url)
         got = [f["message"]["id"] for f in again.frames if f["type"] == "message"]
