@@ -154,8 +154,22 @@ def app_dsn(admin_dsn: str, settings: Settings) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-async def _init_connection(conn: Connection) -> None:
-    await conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+class AppConnection(asyncpg.Connection):
+    """A pooled application connection: nothing to reset on release.
+
+    asyncpg's pool sends `SELECT pg_advisory_unlock_all(); CLOSE ALL;
+    UNLISTEN *; RESET ALL` every time a connection goes back — one more round
+    trip per transaction, and on the publish path round trips are what costs.
+    None of that state is ever left on these connections: the tenant is
+    transaction-local (`set_config(..., true)`), advisory locks are
+    transaction-scoped (`pg_advisory_xact_lock`), cursors live inside
+    transactions, nothing LISTENs here, and the session's settings come from
+    the startup packet (`server_settings`), which is also what RESET ALL would
+    return to. An open transaction is still rolled back on release (asyncpg
+    does that whatever the reset query)."""
+
+    def get_reset_query(self) -> str:
+        return ""
 
 
 class Database:
@@ -167,7 +181,12 @@ class Database:
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> Database:
         pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=_init_connection
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            connection_class=AppConnection,
+            # in the startup packet: the session's default, kept across uses
+            server_settings={"statement_timeout": str(STATEMENT_TIMEOUT_MS)},
         )
         return cls(pool)
 
@@ -185,7 +204,8 @@ class Database:
         text (hex and dashes only), so it is safe to put into the SQL. Commit
         on success, roll back on any exception; if the connection is left in
         a transaction anyway (a cancelled ROLLBACK), the pool's reset on
-        release ends it (asyncpg always terminates open transactions there)."""
+        release ends it (asyncpg always terminates open transactions there,
+        whatever `AppConnection.get_reset_query` says)."""
         tid = str(UUID(str(tenant_id)))
         async with self.pool.acquire() as conn:
             await conn.execute(f"BEGIN; SELECT set_config('reppu.tenant', '{tid}', true)")

@@ -392,8 +392,8 @@ class LiveNode:
                 await socket.close(
                     code=CLOSE_UNAUTHORIZED if e.status == 401 else CLOSE_PROTOCOL, reason=e.code
                 )
-        except WebSocketDisconnect:
-            pass
+        except (WebSocketDisconnect, OSError):
+            pass  # gone (uvicorn's ClientDisconnected is an OSError: a ping that raced the close)
         except Exception:
             log.exception("live session failed")
             with contextlib.suppress(Exception):
