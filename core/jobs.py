@@ -126,12 +126,13 @@ def exponential_backoff(
     return timedelta(seconds=ceiling * random.uniform(0.5, 1.0))
 
 
-def enqueue_sql(tenant: str, first: int) -> str:
+def enqueue_sql(tenant: str, first: int, *, only_if: str = "") -> str:
     """The INSERT of `enqueue`, to be run on its own or as a data-modifying CTE
     of the caller's statement (the publish path queues its jobs in the same
-    statement as its inbox rows: one round trip fewer). `tenant` is the SQL of
-    the tenant id (a parameter like "$1"); the jobs' six arrays are parameters
-    `first` … `first + 5`, in the order of `enqueue_args`."""
+    statement as its message and inbox rows: fewer round trips). `tenant` is
+    the SQL of the tenant id (a parameter like "$1"); the jobs' six arrays are
+    parameters `first` … `first + 5`, in the order of `enqueue_args`;
+    `only_if`, when given, is an SQL condition without which nothing is queued."""
     a = [f"${first + i}" for i in range(6)]
     return (
         "INSERT INTO jobs (tenant_id, kind, key, payload, message_id, person_id, due_at) "
@@ -139,7 +140,8 @@ def enqueue_sql(tenant: str, first: int) -> str:
         f"FROM unnest({a[0]}::text[], {a[1]}::text[], {a[2]}::jsonb[], {a[3]}::uuid[], "
         f"            {a[4]}::uuid[], {a[5]}::timestamptz[]) "
         "AS u(kind, key, payload, message_id, person_id, due_at) "
-        "ON CONFLICT (tenant_id, kind, key) DO NOTHING"
+        + (f"WHERE {only_if} " if only_if else "")
+        + "ON CONFLICT (tenant_id, kind, key) DO NOTHING"
     )
 
 

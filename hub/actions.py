@@ -23,7 +23,7 @@ from core import jobs
 from core.auth import Principal
 from core.clock import Clock, today_in_helsinki
 from core.db import Connection, Database
-from core.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
+from core.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, ReppuError
 from core.rights import guardian_may_see
 from hub import schedule, store
 from hub.acks import AckRow, ack_status
@@ -281,30 +281,19 @@ class Hub:
         for attempt in range(1, MAX_PUBLISH_ATTEMPTS + 1):
             try:
                 async with self.db.tenant(tenant_id) as conn:
-                    done = await self._existing(conn, key, content)
-                    if done is not None:
-                        return done
-                    recipients = await resolve(
-                        conn, audience, needs_custody=needs_custody, today=today
-                    )
-                    if about:
-                        await _check_about(conn, about, recipients, today)
-                    if sender is not None:
-                        recipients.pop(sender, None)
-                        refused = await not_addressable(conn, sender, recipients)
-                        if refused:
-                            # a count, never who: the sender may not learn who is in
-                            # an audience they have no right to address
-                            raise Forbidden(
-                                f"{len(refused)} recipients are not yours to address",
-                                code="recipient_not_allowed",
-                                details={"not_allowed": len(refused)},
-                            )
-                        sender_name = None  # looked up as the message is inserted
-                    else:
-                        sender_name = source or "Reppu"
-                    if not recipients:
-                        raise BadRequest("the audience has no recipients", code="empty_audience")
+                    # A repeated key is found by the insert (it writes nothing then);
+                    # only a refusal looks for it first: a retry of a message that
+                    # was sent gets that message, even if its audience has changed.
+                    try:
+                        recipients = await self._recipients(
+                            conn, audience, sender, about, needs_custody, today
+                        )
+                    except ReppuError:
+                        done = await self._existing(conn, key, content)
+                        if done is not None:
+                            return done
+                        raise
+                    sender_name = None if sender is not None else source or "Reppu"
                     message_id = uuid4()
                     written = await self._write(
                         conn,
@@ -349,6 +338,35 @@ class Hub:
             id=message_id, thread_id=message_id, recipients=len(deliveries), created=True
         )
 
+    @staticmethod
+    async def _recipients(
+        conn: Connection,
+        audience: Any,
+        sender: UUID | None,
+        about: Sequence[UUID],
+        needs_custody: bool,
+        today: date,
+    ) -> dict[UUID, Recipient]:
+        """The audience resolved and checked: whom `sender` may address, and
+        the learners the message is about."""
+        recipients = await resolve(conn, audience, needs_custody=needs_custody, today=today)
+        if about:
+            await _check_about(conn, about, recipients, today)
+        if sender is not None:
+            recipients.pop(sender, None)
+            refused = await not_addressable(conn, sender, recipients)
+            if refused:
+                # a count, never who: the sender may not learn who is in
+                # an audience they have no right to address
+                raise Forbidden(
+                    f"{len(refused)} recipients are not yours to address",
+                    code="recipient_not_allowed",
+                    details={"not_allowed": len(refused)},
+                )
+        if not recipients:
+            raise BadRequest("the audience has no recipients", code="empty_audience")
+        return recipients
+
     async def _write(
         self,
         conn: Connection,
@@ -356,21 +374,14 @@ class Hub:
         row: dict[str, Any],
         recipients: dict[UUID, Recipient],
     ) -> tuple[MessageView, list[tuple[UUID, int]]] | Published:
-        """Insert the message and its recipients' inbox rows (in the caller's
-        transaction). A concurrent publish with the same key that won the insert
-        is returned as Published instead."""
-        inserted = await store.insert_message(conn, tenant_id, row)
-        if inserted is None:
-            done = await self._existing(conn, row["idempotency_key"], row["content_hash"])
-            assert done is not None
-            return done
-        created, row["sender_name"] = inserted
-        # the inbox rows, and the escalation ladder's and reminders' jobs, in the
-        # same statement of the same transaction (invariant 3)
-        deliveries = await store.deliver(
+        """Insert the message, its recipients' inbox rows, and the escalation
+        ladder's and reminders' jobs, in one statement of the caller's
+        transaction (invariant 3). A concurrent publish with the same key that
+        won the insert — or an earlier one — is returned as Published instead."""
+        written = await store.publish_rows(
             conn,
             tenant_id,
-            row["id"],
+            row,
             list(recipients.values()),
             schedule.message_jobs(
                 row["id"],
@@ -380,6 +391,11 @@ class Hub:
                 now=self.clock.now(),
             ),
         )
+        if written is None:
+            done = await self._existing(conn, row["idempotency_key"], row["content_hash"])
+            assert done is not None
+            return done
+        created, row["sender_name"], deliveries = written
         view = MessageView(**{f: row[f] for f in _VIEW_FIELDS}, created_at=created)
         return view, deliveries
 

@@ -28,14 +28,25 @@ async def by_key(conn: Connection, key: str) -> asyncpg.Record | None:
     )
 
 
-async def insert_message(
-    conn: Connection, tenant_id: UUID, row: dict[str, Any]
-) -> tuple[datetime, str] | None:
-    """Insert unless the idempotency key exists (then None: the caller re-reads);
-    returns (created_at, sender_name). A `sender_name` of None is the sender's
-    name from `persons`, looked up in the same statement (one round trip fewer
-    on every publish). ON CONFLICT waits for a racing insert of the same key to
-    commit or abort."""
+async def publish_rows(
+    conn: Connection,
+    tenant_id: UUID,
+    row: dict[str, Any],
+    recipients: Sequence[Recipient],
+    queue: Sequence[NewJob] = (),
+) -> tuple[datetime, str, list[tuple[UUID, int]]] | None:
+    """Insert the message (`row`: its columns), give each recipient the next seq
+    of their own sequence and an inbox row at it, and queue the message's
+    delivery jobs (`queue`) — in one statement, one round trip.
+
+    Returns (created_at, sender_name, [(person, seq)…]), or None when the
+    idempotency key exists: then nothing else was written either, and the
+    caller re-reads the message by its key. ON CONFLICT waits for a racing
+    insert of the same key to commit or abort. A `sender_name` of None is the
+    sender's name from `persons`, looked up in the same statement. Heads are
+    locked in person order, so two publishers to overlapping audiences cannot
+    deadlock each other; the seqs come back as one array in that order (uuid
+    order is the same in PostgreSQL and Python: the 16 bytes, big-endian)."""
     columns = ["tenant_id", *row]
     params = [f"${i + 1}" for i in range(len(columns))]
     name, sender = columns.index("sender_name"), columns.index("sender_id")
@@ -43,53 +54,55 @@ async def insert_message(
         f"coalesce({params[name]}, (SELECT given_name || ' ' || family_name "
         f"FROM persons WHERE id = {params[sender]}))"
     )
-    got = await conn.fetchrow(
-        f"INSERT INTO messages ({', '.join(columns)}) VALUES ({', '.join(params)}) "
-        "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING created_at, sender_name",
-        tenant_id,
-        *row.values(),
-    )
-    return None if got is None else (got["created_at"], got["sender_name"])
-
-
-async def deliver(
-    conn: Connection,
-    tenant_id: UUID,
-    message_id: UUID,
-    recipients: Sequence[Recipient],
-    queue: Sequence[NewJob] = (),
-) -> list[tuple[UUID, int]]:
-    """Give each recipient the next seq of their own sequence and an inbox row
-    at it, and queue the message's delivery jobs (`queue`), in one statement.
-    Heads are locked in person order, so two publishers to overlapping
-    audiences cannot deadlock each other."""
+    mid = params[columns.index("id")]
+    a = len(columns) + 1  # the recipients' three arrays, then the jobs' six
     ordered = sorted(recipients, key=lambda r: r.person_id)
-    rows = await conn.fetch(
+    persons = [r.person_id for r in ordered]
+    got = await conn.fetchrow(
         f"""
-        WITH queued AS ({enqueue_sql("$1", 6)}
+        WITH m AS (
+            INSERT INTO messages ({", ".join(columns)}) VALUES ({", ".join(params)})
+            ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+            RETURNING created_at, sender_name
+        ), queued AS ({enqueue_sql("$1", a + 3, only_if="EXISTS (SELECT FROM m)")}
         ), heads AS (
             INSERT INTO inbox_heads (tenant_id, person_id, last_seq)
-            SELECT $1, p, 1 FROM unnest($2::uuid[]) WITH ORDINALITY AS t(p, n) ORDER BY n
+            SELECT $1, p, 1 FROM unnest(${a}::uuid[]) WITH ORDINALITY AS t(p, n)
+            WHERE EXISTS (SELECT FROM m) ORDER BY n
             ON CONFLICT (tenant_id, person_id)
             DO UPDATE SET last_seq = inbox_heads.last_seq + 1
             RETURNING person_id, last_seq
         ), rows AS (
             INSERT INTO inbox (tenant_id, person_id, message_id, seq, for_learners, custodial)
-            SELECT $1, h.person_id, $3, h.last_seq, x.fl::uuid[], x.cu
+            SELECT $1, h.person_id, {mid}, h.last_seq, x.fl::uuid[], x.cu
             FROM heads h
-            JOIN unnest($2::uuid[], $4::text[], $5::bool[]) AS x(p, fl, cu)
+            JOIN unnest(${a}::uuid[], ${a + 1}::text[], ${a + 2}::bool[]) AS x(p, fl, cu)
               ON x.p = h.person_id
         )
-        SELECT person_id, last_seq FROM heads
+        SELECT m.created_at, m.sender_name,
+               (SELECT array_agg(last_seq ORDER BY person_id) FROM heads) AS seqs
+        FROM m
         """,
         tenant_id,
-        [r.person_id for r in ordered],
-        message_id,
-        ["{" + ",".join(str(x) for x in sorted(r.for_learners)) + "}" for r in ordered],
+        *row.values(),
+        persons,
+        [_uuid_array(r.for_learners) for r in ordered],
         [r.custodial for r in ordered],
         *enqueue_args(queue),
     )
-    return [(r["person_id"], r["last_seq"]) for r in rows]
+    if got is None:
+        return None
+    seqs: list[int] = got["seqs"] or []
+    return got["created_at"], got["sender_name"], list(zip(persons, seqs, strict=True))
+
+
+def _uuid_array(ids: set[UUID]) -> str:
+    """A uuid[] literal: most recipients are for no learner or for one."""
+    if not ids:
+        return "{}"
+    if len(ids) == 1:
+        return f"{{{next(iter(ids))}}}"
+    return "{" + ",".join(str(x) for x in sorted(ids)) + "}"
 
 
 async def next_event(conn: Connection, tenant_id: UUID, person_id: UUID, message_id: UUID) -> int:

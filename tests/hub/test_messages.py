@@ -8,6 +8,7 @@ import random
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import httpx
 import pytest
 
@@ -44,6 +45,52 @@ async def test_same_key_same_message_different_content_conflicts(
     assert first.json()["created"] and not again.json()["created"]
     changed = await client.post("/v1/messages", json={**body, "body": "other"}, headers=h)
     assert changed.status_code == 409 and changed.json()["code"] == "idempotency_conflict"
+
+
+async def test_a_retry_gets_its_message_even_when_it_would_now_be_refused(
+    client: httpx.AsyncClient, admin_dsn: str, family: Ids
+) -> None:
+    """A repeated key is found as the message is inserted, so the normal path does not
+    look it up first; a refusal does. A teacher who has left the group since (the
+    message itself would now be 403) retrying the same request gets the message that
+    was sent, and a new key is refused."""
+    h = await headers(client, "t1")
+    body = {
+        "idempotency_key": key("retry"),
+        "subject": "S",
+        "body": "B",
+        "audience": {"type": "group_guardians", "group": gid(family, "7b")},
+    }
+    first = await client.post("/v1/messages", json=body, headers=h)
+    assert first.status_code == 201 and first.json()["created"]
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        gone = await admin.fetch(
+            "DELETE FROM group_teachers WHERE group_id = $1 AND teacher_id = $2 RETURNING *",
+            family["7b"],
+            family["t1"],
+        )
+        assert gone
+        try:
+            again = await client.post("/v1/messages", json=body, headers=h)
+            assert again.status_code == 201, again.text
+            assert again.json()["id"] == first.json()["id"] and not again.json()["created"]
+            changed = await client.post("/v1/messages", json={**body, "body": "?"}, headers=h)
+            assert changed.status_code == 409, changed.text
+            fresh = await client.post(
+                "/v1/messages", json={**body, "idempotency_key": key("retry")}, headers=h
+            )
+            assert fresh.status_code == 403
+            assert fresh.json()["code"] == "recipient_not_allowed"
+        finally:
+            cols = list(gone[0].keys())
+            await admin.executemany(
+                f"INSERT INTO group_teachers ({', '.join(cols)}) "
+                f"VALUES ({', '.join(f'${i + 1}' for i in range(len(cols)))})",
+                [tuple(r.values()) for r in gone],
+            )
+    finally:
+        await admin.close()
 
 
 async def test_same_key_raced_yields_one_message(
