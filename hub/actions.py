@@ -421,13 +421,7 @@ class Hub:
         deliveries: Sequence[tuple[UUID, int]],
         recipients: dict[UUID, Recipient],
     ) -> None:
-        encoded = encode_message(view)
-        await self.fanout.message(
-            tenant_id,
-            view.id,
-            encoded,
-            [(person, seq, sorted(recipients[person].for_learners)) for person, seq in deliveries],
-        )
+        await self.fanout.message(tenant_id, view.id, encode_message(view), deliveries, recipients)
 
     async def reply(self, who: Principal, message_id: UUID, new: NewReply) -> Published:
         """A reply in the thread of `message_id`, to whom the thread allows."""

@@ -9,37 +9,75 @@ the live session refetches what its sequence says it missed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from typing import Protocol
 from uuid import UUID
 
 from hub.broker import Broker, KnowsAllSubscribers
-from hub.frames import envelope, message_frame, report_frame, state_frame, topic
+from hub.frames import (
+    BATCH_MIN,
+    batch_topic,
+    encode_batch,
+    envelope,
+    message_frame,
+    report_frame,
+    state_frame,
+    topic,
+)
 from hub.model import InboxState
 
 log = logging.getLogger("reppu.hub.fanout")
 
 
+class ForLearners(Protocol):
+    @property
+    def for_learners(self) -> Collection[UUID]: ...
+
+
+def batches(broker: Broker) -> bool:
+    """Does a large message go to the nodes as one batch (`frames.encode_batch`)?
+    Not with a broker that sees every subscriber (one process): it skips the
+    recipients nobody listens for and hands the rest their frames directly."""
+    return not isinstance(broker, KnowsAllSubscribers)
+
+
 class Fanout:
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
+        self.batches = batches(broker)
 
     async def message(
         self,
         tenant_id: UUID,
         message_id: UUID,
         message: bytes,
-        deliveries: Sequence[tuple[UUID, int, Sequence[UUID]]],
+        deliveries: Sequence[tuple[UUID, int]],
+        recipients: Mapping[UUID, ForLearners],
     ) -> None:
+        """A message's frame to each recipient's devices: `deliveries` are
+        (person, seq); `recipients` says which learners each copy is for. More
+        than BATCH_MIN recipients on a broker of several nodes: one payload to
+        the tenant's batch topic, which each node's live sessions unpack."""
+        if self.batches and len(deliveries) > BATCH_MIN:
+            batch = encode_batch(
+                message_id,
+                message,
+                ((p, seq, recipients[p].for_learners) for p, seq in deliveries),
+            )
+            await self._send([(batch_topic(tenant_id), batch)])
+            return
         listening = (
             self.broker.has_subscribers if isinstance(self.broker, KnowsAllSubscribers) else None
         )
         items = []
-        for person, seq, learners in deliveries:
+        for person, seq in deliveries:
             t = topic(tenant_id, person)
             if listening is not None and not listening(t):
                 continue  # nobody is connected: the inbox row is all they need
-            items.append((t, envelope(seq, message_frame(seq, message, learners), message_id)))
+            learners = recipients[person].for_learners
+            frame = message_frame(seq, message, sorted(learners) if len(learners) > 1 else learners)
+            items.append((t, envelope(seq, frame, message_id)))
         await self._send(items)
 
     async def state(

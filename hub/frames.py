@@ -11,7 +11,8 @@ without decoding the JSON.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import struct
+from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 from uuid import UUID
 
@@ -28,7 +29,7 @@ def encode_message(view: MessageView) -> bytes:
 
 
 def message_frame(
-    seq: int, message: bytes, for_learners: Sequence[UUID], state: InboxState | None = None
+    seq: int, message: bytes, for_learners: Collection[UUID], state: InboxState | None = None
 ) -> bytes:
     learners = ENCODER.encode(list(for_learners)) if for_learners else b"[]"
     st = ENCODER.encode(state) if state is not None else b"null"
@@ -97,3 +98,65 @@ def topic(tenant_id: UUID, person_id: UUID) -> str:
     """The broker topic of one person's devices (cached: formatting two UUIDs
     per recipient per message showed in the fan-out profile)."""
     return f"u:{tenant_id}:{person_id}"
+
+
+# ---- one message's deliveries in one broker payload ---------------------------------------
+
+#: A message to more recipients than this goes to the other nodes as one batch
+#: (below): one broker payload instead of one per recipient.
+BATCH_MIN = 16
+_BATCH_HEAD = struct.Struct(">B16sI")  # version, message id, length of the message JSON
+_BATCH_COUNT = struct.Struct(">I")
+_BATCH_ENTRY = struct.Struct(">16sQH")  # person, seq, number of learners (16 bytes each follow)
+_BATCH_VERSION = 1
+
+
+@functools.lru_cache(maxsize=1024)
+def batch_topic(tenant_id: UUID) -> str:
+    """The broker topic of a tenant's message batches: every node with a live
+    session of that tenant listens to it."""
+    return f"b:{tenant_id}"
+
+
+def encode_batch(
+    message_id: UUID, message: bytes, deliveries: Iterable[tuple[UUID, int, Collection[UUID]]]
+) -> bytes:
+    """A message's encoded view once, then each recipient: person, seq, and the
+    learners the copy is for. Each node builds the frames of its own sessions
+    from it (`decode_batch`)."""
+    entry = _BATCH_ENTRY.pack
+    parts = [_BATCH_HEAD.pack(_BATCH_VERSION, message_id.bytes, len(message)), message, b""]
+    n = 0
+    for person, seq, learners in deliveries:
+        parts.append(entry(person.bytes, seq, len(learners)))
+        if learners:
+            parts.append(b"".join(x.bytes for x in sorted(learners)))
+        n += 1
+    parts[2] = _BATCH_COUNT.pack(n)
+    return b"".join(parts)
+
+
+def decode_batch(payload: bytes) -> tuple[UUID, bytes, Iterator[tuple[bytes, int, bytes]]]:
+    """(message id, the message's encoded view, entries): each entry is the
+    person's 16 id bytes, the seq, and the learners' ids (16 bytes each,
+    concatenated), so a node decodes only what its own sessions need."""
+    version, mid, size = _BATCH_HEAD.unpack_from(payload)
+    if version != _BATCH_VERSION:
+        raise ValueError(f"batch version {version}")
+    start = _BATCH_HEAD.size
+    message = payload[start : start + size]
+    (count,) = _BATCH_COUNT.unpack_from(payload, start + size)
+
+    def entries(at: int) -> Iterator[tuple[bytes, int, bytes]]:
+        unpack, step = _BATCH_ENTRY.unpack_from, _BATCH_ENTRY.size
+        for _ in range(count):
+            person, seq, n = unpack(payload, at)
+            at += step
+            yield person, seq, payload[at : at + 16 * n]
+            at += 16 * n
+
+    return _uuid(mid), message, entries(start + size + _BATCH_COUNT.size)
+
+
+def learners_of(raw: bytes) -> list[UUID]:
+    return [UUID(bytes=raw[i : i + 16]) for i in range(0, len(raw), 16)]

@@ -46,7 +46,18 @@ from core.auth import ALGORITHM, Principal
 from core.errors import ReppuError, Unauthorized
 from hub.actions import Hub, state_of, view_of
 from hub.broker import Broker, Subscription
-from hub.frames import ENCODER, encode_message, message_frame, open_envelope, state_frame, topic
+from hub.fanout import batches
+from hub.frames import (
+    ENCODER,
+    batch_topic,
+    decode_batch,
+    encode_message,
+    learners_of,
+    message_frame,
+    open_envelope,
+    state_frame,
+    topic,
+)
 from hub.schedule import PRESENCE_INTERVAL_S
 
 log = logging.getLogger("reppu.hub.live")
@@ -269,6 +280,11 @@ class LiveNode:
         self.hub = hub
         self.broker = broker
         self.sessions: set[Session] = set()
+        #: sessions by tenant and person id bytes, for the message batches
+        self._here: dict[tuple[UUID, bytes], set[Session]] = {}
+        #: each tenant's batch subscription and how many sessions use it
+        self._batches: dict[UUID, tuple[Subscription, int]] = {}
+        self._batching = batches(broker)
         self._delivered: dict[UUID, list[tuple[UUID, UUID]]] = {}
         self._flusher: asyncio.Task[None] | None = None
         self.frames_sent = 0
@@ -368,9 +384,12 @@ class LiveNode:
             sub = self.broker.subscribe(
                 topic(tenant_id, person_id), functools.partial(self._push, session)
             )
+            tenant_sub = self._join(session)
             try:
                 async with asyncio.timeout(READY_TIMEOUT_S):
                     await sub.ready()
+                    if tenant_sub is not None:
+                        await tenant_sub.ready()
             except TimeoutError:
                 raise Closed(CLOSE_TRY_AGAIN, "live delivery unavailable, try again") from None
             self.sessions.add(session)
@@ -402,6 +421,7 @@ class LiveNode:
             if sub is not None:
                 sub.close()
             if session is not None:
+                self._leave(session)
                 self.sessions.discard(session)
                 if session.drainer is not None:
                     session.drainer.cancel()
@@ -445,8 +465,54 @@ class LiveNode:
             if len(rows) < REPLAY_BATCH or s.sent_seq >= head:
                 return head
 
+    # -- message batches (hub.frames.encode_batch) --
+
+    def _join(self, s: Session) -> Subscription | None:
+        """Index the session for batches, and listen to its tenant's batch topic
+        if it is the first session of that tenant here (None: no batches)."""
+        self._here.setdefault((s.tenant_id, s.person_id.bytes), set()).add(s)
+        if not self._batching:
+            return None
+        sub, n = self._batches.get(s.tenant_id, (None, 0))
+        if sub is None:
+            sub = self.broker.subscribe(
+                batch_topic(s.tenant_id), functools.partial(self._batch, s.tenant_id)
+            )
+        self._batches[s.tenant_id] = (sub, n + 1)
+        return sub
+
+    def _leave(self, s: Session) -> None:
+        key = (s.tenant_id, s.person_id.bytes)
+        here = self._here.get(key)
+        if here is not None:
+            here.discard(s)
+            if not here:
+                del self._here[key]
+        if s.tenant_id in self._batches:
+            sub, n = self._batches[s.tenant_id]
+            if n > 1:
+                self._batches[s.tenant_id] = (sub, n - 1)
+            else:
+                del self._batches[s.tenant_id]
+                sub.close()
+
+    def _batch(self, tenant_id: UUID, _topic: str, payload: bytes) -> None:
+        """Broker sink of a tenant's batches: the frames of this node's sessions."""
+        message_id, message, entries = decode_batch(payload)
+        here = self._here
+        for person, seq, learners in entries:
+            sessions = here.get((tenant_id, person))
+            if sessions:
+                frame = message_frame(seq, message, learners_of(learners))
+                for s in tuple(sessions):
+                    self._offer(s, (seq, message_id, frame))
+
     def _push(self, s: Session, _topic: str, payload: bytes) -> None:
-        """Broker sink: never blocks; a full queue marks the session slow.
+        """Broker sink of the session's own topic."""
+        self._offer(s, open_envelope(payload))
+
+    def _offer(self, s: Session, item: tuple[int, UUID | None, bytes]) -> None:
+        """A frame for the session: never blocks; a full queue marks it slow.
 
         The common case — a live session with nothing queued and the next frame
         of its sequence (or one outside it) — is written at once through the
@@ -454,7 +520,6 @@ class LiveNode:
         keeps the order, fills gaps and drops duplicates."""
         if s.overflow:
             return  # closing as a slow consumer: it resumes from its seq
-        item = open_envelope(payload)
         if s.pending is None:
             seq = item[0]
             if (

@@ -8,13 +8,23 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from uuid import UUID
 
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET
+from core import actions
+from core.api import Services, create_app
+from core.clock import FixedClock
+from core.config import Settings
+from core.db import Database
+from hub import fanout as fanout_mod
+from hub.broker_redis import RedisBroker
+from hub.frames import batch_topic, topic
+from hub.module import HubModule
+from tests.conftest import TEST_SECRET, serve
+from tests.family import FAMILY
 from tests.hub.helpers import send
 from tests.hub.live_client import connect
 from tests.integration.test_processes import REPPU, START_TIMEOUT_S, free_port
@@ -126,3 +136,61 @@ def test_reppu_module_is_registered() -> None:
         check=True,
     )
     assert "hub" in out.stdout
+
+
+async def test_a_large_message_goes_between_nodes_as_one_batch(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    clock: FixedClock,
+    family: Ids,
+    redis_url: str,
+    redis_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above BATCH_MIN recipients (0 here), a message crosses the nodes as one payload on
+    the tenant's batch topic, not one per recipient; each node builds its own sessions'
+    frames from it: every guardian of 7B gets exactly their copy, marked with their own
+    children, on whichever node they are, and a learner of 7B nothing."""
+    monkeypatch.setattr(fanout_mod, "BATCH_MIN", 0)
+    apps = [
+        create_app(
+            Services(settings, db, clock),
+            modules=[HubModule(broker=RedisBroker(redis_url, redis_prefix))],
+        )
+        for _ in range(2)
+    ]
+    async with serve(apps[0]) as a, serve(apps[1]) as b:
+        on = {p: await connect(client, p, base_url=a) for p in ("g1", "g2")}
+        on |= {p: await connect(client, p, base_url=b) for p in ("gi", "gp", "l1")}
+        broker_b = apps[1].state["live"].broker
+        topics: list[str] = []
+        publish_many = broker_b.publish_many
+
+        async def recording(items: Sequence[tuple[str, bytes]]) -> None:
+            topics.extend(t for t, _ in items)
+            await publish_many(items)
+
+        monkeypatch.setattr(broker_b, "publish_many", recording)
+        async with httpx.AsyncClient(base_url=b, timeout=30) as cb:
+            r = await send(
+                cb,
+                "t1",
+                {"type": "group_guardians", "group": str(family["7b"])},
+                kind="announcement",
+            )
+            assert r.status_code == 201, r.text
+            mid = r.json()["id"]
+            children = {"g1": ["l1", "lp"], "g2": ["l2"], "gi": ["l1"], "gp": ["lp"]}
+            for person, kids in children.items():
+                frame = await on[person].until("message", message__id=mid)
+                assert sorted(frame["for_learners"]) == sorted(str(family[k]) for k in kids)
+            tenant = actions.tenant_id_for(FAMILY)
+            assert topics[0] == batch_topic(tenant)
+            assert not any(t == topic(tenant, family[p]) for t in topics for p in children)
+            # the learner's next message is one meant for them: the batch gave them nothing
+            mine = await send(cb, "t1", {"type": "person", "id": str(family["l1"])})
+            frame = await on["l1"].until("message")
+            assert frame["message"]["id"] == mine.json()["id"]
+        for live in on.values():
+            await live.close()
