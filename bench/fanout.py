@@ -69,8 +69,11 @@ from bench.fanout_procs import (
 )
 
 DEFAULT_CLIENTS = (1000, 5000, 10000)
-#: Announcements per burst, and single announcements timed per level.
+#: Announcements per burst, bursts per level (the median one is reported: one
+#: burst at 1,000 clients lasts ~0.3 s, and single runs of it varied by a
+#: third), and single announcements timed per level.
 BURST = 10
+BURSTS = 3
 SINGLES = 5
 #: Seconds to wait for one single announcement / one burst to be delivered.
 SINGLE_TIMEOUT_S = 30.0
@@ -121,6 +124,8 @@ class Level:
     single: dict[str, Any] = field(default_factory=dict)
     burst: dict[str, Any] = field(default_factory=dict)
     burst_wall_s: float = 0.0
+    #: frames/s of each burst at this level (the reported one is their median)
+    burst_runs: list[float] = field(default_factory=list)
     frames_per_s: float = 0.0
     cores: dict[str, float] = field(default_factory=dict)
     closed: dict[str, int] = field(default_factory=dict)
@@ -319,17 +324,26 @@ async def run_levels(
             await pub.publish(f"{tag}n{n}s{j}", 0)
             lv.single = await gen.call("wait", within_s=SINGLE_TIMEOUT_S)
         lv.post_ms = sorted(pub.post_ms)[len(pub.post_ms) // 2]
-        burst = f"{tag}n{n}b"
-        await gen.call("expect", burst=burst, frames=n * BURST)
+        runs: list[tuple[float, float, dict[str, Any]]] = []
         meter = CpuMeter(cpu_groups, db_name)
         await meter.start()
-        t0 = time.time()
-        await pub.burst(burst, BURST)
-        lv.burst = await gen.call("wait", within_s=BURST_TIMEOUT_S)
+        for b in range(BURSTS):
+            burst = f"{tag}n{n}b{b}"
+            await gen.call("expect", burst=burst, frames=n * BURST)
+            t0 = time.time()
+            await pub.burst(burst, BURST)
+            got = await gen.call("wait", within_s=BURST_TIMEOUT_S)
+            wall = (got["last_recv"] or time.time()) - t0
+            runs.append((got["received"] / max(1e-9, wall), wall, got))
         lv.cores = await meter.stop()
-        end = lv.burst["last_recv"] or time.time()
-        lv.burst_wall_s = end - t0
-        lv.frames_per_s = lv.burst["received"] / max(1e-9, lv.burst_wall_s)
+        lv.frames_per_s, lv.burst_wall_s, lv.burst = sorted(runs, key=lambda r: r[0])[BURSTS // 2]
+        lv.burst_runs = [r[0] for r in runs]
+        # every burst must have arrived whole, not just the median one
+        lv.burst = {
+            **lv.burst,
+            "received_all": sum(r[2]["received"] for r in runs),
+            "expected_all": sum(r[2].get("expected", 0) for r in runs),
+        }
         lv.rows_per_announcement = sum(pub.rows) / len(pub.rows) if pub.rows else 0.0
         lv.closed = (await gen.call("stats"))["closed"]
         if pub.errors:

@@ -290,7 +290,8 @@ async def mark_delivered(
     conn: Connection, pairs: Sequence[tuple[UUID, UUID]]
 ) -> list[tuple[UUID, UUID, UUID | None, datetime]]:
     """Set delivered_at on (person, message) rows not yet delivered; returns
-    the rows changed as (person, message, the message's sender, delivered at).
+    the rows changed of messages with a sender, as (person, message, the
+    sender, delivered at), for the senders' delivery reports.
 
     One statement per message: the primary key (tenant, message, person)
     finds the message's rows and a hashed `= ANY` keeps the persons delivered
@@ -306,15 +307,17 @@ async def mark_delivered(
         )
     }
     out: list[tuple[UUID, UUID, UUID | None, datetime]] = []
+    update = (
+        "UPDATE inbox SET delivered_at = now() WHERE message_id = $1 "
+        "AND person_id = ANY($2::uuid[]) AND delivered_at IS NULL"
+    )
     for message, persons in by_message.items():
-        rows = await conn.fetch(
-            "UPDATE inbox SET delivered_at = now() WHERE message_id = $1 "
-            "AND person_id = ANY($2::uuid[]) AND delivered_at IS NULL "
-            "RETURNING person_id, delivered_at",
-            message,
-            persons,
-        )
         sender = senders.get(message)
+        if sender is None:
+            # a module's notification: no sender to tell, nothing to read back
+            await conn.execute(update, message, persons)
+            continue
+        rows = await conn.fetch(update + " RETURNING person_id, delivered_at", message, persons)
         out.extend((r["person_id"], message, sender, r["delivered_at"]) for r in rows)
     return out
 
