@@ -9,7 +9,7 @@ the live session refetches what its sequence says it missed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -42,10 +42,20 @@ def batches(broker: Broker) -> bool:
     return not isinstance(broker, KnowsAllSubscribers)
 
 
+#: Takes a message's deliveries on this node (`LiveNode.take_message`).
+LocalSink = Callable[
+    [UUID, UUID, bytes, Sequence[tuple[UUID, int]], Mapping[UUID, ForLearners]], None
+]
+
+
 class Fanout:
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
         self.batches = batches(broker)
+        #: With a broker of one process (no batches), the node's own live
+        #: sessions, handed each message's deliveries directly: the frames of
+        #: the recipients connected here are built there and nowhere else.
+        self.local: LocalSink | None = None
 
     async def message(
         self,
@@ -59,6 +69,9 @@ class Fanout:
         (person, seq); `recipients` says which learners each copy is for. More
         than BATCH_MIN recipients on a broker of several nodes: one payload to
         the tenant's batch topic, which each node's live sessions unpack."""
+        if self.local is not None:
+            self.local(tenant_id, message_id, message, deliveries, recipients)
+            return
         if self.batches and len(deliveries) > BATCH_MIN:
             batch = encode_batch(
                 message_id,

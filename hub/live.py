@@ -29,7 +29,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, cast
@@ -46,7 +46,7 @@ from core.auth import ALGORITHM, Principal
 from core.errors import ReppuError, Unauthorized
 from hub.actions import Hub, state_of, view_of
 from hub.broker import Broker, Subscription
-from hub.fanout import batches
+from hub.fanout import ForLearners, batches
 from hub.frames import (
     ENCODER,
     batch_topic,
@@ -495,6 +495,27 @@ class LiveNode:
             else:
                 del self._batches[s.tenant_id]
                 sub.close()
+
+    def take_message(
+        self,
+        tenant_id: UUID,
+        message_id: UUID,
+        message: bytes,
+        deliveries: Sequence[tuple[UUID, int]],
+        recipients: Mapping[UUID, ForLearners],
+    ) -> None:
+        """`Fanout.local` of a single node: the frames of the recipients
+        connected here, straight to their sessions."""
+        here = self._here
+        for person, seq in deliveries:
+            sessions = here.get((tenant_id, person.bytes))
+            if sessions:
+                learners = recipients[person].for_learners
+                frame = message_frame(
+                    seq, message, sorted(learners) if len(learners) > 1 else learners
+                )
+                for s in tuple(sessions):
+                    self._offer(s, (seq, message_id, frame))
 
     def _batch(self, tenant_id: UUID, _topic: str, payload: bytes) -> None:
         """Broker sink of a tenant's batches: the frames of this node's sessions."""

@@ -77,6 +77,8 @@ class HubModule:
             hub = Hub(svc.db, svc.clock, fanout)
             node = live.LiveNode(svc, hub, broker, self._limits)
             live.direct_sends(app)
+            if not fanout.batches:
+                fanout.local = node.take_message
             push = self._push or WebPushDeliverer(app.state["vapid"], svc.settings.vapid_subject)
             delivery = Delivery(
                 svc.db,
