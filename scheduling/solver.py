@@ -14,7 +14,17 @@ conflicts" (× `SCALE`). A constraint the solver cannot handle raises
 
 Warm start: the given timetable is the solution hint. With `minimal_change`
 the objective is lexicographic: first the number of lessons whose
-(day, hour) differs from the warm start, then the soft score.
+(day, hour) differs from the warm start, then the soft score. It is a local
+repair (`solver_repair`): every lesson the change leaves placed validly keeps
+its (day, hour) and only the disturbed ones are free; when CP-SAT proves that
+is not enough (or runs out of its deterministic budget), growing rings
+around them are freed — their teachers', subgroups' and rooms' lessons on
+the same days, one more day at a time, then the people of those — until a
+complete timetable is found, fewest moved within the freed lessons. A
+neighbourhood search around the moved lessons then moves lessons back, and
+phase 2 lowers the soft score with the moved count capped. Only when the
+repair fails does the cold search run, its result then moved back the same
+way.
 
 Determinism: the same instance, seed and worker count give the same
 timetable whenever the run ends by itself (optimal, or its search
@@ -43,6 +53,13 @@ from scheduling.solver_compile import (
     compile_instance,
 )
 from scheduling.solver_model import Builder
+from scheduling.solver_repair import (
+    around_moved,
+    disturbed,
+    keys_by_activity,
+    must_move,
+    widening,
+)
 from scheduling.solver_rooms import assign_rooms
 
 __all__ = [
@@ -73,6 +90,26 @@ LNS_MAIN_MIN_S = 2.0
 LNS_START_SIZE = 60
 LNS_MIN_SIZE = 15
 LNS_STEP_S = 2.0
+
+#: minimal change: each repair step (the lessons a change disturbs, then
+#: growing rings around them free, the rest fixed at their current times)
+#: gets this much deterministic time; a step freeing more than
+#: `REPAIR_MAX_SHARE` of the activities is not tried (the cold search with
+#: the moved count minimised afterwards is the last resort)
+REPAIR_STEP_S = 5.0
+REPAIR_MAX_SHARE = 0.8
+#: … and after this many steps in a row that neither completed the timetable
+#: nor proved the freed lessons unplaceable, the cold search takes over
+REPAIR_UNKNOWN_MAX = 2
+#: then moving lessons back: this share of the improvement time (the rest
+#: lowers the soft score with the moved count capped), in steps freeing
+#: about `size` lessons around moved ones (from `MOVED_START_SIZE`), each
+#: bounded by `LNS_STEP_S` of deterministic time; it ends early at the lower
+#: bound (the lessons that cannot stay) or after `MOVED_STALL` steps without
+#: a fewer-moved timetable
+MOVED_SHARE = 0.7
+MOVED_START_SIZE = 40
+MOVED_STALL = 12
 
 
 class Progress(msgspec.Struct, kw_only=True):
@@ -225,7 +262,10 @@ class _Solver:
         #: end of the current phase-1 attempt (elapsed seconds)
         self.deadline: float | None = None
         #: record a timetable only when it is no worse than the best
-        self.keep_best = False
+        #: ("soft": in soft score; "moved": in (moved, soft); "": always)
+        self.keep_best = ""
+        #: the warm start's start slot per activity (-1: not in it)
+        self.warm_starts: list[int] | None = None
 
     # progress ---------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -237,8 +277,13 @@ class _Solver:
         tt = self._timetable(starts, rooms)
         soft = check(self.instance, tt).soft
         run = self.run
-        if self.keep_best and run.soft is not None and soft > run.soft:
-            return
+        if self.warm_starts is not None:
+            moved = sum(1 for w, t in zip(self.warm_starts, starts, strict=True) if 0 <= w != t)
+        if run.soft is not None:
+            if self.keep_best == "soft" and soft > run.soft:
+                return
+            if self.keep_best == "moved" and (moved or 0, soft) > (run.moved or 0, run.soft):
+                return
         with run.lock:
             run.best = (starts, rooms)
             run.timetable = tt
@@ -328,6 +373,8 @@ class _Solver:
         self.report("model")
         comp = compile_instance(self.instance)
         self.comp = comp
+        if self.minimal_change:
+            return self._minimal_change(comp)
         symmetry = self.warm_start is None
         ws = self.warm_start.by_activity() if self.warm_start is not None else {}
 
@@ -356,6 +403,181 @@ class _Solver:
         if outcome != "none":
             return self.result("infeasible", message=outcome)
         return self.result("stopped" if self.stopped() else "incomplete")
+
+    # minimal change ------------------------------------------------------------------
+    def _minimal_change(self, comp: Compiled) -> SolveResult:
+        """Re-solve from the warm start moving as few lessons as possible:
+        repair locally (`_repair`), else solve cold; then move lessons back
+        (`_fewer_moved`); then lower the soft score with the moved count
+        capped (`_improve`)."""
+        assert self.warm_start is not None
+        ws = self.warm_start.by_activity()
+        base = _Phase("search", comp, soft=False, symmetry=False)
+        if base.builder.infeasible_reason is not None:
+            return self.result("infeasible", message=base.builder.infeasible_reason)
+        base.moved_var = self._moved(base, ws)
+        base.builder.m.minimize(base.moved_var)
+        starts, rooms = self._warm(comp, ws)
+        self.warm_starts = starts
+        outcome = self._repair(comp, base, starts, rooms)
+        if outcome == "infeasible":
+            return self.result("infeasible", message="no timetable satisfies the hard constraints")
+        if outcome == "none":
+            if self.stopped():
+                return self.result("stopped")
+            # last resort: the cold search, then lessons moved back from there
+            self.minimal_change = False
+            try:
+                outcome, _ = self._phase1(comp, True, {}, min_days_hard=0)
+            finally:
+                self.minimal_change = True
+            if outcome == "infeasible":
+                return self.result(
+                    "infeasible", message="no timetable satisfies the hard constraints"
+                )
+            if outcome != "found":
+                if outcome != "none":
+                    return self.result("infeasible", message=outcome)
+                return self.result("stopped" if self.stopped() else "incomplete")
+        optimal = outcome == "optimal" or self._fewer_moved(comp, base, must_move(comp, starts))
+        if self.stopped():
+            return self.result("stopped")
+        if self.remaining("improve") <= 0.05:  # not even the soft model's build
+            return self.result("complete")
+        return self._improve(comp, optimal, ws, symmetry=False)
+
+    def _fixed_copy(
+        self,
+        ph: _Phase,
+        comp: Compiled,
+        free: frozenset[int] | set[int],
+        starts: list[int],
+        rooms: list[int | None],
+    ) -> cp_model.CpModel:
+        """A copy of the phase's model with every activity outside `free`
+        fixed at `starts` (rooms left free), hinted with `starts`/`rooms`."""
+        sub = ph.builder.m.clone()
+        proto = sub.proto
+        for a in comp.activities:
+            if a.index in free:
+                continue
+            for t, lit in ph.builder.x[a.index].items():
+                v = 1 if t == starts[a.index] else 0
+                _set_domain(proto.variables[lit.index].domain, v, v)
+        sub.clear_hints()  # type: ignore[no-untyped-call]
+        for a, t, r in zip(comp.activities, starts, rooms, strict=True):
+            xs = ph.builder.x[a.index]
+            if t in xs:
+                for s, lit in xs.items():
+                    sub.add_hint(lit, s == t)
+            zs = ph.builder.z[a.index]
+            want = NO_ROOM if r is None else r
+            if zs and want in zs:
+                for rr, lit in zs.items():
+                    sub.add_hint(lit, rr == want)
+        return sub
+
+    def _repair(
+        self, comp: Compiled, base: _Phase, starts: list[int], rooms: list[int | None]
+    ) -> str:
+        """Free the lessons the change disturbs and growing rings around
+        them, everything else at its current time, until CP-SAT completes
+        the timetable (fewest moved within the freed lessons). Returns
+        "found", "optimal" (nothing had to stay fixed and the moved count is
+        proved minimal), "infeasible" (proved with everything free) or
+        "none"."""
+        n = len(comp.activities)
+        seeds = disturbed(comp, starts, rooms)
+        unknown = 0
+        for level, free in enumerate(widening(comp, starts, rooms, seeds)):
+            if self.stopped() or self.remaining("search") <= 0.05:
+                return "none"
+            if len(free) > max(REPAIR_MAX_SHARE * n, len(seeds)):
+                return "none"
+            sub = self._fixed_copy(base, comp, free, starts, rooms)
+            status = self.run_phase(
+                base,
+                {
+                    "linearization_level": 0,
+                    "random_seed": self.seed + level,
+                    "max_deterministic_time": REPAIR_STEP_S,
+                },
+                model=sub,
+            )
+            if self.run.best is not None:
+                return "optimal" if status == cp_model.OPTIMAL and len(free) == n else "found"
+            if status == cp_model.INFEASIBLE and len(free) == n:
+                return "infeasible"
+            unknown = 0 if status == cp_model.INFEASIBLE else unknown + 1
+            if unknown >= REPAIR_UNKNOWN_MAX:  # larger steps will not be easier
+                return "none"
+        return "none"
+
+    def _fewer_moved(self, comp: Compiled, base: _Phase, bound: int) -> bool:
+        """Move lessons back: a neighbourhood search around the moved lessons
+        with the moved count as the objective, capped at the best so far, for
+        `MOVED_SHARE` of the improvement time. True when the count is proved
+        minimal (it reached `bound`, or a step with nothing fixed was
+        optimal)."""
+        assert self.warm_starts is not None and base.moved_var is not None
+        warm = self.warm_starts
+        n = len(comp.activities)
+        rng = random.Random(self.seed)
+        size = MOVED_START_SIZE
+        first = self.run.first_s or self.elapsed()
+        window = self.time_limit_s - first
+        if self.improve_s is not None:
+            window = min(window, self.improve_s)
+        until = first + MOVED_SHARE * window
+        moved_ix = base.moved_var.index
+        base.name = "improve"  # the improvement time applies from here
+        self.keep_best = "moved"
+        stall = 0
+        it = 0
+        proved = False
+        try:
+            while not self.stopped() and stall < MOVED_STALL:
+                best = self.run.moved or 0
+                if best <= bound:
+                    proved = True
+                    break
+                if self.elapsed() >= until - 0.2 or self.remaining("improve") <= 0.2:
+                    break
+                it += 1
+                assert self.run.best is not None
+                cur, rooms = self.run.best
+                keys = keys_by_activity(comp, rooms)
+                by_key: dict[tuple[str, int], list[int]] = defaultdict(list)
+                for a, ks in enumerate(keys):
+                    for k in ks:
+                        by_key[k].append(a)
+                free = around_moved(comp, warm, cur, keys, by_key, rng, size)
+                sub = self._fixed_copy(base, comp, free, cur, rooms)
+                _set_domain(sub.proto.variables[moved_ix].domain, 0, best)
+                status = self.run_phase(
+                    base,
+                    {
+                        "linearization_level": 0,
+                        "random_seed": self.seed + it,
+                        "max_deterministic_time": LNS_STEP_S,
+                    },
+                    model=sub,
+                )
+                if status == cp_model.OPTIMAL and len(free) == n:
+                    proved = True
+                    break
+                if (self.run.moved or 0) < best:
+                    stall = 0
+                else:
+                    stall += 1
+                if status == cp_model.OPTIMAL:
+                    size = min(n, int(size * 1.5) + 1)
+                elif status != cp_model.FEASIBLE:
+                    size = max(LNS_MIN_SIZE, int(size * 0.8))
+        finally:
+            self.keep_best = ""
+            base.name = "search"
+        return proved
 
     def _min_days_budget(self) -> float:
         lim = self.time_limit_s
@@ -433,9 +655,6 @@ class _Solver:
         ws: dict[int, Placement],
         symmetry: bool,
     ) -> SolveResult:
-        if self.minimal_change and not phase1_optimal:
-            return self.result("stopped" if self.stopped() else "complete")
-
         # phase 2: improve the soft score from there
         second = _Phase("improve", comp, soft=True, symmetry=symmetry)
         if not second.builder.costs:
@@ -495,7 +714,7 @@ class _Solver:
                 by_person[("t", t)].append(a.index)
         it = 0
         proved = False
-        self.keep_best = True
+        self.keep_best = "soft"
         while (best is None or best > 0) and not self.stopped():
             left = self.remaining("improve")
             if left <= 0.2:
@@ -543,7 +762,7 @@ class _Solver:
                 size = min(n, int(size * 1.5) + 1)
             elif status != cp_model.FEASIBLE or best == before:
                 size = max(LNS_MIN_SIZE, int(size * 0.8))
-        self.keep_best = False
+        self.keep_best = ""
         return proved or best == 0
 
     def _neighbourhood(
