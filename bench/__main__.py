@@ -33,7 +33,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--fanout-scenarios",
-        default=",".join(fanout.ALL_SCENARIOS),
+        default=",".join(fanout.DEFAULT_SCENARIOS),
         help=f"fan-out: a subset of {','.join(fanout.ALL_SCENARIOS)}",
     )
     parser.add_argument(
