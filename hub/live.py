@@ -252,7 +252,10 @@ _SANSIO = _sansio_protocol()
 def direct_sends(app: Litestar) -> None:
     """Keep the server's own send in each websocket's scope (under RAW_SEND),
     before litestar wraps it, so that sessions can use a `Wire`."""
-    inner = app.asgi_handler
+    inner = getattr(app, "asgi_handler", None)
+    if inner is None:  # pragma: no cover - another litestar: the ASGI path for every frame
+        log.warning("litestar has no asgi_handler to wrap; live frames take the ASGI path")
+        return
 
     async def handler(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
