@@ -46,7 +46,7 @@ from hub.model import (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Recipient:
     person_id: UUID
     for_learners: set[UUID] = field(default_factory=set)
@@ -54,20 +54,19 @@ class Recipient:
     custodial: bool | None = None
 
 
-@dataclass(frozen=True)
-class GuardianEdge:
-    guardian_id: UUID
-    learner_id: UUID
-    kind: str
-    learner_birth_date: date | None
-    learner_consent: bool
-
-
-def guardian_receives(edge: GuardianEdge, *, needs_custody: bool, today: date) -> bool:
-    """Does this guardian receive a message about/for this learner?"""
-    if needs_custody and edge.kind != "custodial":
+def guardian_receives(
+    kind: str,
+    learner_birth_date: date | None,
+    learner_consent: bool,
+    *,
+    needs_custody: bool,
+    today: date,
+) -> bool:
+    """Does a guardian (`kind`: custodial or information_right) receive a
+    message about/for this learner?"""
+    if needs_custody and kind != "custodial":
         return False
-    return guardian_may_see(edge.learner_birth_date, edge.learner_consent, today)
+    return guardian_may_see(learner_birth_date, learner_consent, today)
 
 
 def count_selectors(sel: Selector) -> int:
@@ -92,21 +91,22 @@ async def resolve(
 
     def add(ids: Iterable[UUID]) -> None:
         for pid in ids:
-            out.setdefault(pid, Recipient(pid))
+            if pid not in out:
+                out[pid] = Recipient(pid)
 
     async def guardians(where: str, arg: UUID) -> None:
-        for r in await conn.fetch(_GUARDIANS + where, arg):
-            edge = GuardianEdge(
-                r["guardian_id"],
-                r["learner_id"],
-                r["kind"],
-                r["birth_date"],
-                r["guardians_may_see"],
-            )
-            if guardian_receives(edge, needs_custody=needs_custody, today=today):
-                rec = out.setdefault(edge.guardian_id, Recipient(edge.guardian_id))
-                rec.for_learners.add(edge.learner_id)
-                custodial = edge.kind == "custodial"
+        # a school's worth of rows per call: plain tuples, one rule function
+        for guardian, learner, kind, birth_date, consent in await conn.fetch(
+            _GUARDIANS + where, arg
+        ):
+            if guardian_receives(
+                kind, birth_date, consent, needs_custody=needs_custody, today=today
+            ):
+                rec = out.get(guardian)
+                if rec is None:
+                    rec = out[guardian] = Recipient(guardian)
+                rec.for_learners.add(learner)
+                custodial = kind == "custodial"
                 rec.custodial = custodial if rec.custodial is None else rec.custodial or custodial
 
     match sel:
@@ -163,7 +163,10 @@ async def resolve(
                 for pid, rec in (
                     await resolve(conn, part, needs_custody=needs_custody, today=today)
                 ).items():
-                    merged = out.setdefault(pid, Recipient(pid))
+                    merged = out.get(pid)
+                    if merged is None:
+                        out[pid] = rec  # the part's own: nobody else holds it
+                        continue
                     merged.for_learners |= rec.for_learners
                     if rec.custodial is not None:
                         merged.custodial = bool(merged.custodial) or rec.custodial
