@@ -43,11 +43,12 @@ AREAS = (
 
 #: Functions whose inclusive share is shown (name as py-spy prints it).
 INCLUSIVE = (
-    ("LiveNode._run", "live sessions: the per-session send loop (`LiveNode._run`)"),
-    ("LiveNode._send", "… of which `LiveNode._send` (litestar → uvicorn → socket)"),
-    ("PerMessageDeflate.encode", "… of which permessage-deflate (zlib) compression"),
-    ("Hub._publish", "publishing (`Hub._publish`: audience, SQL, fan-out to the broker)"),
-    ("Fanout.message", "… of which building per-recipient frames + broker (`Fanout.message`)"),
+    ("Hub._publish", "publishing (`Hub._publish`: audience, SQL, frames to the sessions)"),
+    ("resolve", "… of which the audience (`hub.audience.resolve`, its SQL included)"),
+    ("publish_rows", "… of which the message, heads and inbox rows (`store.publish_rows`)"),
+    ("Fanout.message", "… of which the frames (`Fanout.message` → `LiveNode.take_message`)"),
+    ("Wire.send", "… … of which writing them (`Wire.send`: websockets framing, socket write)"),
+    ("LiveNode._drain", "queued frames of slow or resyncing sessions (`LiveNode._drain`)"),
     ("LiveNode._flush", "delivered-at marks (`LiveNode._flush` → UPDATE inbox)"),
     ("gc_collect_main", "CPython's cyclic garbage collector (triggered anywhere)"),
 )
