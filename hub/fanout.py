@@ -70,7 +70,10 @@ class Fanout:
         than BATCH_MIN recipients on a broker of several nodes: one payload to
         the tenant's batch topic, which each node's live sessions unpack."""
         if self.local is not None:
-            self.local(tenant_id, message_id, message, deliveries, recipients)
+            try:
+                self.local(tenant_id, message_id, message, deliveries, recipients)
+            except Exception:  # as in _send: the fast path must not fail a committed request
+                log.warning("local fan-out failed; clients will resync", exc_info=True)
             return
         if self.batches and len(deliveries) > BATCH_MIN:
             batch = encode_batch(

@@ -195,6 +195,8 @@ class Wire:
         proto = getattr(raw_send, "__self__", None)
         if _SANSIO is None or not isinstance(proto, _SANSIO):
             return None
+        if not all(hasattr(proto, a) for a in _SANSIO_STATE):
+            return None  # another uvicorn than this was written against: the ASGI path
         return Wire(proto)
 
     def send(self, frame: bytes) -> bool:
@@ -247,6 +249,20 @@ def _sansio_protocol() -> type | None:
 
 
 _SANSIO = _sansio_protocol()
+#: What `Wire` reads and sets of uvicorn's protocol (uvicorn 0.3x-0.5x; tests
+#: run against the installed one, and a protocol without these is not used).
+_SANSIO_STATE = (
+    "conn",
+    "transport",
+    "writable",
+    "disconnected",
+    "close_sent",
+    "handshake_complete",
+    "queue",
+    "read_paused",
+    "close_timeout",
+    "loop",
+)
 
 
 def direct_sends(app: Litestar) -> None:
