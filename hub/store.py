@@ -289,9 +289,10 @@ async def custodial_guardians(conn: Connection, learners: Sequence[UUID]) -> dic
 async def mark_delivered(
     conn: Connection, pairs: Sequence[tuple[UUID, UUID]]
 ) -> list[tuple[UUID, UUID, UUID | None, datetime]]:
-    """Set delivered_at on (person, message) rows not yet delivered; returns
-    the rows changed of messages with a sender, as (person, message, the
-    sender, delivered at), for the senders' delivery reports.
+    """Set delivered_at on (person, message) rows not yet delivered, for the
+    messages that have a delivery report (those with a sender); returns the
+    rows changed as (person, message, the sender, delivered at), for the
+    senders' live report frames.
 
     One statement per message: the primary key (tenant, message, person)
     finds the message's rows and a hashed `= ANY` keeps the persons delivered
@@ -314,8 +315,8 @@ async def mark_delivered(
     for message, persons in by_message.items():
         sender = senders.get(message)
         if sender is None:
-            # a module's notification: no sender to tell, nothing to read back
-            await conn.execute(update, message, persons)
+            # a module's notification: it has no delivery report (no sender, so
+            # nobody with the right to one: Hub.report), so nothing to record
             continue
         rows = await conn.fetch(update + " RETURNING person_id, delivered_at", message, persons)
         out.extend((r["person_id"], message, sender, r["delivered_at"]) for r in rows)

@@ -408,3 +408,41 @@ async def test_in_process_notify(app: object, server_url: str, db: Database, fam
     published = await hub.notify(actions.tenant_id_for(FAMILY), event)
     assert published.created and published.recipients == 1
     assert set(await recipients(db, published.id)) == {"g2"}
+
+
+async def test_delivered_at_is_kept_for_messages_with_a_report(
+    app: object, client: httpx.AsyncClient, db: Database, family: Ids
+) -> None:
+    """A frame that reached a device marks the inbox row delivered (the sender's report
+    shows it) — for a person's message. A module's notification has no report, so its
+    rows are not written again for it."""
+    from hub.model import LearnerGuardians, ModuleEvent
+
+    hub = app.state["hub"]  # type: ignore[attr-defined]
+    tenant = actions.tenant_id_for(FAMILY)
+    sent = await send(client, "t1", {"type": "learner_guardians", "learner": gid(family, "l2")})
+    notice = await hub.notify(
+        tenant,
+        ModuleEvent(
+            idempotency_key=key("delivered"),
+            source="planning",
+            audience=LearnerGuardians(learner=family["l2"]),
+            subject="Retki",
+        ),
+    )
+    ids = {"message": UUID(sent.json()["id"]), "notice": notice.id}
+    await hub.delivered(tenant, [(family["g2"], mid) for mid in ids.values()])
+    async with db.tenant(tenant) as conn:
+        at = {
+            name: await conn.fetchval(
+                "SELECT delivered_at FROM inbox WHERE message_id = $1 AND person_id = $2",
+                mid,
+                family["g2"],
+            )
+            for name, mid in ids.items()
+        }
+    assert at["message"] is not None and at["notice"] is None
+    report = await client.get(
+        f"/v1/messages/{ids['message']}/report", headers=await headers(client, "t1")
+    )
+    assert report.json()["delivered"] == 1
