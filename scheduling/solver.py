@@ -79,17 +79,38 @@ TIMES_FIRST = True
 MIN_DAYS_HARD_SHARE = 0.15
 MIN_DAYS_HARD_S = 30.0
 
+#: each phase-1 search first runs a light CP-SAT (one presolve round, no
+#: probing, no inprocessing during the search) for at most `LIGHT_DET_S` of
+#: deterministic time: an easy school is solved in a fraction of the full
+#: presolve's time (Spain: 0.4 s against 1.8 s); otherwise the full search
+#: runs as before, the light try having cost at most that budget
+LIGHT_DET_S = 0.3
+LIGHT_PARAMS: dict[str, object] = {
+    "cp_model_probing_level": 0,
+    "max_presolve_iterations": 1,
+    "use_sat_inprocessing": False,
+}
+
 #: after CP-SAT's own improvement for this share of the improvement time (at
 #: least `LNS_MAIN_MIN_S`), a large neighbourhood search for the rest: each
 #: step re-places about `size` activities (starting at `LNS_START_SIZE`,
 #: growing when a step is solved to optimality, shrinking when it improves
 #: nothing) within a deterministic time of `LNS_STEP_S`
 LNS = True
-LNS_MAIN_SHARE = 0.15
-LNS_MAIN_MIN_S = 2.0
+LNS_MAIN_SHARE = 0.05
+LNS_MAIN_MIN_S = 1.0
 LNS_START_SIZE = 60
 LNS_MIN_SIZE = 15
 LNS_STEP_S = 2.0
+#: CP-SAT parameters of each neighbourhood step: one presolve round and no
+#: probing (with most lessons fixed, the full presolve of the whole model
+#: took about a third of a step's wall time on Hungary; with this the soft
+#: score after 20 s went from 4.75 to 1.90 median over five seeds, and CP-SAT's
+#: own search, which found nothing there in 3 s, gets 5 % of the time)
+LNS_STEP_PARAMS: dict[str, object] = {
+    "max_presolve_iterations": 1,
+    "cp_model_probing_level": 0,
+}
 
 #: minimal change: each repair step (the lessons a change disturbs, then
 #: growing rings around them free, the rest fixed at their current times)
@@ -266,6 +287,8 @@ class _Solver:
         self.keep_best = ""
         #: the warm start's start slot per activity (-1: not in it)
         self.warm_starts: list[int] | None = None
+        #: phase 1 still tries the light search first (`_search`)
+        self.light = True
 
     # progress ---------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -579,6 +602,26 @@ class _Solver:
             base.name = "search"
         return proved
 
+    def _search(self, ph: _Phase, extra: dict[str, object]) -> int:
+        """A phase-1 run: the light try first (not with the moved count as
+        the objective, and not after a light try ended undecided), then,
+        when it ended undecided, the full search."""
+        if LIGHT_DET_S > 0 and ph.moved_var is None and self.light:
+            status = self.run_phase(
+                ph, {**extra, **LIGHT_PARAMS, "max_deterministic_time": LIGHT_DET_S}
+            )
+            # not an easy school: no light try for the later attempts
+            self.light = status != cp_model.UNKNOWN
+            if (
+                status != cp_model.UNKNOWN
+                or ph.found is not None
+                or self.run.best is not None
+                or self.stopped()
+                or self.remaining(ph.name) <= 0.05
+            ):
+                return status
+        return self.run_phase(ph, extra)
+
     def _min_days_budget(self) -> float:
         lim = self.time_limit_s
         return min(0.5 * lim, max(MIN_DAYS_HARD_SHARE * lim, MIN_DAYS_HARD_S))
@@ -611,7 +654,7 @@ class _Solver:
         if self.minimal_change:
             first.moved_var = self._moved(first, ws)
             first.builder.m.minimize(first.moved_var)
-        status = self.run_phase(first, {"linearization_level": 0})
+        status = self._search(first, {"linearization_level": 0})
         if status == cp_model.INFEASIBLE:
             return "infeasible", False
         if self.run.best is None:
@@ -634,7 +677,7 @@ class _Solver:
         )
         if ph.builder.infeasible_reason is not None:
             return "retry", None
-        status = self.run_phase(ph, {"linearization_level": 0})
+        status = self._search(ph, {"linearization_level": 0})
         if status == cp_model.INFEASIBLE:
             return "infeasible", None
         if ph.found is None:
@@ -745,6 +788,7 @@ class _Solver:
             status = self.run_phase(
                 ph,
                 {
+                    **LNS_STEP_PARAMS,
                     "random_seed": self.seed + it,
                     "max_deterministic_time": LNS_STEP_S,
                 },

@@ -333,6 +333,59 @@ def test_neighbourhood_search_improves_the_first_timetable(
     assert r.soft <= other.soft + 1e-9
 
 
+def test_phase_one_tries_a_light_search_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Phase 1 first runs CP-SAT with a light presolve for a small
+    deterministic budget; an easy school is done there, and when that try
+    ends undecided the full search runs and still finds the timetable."""
+    import scheduling.solver as solver_mod
+
+    calls: list[dict[str, object]] = []
+    orig = solver_mod._Solver.run_phase
+
+    def spy(self: object, ph: object, extra: dict[str, object], model: object = None) -> int:
+        if getattr(ph, "name", "") == "search":
+            calls.append(dict(extra))
+        return orig(self, ph, extra, model)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(solver_mod._Solver, "run_phase", spy)
+    inst = _soft_school()
+    solved(inst, improve_s=0)
+    light = {**solver_mod.LIGHT_PARAMS, "max_deterministic_time": solver_mod.LIGHT_DET_S}
+    assert calls and all(calls[0].get(k) == v for k, v in light.items())
+    assert len(calls) == 1, "the light try found the timetable: no full search"
+
+    calls.clear()
+    monkeypatch.setattr(solver_mod, "LIGHT_DET_S", 1e-9)  # undecided at once
+    solved(inst, improve_s=0)
+    assert len(calls) == 2 and "max_deterministic_time" not in calls[1]
+
+
+def test_neighbourhood_steps_use_their_own_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each step of the neighbourhood search runs CP-SAT with
+    `LNS_STEP_PARAMS` (a light presolve), its own seed and a deterministic
+    budget; the result stays valid."""
+    import scheduling.solver as solver_mod
+
+    monkeypatch.setattr(solver_mod, "LNS_MAIN_SHARE", 0.0)
+    monkeypatch.setattr(solver_mod, "LNS_MAIN_MIN_S", 0.0)
+    steps: list[dict[str, object]] = []
+    orig = solver_mod._Solver.run_phase
+
+    def spy(self: object, ph: object, extra: dict[str, object], model: object = None) -> int:
+        if model is not None and getattr(ph, "name", "") == "improve":
+            steps.append(dict(extra))
+        return orig(self, ph, extra, model)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(solver_mod._Solver, "run_phase", spy)
+    inst = _soft_school()
+    solved(inst, improve_s=3, seed=2)
+    assert steps
+    for i, extra in enumerate(steps, start=1):
+        assert all(extra.get(k) == v for k, v in solver_mod.LNS_STEP_PARAMS.items())
+        assert extra["random_seed"] == 2 + i
+        assert extra["max_deterministic_time"] == solver_mod.LNS_STEP_S
+
+
 def test_soft_preferred_times_and_rooms_are_costed() -> None:
     rooms = (m.Room(name="R1"), m.Room(name="R2"))
     acts = [act(1, "T", "A"), act(2, "U", "B")]
