@@ -91,8 +91,7 @@ class Fanout:
             t = topic(tenant_id, person)
             if listening is not None and not listening(t):
                 continue  # nobody is connected: the inbox row is all they need
-            learners = recipients[person].for_learners
-            frame = message_frame(seq, message, sorted(learners) if len(learners) > 1 else learners)
+            frame = message_frame(seq, message, recipients[person].for_learners)
             items.append((t, envelope(seq, frame, message_id)))
         await self._send(items)
 

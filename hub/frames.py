@@ -31,7 +31,8 @@ def encode_message(view: MessageView) -> bytes:
 def message_frame(
     seq: int, message: bytes, for_learners: Collection[UUID], state: InboxState | None = None
 ) -> bytes:
-    learners = ENCODER.encode(list(for_learners)) if for_learners else b"[]"
+    # in id order (a guardian's copy may be for several children)
+    learners = ENCODER.encode(sorted(for_learners)) if for_learners else b"[]"
     st = ENCODER.encode(state) if state is not None else b"null"
     return b'{"type":"message","seq":%d,"for_learners":%b,"state":%b,"message":%b}' % (
         seq,

@@ -529,10 +529,7 @@ class LiveNode:
         for person, seq in deliveries:
             sessions = here.get((tenant_id, person.bytes))
             if sessions:
-                learners = recipients[person].for_learners
-                frame = message_frame(
-                    seq, message, sorted(learners) if len(learners) > 1 else learners
-                )
+                frame = message_frame(seq, message, recipients[person].for_learners)
                 for s in tuple(sessions):
                     self._offer(s, (seq, message_id, frame))
 
