@@ -77,9 +77,16 @@ def count_selectors(sel: Selector) -> int:
     return 1
 
 
+#: The guardians of the learners `l` that a WHERE clause on `l.id` picks: per
+#: learner, one lookup of its row and one of its guardianships (the index on
+#: (tenant_id, learner_id); OFFSET 0 keeps the subquery per learner). Written
+#: as a join, the planner hashed the tenant's whole guardianships table for a
+#: school's learners — it cannot know at plan time how few rows row-level
+#: security leaves — which took 19 ms against 5 ms for a school of 580 learners.
 _GUARDIANS = (
-    "SELECT g.guardian_id, g.learner_id, g.kind, p.birth_date, p.guardians_may_see "
-    "FROM guardianships g JOIN persons p ON p.id = g.learner_id "
+    "SELECT g.guardian_id, l.id, g.kind, l.birth_date, l.guardians_may_see FROM persons l "
+    "CROSS JOIN LATERAL (SELECT guardian_id, kind FROM guardianships "
+    "WHERE learner_id = l.id OFFSET 0) g "
 )
 
 
@@ -123,11 +130,11 @@ async def resolve(
             )
         case GroupGuardians(group=gid):
             await guardians(
-                "WHERE g.learner_id IN (SELECT learner_id FROM group_learners WHERE group_id = $1)",
+                "WHERE l.id IN (SELECT learner_id FROM group_learners WHERE group_id = $1)",
                 gid,
             )
         case LearnerGuardians(learner=lid):
-            await guardians("WHERE g.learner_id = $1", lid)
+            await guardians("WHERE l.id = $1", lid)
         case GroupTeachers(group=gid):
             add(
                 r["teacher_id"]
@@ -154,7 +161,7 @@ async def resolve(
                 )
             )
             await guardians(
-                "WHERE g.learner_id IN (SELECT person_id FROM person_roles "
+                "WHERE l.id IN (SELECT person_id FROM person_roles "
                 "WHERE school_id = $1 AND role = 'learner')",
                 sid,
             )

@@ -40,6 +40,7 @@ import msgspec
 from litestar import Litestar, Request, WebSocket, post, websocket
 from litestar.exceptions import WebSocketDisconnect
 from websockets.exceptions import InvalidState
+from websockets.protocol import OPEN as _OPEN
 
 from core.api import Services, principal
 from core.auth import ALGORITHM, Principal
@@ -195,11 +196,14 @@ class Wire:
         proto = getattr(raw_send, "__self__", None)
         if _SANSIO is None or not isinstance(proto, _SANSIO):
             return None
-        if not all(hasattr(proto, a) for a in _SANSIO_STATE):
-            return None  # another uvicorn than this was written against: the ASGI path
+        if not all(hasattr(proto, a) for a in _SANSIO_STATE) or not all(
+            hasattr(proto.conn, a) for a in _CONN_STATE
+        ):
+            return None  # another uvicorn or websockets than this was written against
         return Wire(proto)
 
     def send(self, frame: bytes) -> bool:
+        """Write `frame` now; False when it cannot be written directly now."""
         p = self._proto
         if (
             p.disconnected
@@ -209,11 +213,23 @@ class Wire:
             or p.transport.is_closing()
         ):
             return False
+        conn = p.conn
+        if (
+            conn.state is _OPEN
+            and not conn.extensions
+            and not conn.writes
+            and not conn.expect_continuation_frame
+        ):
+            # what `send_text` would write, without its Frame object: a
+            # server's frame is unmasked and, with no extension (the hub
+            # declines permessage-deflate), only a header and the payload
+            p.transport.write(text_header(len(frame)) + frame)
+            return True
         try:
-            p.conn.send_text(frame)
+            conn.send_text(frame)
         except InvalidState:
             return False
-        p.transport.write(b"".join(p.conn.data_to_send()))
+        p.transport.write(b"".join(conn.data_to_send()))
         return True
 
     def close(self, code: int, reason: str) -> None:
@@ -240,6 +256,20 @@ class Wire:
         p.loop.call_later(CLOSE_ABORT_S, p.transport.abort)
 
 
+#: A final text frame's first byte (FIN, opcode 1) and its length bytes, for
+#: the lengths below 126 that fit in the second byte (RFC 6455, 5.2).
+_SHORT_HEADERS = tuple(bytes((0x81, n)) for n in range(126))
+
+
+def text_header(n: int) -> bytes:
+    """The header of an unmasked final text frame of `n` payload bytes."""
+    if n < 126:
+        return _SHORT_HEADERS[n]
+    if n < 1 << 16:
+        return b"\x81\x7e" + n.to_bytes(2, "big")
+    return b"\x81\x7f" + n.to_bytes(8, "big")
+
+
 def _sansio_protocol() -> type | None:
     try:
         from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -263,6 +293,9 @@ _SANSIO_STATE = (
     "close_timeout",
     "loop",
 )
+
+#: What `Wire.send` reads of the websockets protocol object (websockets 13 and later).
+_CONN_STATE = ("state", "extensions", "writes", "expect_continuation_frame")
 
 
 def direct_sends(app: Litestar) -> None:
