@@ -196,8 +196,9 @@ class Wire:
         proto = getattr(raw_send, "__self__", None)
         if _SANSIO is None or not isinstance(proto, _SANSIO):
             return None
+        conn = getattr(proto, "conn", None)
         if not all(hasattr(proto, a) for a in _SANSIO_STATE) or not all(
-            hasattr(proto.conn, a) for a in _CONN_STATE
+            hasattr(conn, a) for a in _CONN_STATE
         ):
             return None  # another uvicorn or websockets than this was written against
         return Wire(proto)
