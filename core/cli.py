@@ -41,6 +41,11 @@ GC_THRESHOLDS = (100_000, 50, 1000)
 #: permessage-deflate costs ~44 KiB per connection and a zlib call per frame,
 #: and saves little on ~600-byte JSON frames; off.
 WS_PER_MESSAGE_DEFLATE = False
+#: uvicorn's own websocket pings (by default every 20 s on every connection):
+#: off, as the live protocol has its own (hub.live.PING_INTERVAL_S, a close
+#: 4002 without a pong), which a client sees and answers; the protocol-level
+#: ones doubled the pings and showed in the fan-out profile.
+WS_PROTOCOL_PING_INTERVAL_S: float | None = None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -268,6 +273,7 @@ async def _serve(settings: Settings, host: str, port: int, *, demo: bool) -> int
             access_log=False,
             timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
             ws_per_message_deflate=WS_PER_MESSAGE_DEFLATE,
+            ws_ping_interval=WS_PROTOCOL_PING_INTERVAL_S,
         )
         server = uvicorn.Server(config)
         if demo:
