@@ -48,6 +48,7 @@ class Builder:
         soft: bool = True,
         room_choice: bool = True,
         min_days_hard: int = 0,
+        relax_gaps: bool = False,
     ) -> None:
         self.c = comp
         #: model each activity's room choice (False: times only, with the rooms
@@ -57,6 +58,16 @@ class Builder:
         #: this many days (0: not at all), for a first timetable near the
         #: soft optimum
         self.min_days_hard = min_days_hard
+        #: hard gap limits above zero (a teacher's at most 3 gaps a week)
+        #: become `penalties`, the excess over the limit, instead of
+        #: constraints: a timetable is one with no penalty (zero gaps stay
+        #: hard: they are a structure, not a count)
+        self.relax_gaps = relax_gaps
+        self.penalties: list[tuple[LinExpr, int]] = []  # (term, term upper bound)
+        #: per penalty, whose limit it is and for which day (-1: the week):
+        #: ("s", subgroup, day) or ("t", teacher, day)
+        self.penalty_owner: list[tuple[str, int, int]] = []
+        self._owner: tuple[str, int] = ("", -1)
         self.m = cp_model.CpModel()
         self.symmetry = symmetry
         self.hall_cuts = hall_cuts
@@ -159,13 +170,15 @@ class Builder:
             occ = self._occupancy(p, need)
             self.sub_occ.append(occ)
             if need:
+                self._owner = ("s", i)
                 self._day_rules(p, occ, student=True)
         self.teacher_occ: list[list[Lit | None]] = []
-        for p in self.c.teachers:
+        for i, p in enumerate(self.c.teachers):
             need = _has_day_rules(p)
             occ = self._occupancy(p, need)
             self.teacher_occ.append(occ)
             if need:
+                self._owner = ("t", i)
                 self._day_rules(p, occ, student=False)
         # activity ends the students' day
         H = self.c.H
@@ -219,7 +232,7 @@ class Builder:
                 gsum = sum(gaps)
                 week_gaps.append(gsum)
                 if gaps_day and gd is not None:
-                    self._limit(gsum, gd[0], gd[1], n)
+                    self._limit_gaps(gsum, gd, n, d)
                 if self.redundant:
                     # each block after the first leaves at least one gap
                     sts = []
@@ -231,7 +244,7 @@ class Builder:
                     m.add(extra >= sum(sts) - 1)
                     m.add(gsum >= extra)
                     extra_blocks.append(extra)
-                    if gaps_day and gd is not None and gd[1] == 0:
+                    if gaps_day and gd is not None and gd[1] == 0 and not self.relax_gaps:
                         m.add(extra <= gd[0])
             if p.early_max is not None and not (gaps_zero and p.early_max == 0) and n >= 2:
                 if p.early_max == 0:
@@ -284,8 +297,8 @@ class Builder:
                 iws.append(iw)
             self._limit(sum(iws), k, cost, c.D)
         if gaps_week and gw is not None and week_gaps:
-            self._limit(sum(week_gaps), gw[0], gw[1], c.D * H)
-            if gw[1] == 0 and extra_blocks:
+            self._limit_gaps(sum(week_gaps), gw, c.D * H, -1)
+            if gw[1] == 0 and extra_blocks and not self.relax_gaps:
                 m.add(sum(extra_blocks) <= gw[0])
         if second_hour_days:
             m.add(sum(second_hour_days) <= (p.early_max or 0))
@@ -331,6 +344,18 @@ class Builder:
             e = self.m.new_int_var(0, max(0, ub), "")
             self.m.add(e >= expr - k)
             self.costs.append((cost, e, max(0, ub)))
+
+    def _limit_gaps(self, expr: LinExpr, limit: tuple[int, int], ub: int, day: int) -> None:
+        """A gap limit (of a day, or the week: -1): a penalty for the excess
+        when relaxed and hard."""
+        k, cost = limit
+        if cost == 0 and self.relax_gaps:
+            e = self.m.new_int_var(0, max(0, ub), "")
+            self.m.add(e >= expr - k)
+            self.penalties.append((e, max(0, ub)))
+            self.penalty_owner.append((*self._owner, day))
+        else:
+            self._limit(expr, k, cost, ub)
 
     def _limit_per_occurrence(self, expr: LinExpr, k: int, cost: int, ub: int) -> None:
         """expr ≤ k (hard) or cost × [expr > k]."""
@@ -555,6 +580,10 @@ class Builder:
 
     def soft_expr(self) -> LinExpr:
         return sum(cost * term for cost, term, _ in self.costs)
+
+    def penalty_expr(self) -> LinExpr:
+        """The relaxed hard limits' excess (0 in a timetable)."""
+        return sum(term for term, _ in self.penalties)
 
 
 def _has_day_rules(p: CPerson) -> bool:

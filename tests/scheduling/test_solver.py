@@ -151,6 +151,78 @@ def test_teacher_gaps_and_daily_weekly_limits() -> None:
     assert (at[1].day, at[1].hour) in {(0, 0), (2, 0)}
 
 
+def _gappy_teacher_school(max_gaps: int) -> m.Instance:
+    """T teaches A at the first and last hour of day 0: two gaps unless two
+    of T's lessons with B fill them."""
+    acts = [
+        act(1, "T", "A"),
+        act(2, "T", "A"),
+        act(3, "T", "B"),
+        act(4, "T", "B"),
+        *(act(i, "U", "B") for i in range(5, 9)),
+    ]
+    cs: list[m.Constraint] = [
+        m.ActivityPreferredStartingTime(activity=1, day=0, hour=0),
+        m.ActivityPreferredStartingTime(activity=2, day=0, hour=3),
+        m.TeacherMaxGapsPerWeek(teacher="T", max_gaps=max_gaps),
+    ]
+    return school(acts, cs)
+
+
+def test_teacher_gap_limit_above_zero_is_relaxed_in_phase_one_and_kept() -> None:
+    """Phase 1 turns a hard gap limit above zero into a penalty to bring to
+    0 (a limit of zero stays a constraint); the timetable keeps the limit."""
+    from scheduling.solver_compile import compile_instance
+    from scheduling.solver_model import Builder
+
+    for max_gaps, relaxed in ((1, True), (0, False)):
+        b = Builder(compile_instance(_gappy_teacher_school(max_gaps)), soft=False, relax_gaps=True)
+        b.build()
+        assert bool(b.penalties) is relaxed
+        assert all(owner[0] == "t" for owner in b.penalty_owner)
+    for max_gaps in (1, 0):
+        at = solved(_gappy_teacher_school(max_gaps), seed=3)
+        t_day0 = sorted(at[i].hour for i in (1, 2, 3, 4) if at[i].day == 0)
+        assert len(t_day0) >= 4 - max_gaps
+
+
+def test_neighbourhood_search_takes_a_relaxed_penalty_to_zero() -> None:
+    """From a phase-1 solution over a relaxed gap limit (T with two gaps on
+    day 0, one allowed), the neighbourhood search finds a timetable that
+    keeps the limit, each step within its deterministic budget."""
+    import scheduling.solver as solver_mod
+    from scheduling.solver_compile import compile_instance
+
+    inst = _gappy_teacher_school(1)
+    sv = solver_mod._Solver(
+        inst,
+        time_limit_s=20,
+        seed=1,
+        workers=1,
+        warm_start=None,
+        minimal_change=False,
+        on_progress=None,
+        stop=None,
+        improve_s=None,
+        deterministic=True,
+        params=None,
+    )
+    comp = compile_instance(inst)
+    sv.comp = comp
+    ph = solver_mod._Phase("search", comp, soft=False, symmetry=False, relax_gaps=True)
+    assert ph.relaxed and ph.penalty_var is not None
+    H = comp.H
+    # T's B lessons on day 1, U's lessons around them: T has 2 gaps on day 0
+    want = {1: 0, 2: 3, 3: H + 0, 4: H + 1, 5: 0, 6: 1, 7: 2, 8: 3}
+    starts = [want[a.id] for a in comp.activities]
+    ph.relaxed_best = (starts, [None] * len(starts), 1, [1] * len(ph.builder.penalties))
+    status = sv._descend(ph, solver_mod.cp_model.UNKNOWN, {"linearization_level": 0})
+    assert status == solver_mod.cp_model.OPTIMAL
+    assert sv.run.timetable is not None
+    rep = check(inst, sv.run.timetable)
+    assert rep.complete and rep.hard == 0, rep.violations
+
+
 def test_min_days_between_split_parts_and_fixed_times() -> None:
     acts = [
         m.Activity(id=i, subject="M", teachers=("T",), students=("A",), group_id=1)
