@@ -10,7 +10,8 @@ Writes into DIR:
   report.json      status, times, scores (for scripts and the benchmark)
 
 Exit status: 0 when a complete timetable with no hard violation was found,
-1 when not, 2 when the file cannot be read.
+1 when not, 2 when the file cannot be read or has a constraint the solver
+cannot enforce or cost (named on stderr; nothing is written).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def solve_command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     from scheduling.checker import check
     from scheduling.fet import read_fet, write_activities_xml, write_fet
-    from scheduling.solver import Progress, solve
+    from scheduling.solver import Progress, UnsupportedConstraintError, solve
 
     try:
         fet = read_fet(args.file)
@@ -57,8 +58,11 @@ def solve_command(args: argparse.Namespace) -> int:
         print(f"reppu timetable solve: cannot read {args.file}: {exc}", file=sys.stderr)
         return BAD_INPUT
     instance = fet.instance
-    for u in instance.unsupported:
-        print(f"warning: {u.count} × {u.type} not supported, ignored", file=sys.stderr)
+    if instance.unsupported:
+        # a timetable that ignored them would not be one for this file
+        for u in instance.unsupported:
+            print(f"reppu timetable solve: not supported: {u.count} × {u.type}", file=sys.stderr)
+        return BAD_INPUT
 
     def progress(p: Progress) -> None:
         if not args.quiet:
@@ -66,16 +70,22 @@ def solve_command(args: argparse.Namespace) -> int:
             print(f"{p.elapsed_s:7.1f}s  {p.phase:<12} soft {soft}", file=sys.stderr, flush=True)
 
     solve_started_s = time.perf_counter() - started
-    result = solve(
-        instance,
-        time_limit_s=args.time_limit,
-        seed=args.seed,
-        workers=args.workers,
-        warm_start=fet.warm_start,
-        on_progress=progress,
-        stop=threading.Event(),
-        improve_s=args.improve,
-    )
+    try:
+        result = solve(
+            instance,
+            time_limit_s=args.time_limit,
+            seed=args.seed,
+            workers=args.workers,
+            warm_start=fet.warm_start,
+            on_progress=progress,
+            stop=threading.Event(),
+            improve_s=args.improve,
+        )
+    except UnsupportedConstraintError as exc:
+        # read, but a constraint (or a combination) the solver cannot enforce
+        # or cost: nothing is solved rather than the constraint ignored
+        print(f"reppu timetable solve: {args.file}: not supported: {exc}", file=sys.stderr)
+        return BAD_INPUT
     args.out.mkdir(parents=True, exist_ok=True)
     report = None
     if result.timetable is not None:
@@ -89,7 +99,6 @@ def solve_command(args: argparse.Namespace) -> int:
         lines = [
             f"{args.file.name}: {'complete' if report.complete else 'INCOMPLETE'}, "
             f"hard violations {report.hard}, soft conflicts {report.soft:.2f}",
-            *(f"unsupported (ignored): {u.count} × {u.type}" for u in instance.unsupported),
             "",
             *(
                 f"{'HARD' if v.weight >= 100 else 'soft'} {v.type} "

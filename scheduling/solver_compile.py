@@ -87,6 +87,10 @@ class CPerson:
     early_max: int | None = None  # hard only (FET requires 100 %)
     min_hours_daily: tuple[int, bool, int] | None = None  # (min, allow_empty, cost)
     max_hours_daily: tuple[int, int] | None = None
+    #: more daily-hours limits of the same person, each costed on its own: a
+    #: soft limit below a hard one (FET files often pair "at most 7 hours"
+    #: with "at most 6, 99.9 %"), or a second soft limit
+    more_hours_daily: list[tuple[int, int]] = field(default_factory=list)
     max_days: tuple[int, int] | None = None
     max_hours_cont: list[tuple[int, int]] = field(default_factory=list)
     interval_max_days: list[tuple[int, int, int, int]] = field(default_factory=list)
@@ -164,6 +168,7 @@ SOFT_SUPPORTED = (
     "TeacherMaxGapsPerWeek",
     "TeacherMaxGapsPerDay",
     "TeacherMaxHoursDaily",
+    "StudentsMaxHoursDaily",
     "TeacherIntervalMaxDaysPerWeek",
 )
 
@@ -577,6 +582,7 @@ def _person(
             return new if new[0] <= old[0] else _both(old, new)
         return _both(old, new)
 
+    hours: list[tuple[int, int]] = []
     for c in limits:
         cost = 0 if is_hard(c) else cost_of(c.weight)
         if isinstance(c, m.StudentsMaxGapsPerWeek | m.TeacherMaxGapsPerWeek):
@@ -598,7 +604,7 @@ def _person(
             else:
                 p.min_hours_daily = (max(old[0], c.min_hours), old[1] and c.allow_empty_days, 0)
         elif isinstance(c, m.StudentsMaxHoursDaily | m.TeacherMaxHoursDaily):
-            p.max_hours_daily = tighter(p.max_hours_daily, (c.max_hours, cost))
+            hours.append((c.max_hours, cost))
         elif isinstance(c, m.TeacherMaxDaysPerWeek):
             p.max_days = tighter(p.max_days, (c.max_days, cost))
         elif isinstance(c, m.TeacherMaxHoursContinuously):
@@ -606,6 +612,12 @@ def _person(
         elif isinstance(c, m.TeacherIntervalMaxDaysPerWeek):
             end = c.end_hour if c.end_hour > c.start_hour else H
             p.interval_max_days.append((c.start_hour, end, c.max_days, cost))
+    if hours:
+        # the tightest hard limit, and each soft one below it on its own
+        hard = min((k for k, cost in hours if cost == 0), default=None)
+        soft = sorted(x for x in hours if x[1] and (hard is None or x[0] < hard))
+        first = (hard, 0) if hard is not None else soft.pop(0)
+        p.max_hours_daily, p.more_hours_daily = first, soft
     return p
 
 

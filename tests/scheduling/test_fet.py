@@ -649,3 +649,33 @@ def test_fet_accepts_and_reproduces_the_written_file(tmp_path: Path) -> None:
     assert "Simulation successful" in result, result
     placed = read_activities_xml(third, fet.instance).by_activity()
     assert all(placed[p.activity] == p for p in half.placements)
+
+
+def test_cli_solve_names_a_constraint_the_solver_cannot_take(
+    snippet: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file with a constraint the solver can neither enforce nor cost — a
+    type the reader cannot map, or one it maps whose soft variant the solver
+    cannot cost (the snippet's 50 % students' gap limit) — is refused: exit
+    2, named, no traceback and nothing written; never a timetable that
+    ignores it."""
+    out = tmp_path / "out"
+    capsys.readouterr()
+    code = cli.main(["solve", str(snippet), "--time-limit", "5", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == cli.BAD_INPUT and "Traceback" not in err
+    assert "not supported: 2 × ConstraintTeacherMaxSpanPerDay" in err
+    assert not out.exists()
+
+    root = ET.fromstring(_SNIPPET)  # noqa: S314 - our own text
+    for lst in root.findall("*"):
+        for e in [e for e in lst if e.tag.startswith("Constraint")]:
+            if e.tag not in SUPPORTED | IMPLICIT:
+                lst.remove(e)
+    soft = tmp_path / "soft.fet"
+    soft.write_bytes(ET.tostring(root, encoding="utf-8"))
+    code = cli.main(["solve", str(soft), "--time-limit", "5", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == cli.BAD_INPUT and "Traceback" not in err
+    assert "not supported: StudentsMaxGapsPerWeek: soft (50.0%)" in err
+    assert not out.exists()

@@ -606,3 +606,42 @@ def test_real_school_greece_solves_with_no_hard_violation() -> None:
     assert r.timetable is not None, r
     rep = check(inst, r.timetable)
     assert rep.complete and rep.hard == 0
+
+
+def test_a_soft_daily_hours_limit_below_a_hard_one_is_costed_beside_it() -> None:
+    """FET files pair "at most 3 hours a day" with "at most 2, 95 %" for one
+    teacher: the hard one holds and each day over the soft one costs (the
+    solver refused the pair before). 8 lessons in 3 days: two days of 3."""
+    inst = school(
+        [act(i, "T", "A" if i % 2 else "B") for i in range(1, 9)],
+        [
+            m.TeacherMaxHoursDaily(teacher="T", max_hours=3),
+            m.TeacherMaxHoursDaily(teacher="T", max_hours=2, weight=95),
+        ],
+    )
+    r = solve(inst, time_limit_s=20)
+    assert r.timetable is not None and r.status == "optimal"
+    rep = check(inst, r.timetable)
+    assert rep.complete and rep.hard == 0
+    per_day = [0, 0, 0]
+    for pl in r.timetable.placements:
+        per_day[pl.day] += 1
+    assert sorted(per_day) == [2, 3, 3]
+    over = [v for v in rep.violations if v.type == "TeacherMaxHoursDaily"]
+    assert [v.amount for v in over] == [1, 1] and r.soft == pytest.approx(rep.soft)
+
+
+def test_a_soft_students_daily_hours_limit_is_costed() -> None:
+    """Soft "students at most 2 hours a day" (95 %): each subgroup-day over it
+    costs as the checker counts it (it was refused as unsupported). Group B
+    has 7 lessons in 3 days: at least one day over."""
+    inst = school(
+        [act(i, f"T{i}", "B") for i in range(1, 8)],
+        [m.StudentsMaxHoursDaily(students="B", max_hours=2, weight=95)],
+    )
+    r = solve(inst, time_limit_s=20)
+    assert r.timetable is not None and r.status == "optimal"
+    rep = check(inst, r.timetable)
+    assert rep.complete and rep.hard == 0
+    over = [v for v in rep.violations if v.type == "StudentsMaxHoursDaily"]
+    assert len(over) == 1 and r.soft == pytest.approx(rep.soft)
