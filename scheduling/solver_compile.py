@@ -122,6 +122,11 @@ class Compiled:
     teachers: list[CPerson]
     rooms: list[CRoom]
     min_days: list[CMinDays] = field(default_factory=list)
+    #: activities of a weightless (0 %) min-days constraint with "consecutive
+    #: if same day": the distance costs nothing, but two of them on one day
+    #: must still be back to back (FET's generator enforces it whatever the
+    #: weight; the checker counts it as hard)
+    same_day_adjacent: list[list[int]] = field(default_factory=list)
     same_start: list[list[int]] = field(default_factory=list)
     same_day: list[list[int]] = field(default_factory=list)
     not_overlapping: list[list[int]] = field(default_factory=list)
@@ -258,12 +263,19 @@ def compile_instance(inst: m.Instance) -> Compiled:
                     start_cost[i][t] += n * cost
 
     hard_cs: list[m.Constraint] = []
+    weightless_adjacent: list[m.MinDaysBetweenActivities] = []
     for c in inst.constraints:
         tname = type(c).__name__
         hard = is_hard(c)
         if not hard and tname not in SOFT_SUPPORTED:
             raise UnsupportedConstraintError(tname, f"soft ({c.weight}%) variant not supported")
         if float(c.weight) <= 0:
+            if (
+                isinstance(c, m.MinDaysBetweenActivities)
+                and c.consecutive_if_same_day
+                and c.min_days >= 1
+            ):
+                weightless_adjacent.append(c)
             continue
         cost = 0 if hard else cost_of(c.weight)
         if isinstance(c, m.BreakTimes):
@@ -345,6 +357,10 @@ def compile_instance(inst: m.Instance) -> Compiled:
     def room_set(names: tuple[str, ...]) -> set[int]:
         return {room_ix[r] for r in names if r in room_ix}
 
+    for md in weightless_adjacent:
+        members = ids(md.activities)
+        if len(members) >= 2:
+            comp.same_day_adjacent.append(members)
     for c in hard_cs:
         cost = 0 if is_hard(c) else cost_of(c.weight)
         if isinstance(c, m.ActivityPreferredStartingTime):

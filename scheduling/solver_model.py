@@ -258,8 +258,8 @@ class Builder:
                         m.add(e >= os[j] - os[0])
                     second_hour_days.append(e)
             if p.max_hours_daily is not None:
-                k, cost = p.max_hours_daily
-                self._limit_per_occurrence(day_sum, k, cost, H)
+                for k, cost in (p.max_hours_daily, *p.more_hours_daily):
+                    self._limit_per_occurrence(day_sum, k, cost, H)
             w: Lit | None = None
             if p.max_days is not None or p.min_hours_daily is not None:
                 w = m.new_bool_var("")
@@ -369,7 +369,6 @@ class Builder:
     # --- min days -----------------------------------------------------------------
     def _min_days(self) -> None:
         m, c = self.m, self.c
-        H = c.H
         for md in c.min_days:
             acts = md.activities
             harden = bool(self.min_days_hard) and not self.soft and md.cost != 0
@@ -395,16 +394,21 @@ class Builder:
                             m.add(zk >= self.y(a, d) + sum(near) - 1)
                         self.costs.append((md.cost, zk, 1))
                     if md.consecutive:
-                        da = c.activities[a].duration
-                        db = c.activities[b].duration
-                        for t, lit in self.x[a].items():
-                            d = t // H
-                            ok = [
-                                self.x[b][s]
-                                for s in (t + da, t - db)
-                                if s in self.x[b] and s // H == d
-                            ]
-                            m.add_bool_or([lit.Not(), self.y(b, d).Not(), *ok])
+                        self._adjacent_if_same_day(a, b)
+        for acts in c.same_day_adjacent:
+            for i, a in enumerate(acts):
+                for b in acts[i + 1 :]:
+                    self._adjacent_if_same_day(a, b)
+
+    def _adjacent_if_same_day(self, a: int, b: int) -> None:
+        """On one day, `a` and `b` are back to back (either order)."""
+        m, c, H = self.m, self.c, self.c.H
+        da = c.activities[a].duration
+        db = c.activities[b].duration
+        for t, lit in self.x[a].items():
+            d = t // H
+            ok = [self.x[b][s] for s in (t + da, t - db) if s in self.x[b] and s // H == d]
+            m.add_bool_or([lit.Not(), self.y(b, d).Not(), *ok])
 
     def _days_apart(self, md: CMinDays, k: int) -> bool:
         """Whether the activities' allowed days admit `k` days between them."""

@@ -645,3 +645,24 @@ def test_a_soft_students_daily_hours_limit_is_costed() -> None:
     assert rep.complete and rep.hard == 0
     over = [v for v in rep.violations if v.type == "StudentsMaxHoursDaily"]
     assert len(over) == 1 and r.soft == pytest.approx(rep.soft)
+
+
+def test_a_weightless_min_days_constraint_still_keeps_a_same_day_pair_together() -> None:
+    """A 0 % min-days constraint with "consecutive if same day" costs nothing
+    for the distance, but two of its lessons on one day must be back to back:
+    FET enforces that whatever the weight, and the checker counts it as hard
+    (the solver used to drop the whole constraint: fet-data's Brazil
+    "more difficult" school got a timetable with two such pairs apart). One
+    day of 4 hours for 3 lessons of one class: 2 must follow 1."""
+    acts = [act(1, "T", "B"), act(2, "U", "B"), act(3, "V", "B")]
+    cs: list[m.Constraint] = [
+        m.MinDaysBetweenActivities(
+            activities=(1, 2), min_days=1, consecutive_if_same_day=True, weight=0
+        ),
+        # 2 would rather start last, away from 1, unless the pair rule holds it
+        m.ActivityPreferredStartingTime(activity=1, day=0, hour=0, weight=100),
+        m.ActivityPreferredStartingTime(activity=3, day=0, hour=2, weight=100),
+        m.ActivityPreferredStartingTime(activity=2, day=0, hour=3, weight=50),
+    ]
+    at = solved(school(acts, cs, days=1, hours=4))
+    assert (at[1].hour, at[2].hour, at[3].hour) == (0, 1, 2)
