@@ -978,17 +978,7 @@ class _Solver:
                 free.update(new)
                 frontier.extend(new)
             a = frontier.pop(0)
-            ca = comp.activities[a]
-            people = [("s", sg) for sg in ca.subgroups] + [("t", t) for t in ca.teachers]
-            rng.shuffle(people)
-            for key in people:
-                if key in seen:
-                    continue
-                seen.add(key)
-                for b in by_person[key]:
-                    if b not in free and starts[b] // H in days:
-                        free.add(b)
-                        frontier.append(b)
+            _take_people_of(comp, a, starts, days, free, frontier, seen, by_person, rng)
         return free
 
     def _warm(self, comp: Compiled, ws: dict[int, Placement]) -> tuple[list[int], list[int | None]]:
@@ -1103,18 +1093,35 @@ def _person_neighbourhood(
             seen = set()
             continue
         a = frontier.pop(0)
-        ca = comp.activities[a]
-        people = [("s", sg) for sg in ca.subgroups] + [("t", t) for t in ca.teachers]
-        rng.shuffle(people)
-        for key in people:
-            if key in seen:
-                continue
-            seen.add(key)
-            for b in by_person[key]:
-                if b not in free and starts[b] // H in days:
-                    free.add(b)
-                    frontier.append(b)
+        _take_people_of(comp, a, starts, days, free, frontier, seen, by_person, rng)
     return free
+
+
+def _take_people_of(
+    comp: Compiled,
+    a: int,
+    starts: list[int],
+    days: set[int],
+    free: set[int],
+    frontier: list[int],
+    seen: set[tuple[str, int]],
+    by_person: dict[tuple[str, int], list[int]],
+    rng: random.Random,
+) -> None:
+    """Widen a neighbourhood by activity `a`: the lessons on `days` of its
+    students and teachers not taken in yet (in a seeded random order) join
+    `free` and the `frontier`."""
+    ca = comp.activities[a]
+    people = [("s", sg) for sg in ca.subgroups] + [("t", t) for t in ca.teachers]
+    rng.shuffle(people)
+    for key in people:
+        if key in seen:
+            continue
+        seen.add(key)
+        for b in by_person[key]:
+            if b not in free and starts[b] // comp.H in days:
+                free.add(b)
+                frontier.append(b)
 
 
 def _has_room_choice(comp: Compiled) -> bool:
