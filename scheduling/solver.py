@@ -876,12 +876,7 @@ class _Solver:
         soft_ix = ph.soft_var.index
         size = LNS_START_SIZE
         n = len(comp.activities)
-        by_person: dict[tuple[str, int], list[int]] = defaultdict(list)
-        for a in comp.activities:
-            for sg in a.subgroups:
-                by_person[("s", sg)].append(a.index)
-            for t in a.teachers:
-                by_person[("t", t)].append(a.index)
+        by_person = _by_person(comp)
         it = 0
         proved = False
         self.keep_best = "soft"
