@@ -121,7 +121,6 @@ def solve_command(args: argparse.Namespace) -> int:
         "cli_total_s": time.perf_counter() - started,
         "workers": result.workers,
         "seed": result.seed,
-        "unsupported": [[u.type, u.count] for u in instance.unsupported],
     }
     (args.out / "report.json").write_bytes(msgspec.json.format(msgspec.json.encode(summary)))
     print(
