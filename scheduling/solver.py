@@ -204,6 +204,7 @@ class _Phase:
         symmetry: bool,
         room_choice: bool = True,
         min_days_hard: int = 0,
+        min_days_dropped: frozenset[int] = frozenset(),
         relax_gaps: bool = False,
     ) -> None:
         self.name = name
@@ -216,6 +217,7 @@ class _Phase:
             soft=soft,
             room_choice=room_choice,
             min_days_hard=min_days_hard,
+            min_days_dropped=min_days_dropped,
             relax_gaps=relax_gaps,
         )
         b.build()
@@ -341,6 +343,9 @@ class _Solver:
         self.warm_starts: list[int] | None = None
         #: phase 1 still tries the light search first (`_search`)
         self.light = True
+        #: soft min days (indices into `Compiled.min_days`) phase 1 leaves
+        #: soft after they made it infeasible (`_drop_min_days_core`)
+        self.min_days_dropped: set[int] = set()
 
     # progress ---------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -421,25 +426,78 @@ class _Solver:
         for k, v in {**extra, **self.params}.items():
             setattr(p, k, v)
         self.report(ph.name)
+        status = self._watched(
+            solver, ph.builder.m if model is None else model, ph.name, _Callback(self, ph)
+        )
+        if status == cp_model.MODEL_INVALID:
+            raise RuntimeError(f"invalid CP-SAT model: {ph.builder.m.validate()}")
+        self._solver = solver
+        return int(status)
+
+    def _watched(
+        self,
+        solver: cp_model.CpSolver,
+        model: cp_model.CpModel,
+        phase: str,
+        callback: cp_model.CpSolverSolutionCallback | None = None,
+    ) -> int:
+        """`solver.solve(model)`, stopped when the phase should stop."""
         done = threading.Event()
 
         def watch() -> None:
             while not done.wait(0.05):
-                if self.should_stop(ph.name):
+                if self.should_stop(phase):
                     solver.stop_search()
                     return
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         try:
-            status = solver.solve(ph.builder.m if model is None else model, _Callback(self, ph))
+            return int(solver.solve(model, callback))
         finally:
             done.set()
             watcher.join()
-        if status == cp_model.MODEL_INVALID:
-            raise RuntimeError(f"invalid CP-SAT model: {ph.builder.m.validate()}")
-        self._solver = solver
-        return int(status)
+
+    def _drop_min_days_core(self, comp: Compiled, symmetry: bool, cap: int) -> bool:
+        """Phase 1 with the soft min days enforced (capped at `cap` days) is
+        infeasible: name a set of them that is enough for that (CP-SAT's
+        assumptions, one enforcement literal per constraint, times only) and
+        leave the lightest of those soft from now on. True when some were
+        dropped, so that
+        the others are worth another try (one school's few unsatisfiable
+        spreads no longer cost every other class its spread: Sacred Heart
+        College 2008 has 197 soft min days and 8 that cannot all hold)."""
+        if self.stopped() or self.remaining("search") <= 0.05:
+            return False
+        b = Builder(
+            comp,
+            symmetry=symmetry,
+            soft=False,
+            room_choice=False,
+            min_days_hard=cap,
+            min_days_dropped=frozenset(self.min_days_dropped),
+            assume_min_days=True,
+        )
+        b.build()
+        if not b.min_days_lits or b.infeasible_reason is not None:
+            return False
+        b.m.add_assumptions(list(b.min_days_lits.values()))
+        solver = cp_model.CpSolver()
+        p = solver.parameters
+        p.num_workers = 1
+        p.random_seed = self.seed
+        p.linearization_level = 0
+        p.max_time_in_seconds = max(0.01, self.remaining("search"))
+        if self._watched(solver, b.m, "search") != cp_model.INFEASIBLE:
+            return False
+        by_var = {lit.index: i for i, lit in b.min_days_lits.items()}
+        core = [by_var[v] for v in solver.sufficient_assumptions_for_infeasibility() if v in by_var]
+        if not core:
+            return False
+        # the lightest of them (a 95 % spread gives way before a 99 % one)
+        least = min(comp.min_days[i].cost for i in core)
+        self.min_days_dropped |= {i for i in core if comp.min_days[i].cost == least}
+        return True
 
     # the whole solve -------------------------------------------------------------------
     def solve(self) -> SolveResult:
@@ -463,7 +521,16 @@ class _Solver:
             for cap in caps:
                 self.deadline = self.elapsed() + self._min_days_budget()
                 outcome, optimal = self._phase1(comp, symmetry, ws, min_days_hard=cap)
+                # at the last cap, a few constraints that cannot hold together
+                # are left soft and the rest tried again
+                while (
+                    outcome == "infeasible"
+                    and cap == caps[-1]
+                    and self._drop_min_days_core(comp, symmetry, cap)
+                ):
+                    outcome, optimal = self._phase1(comp, symmetry, ws, min_days_hard=cap)
                 self.deadline = None
+                self.min_days_dropped = set()
                 if outcome == "found":
                     return self._improve(comp, optimal, ws, symmetry)
                 if self.stopped():
@@ -768,6 +835,7 @@ class _Solver:
             soft=False,
             symmetry=symmetry,
             min_days_hard=min_days_hard,
+            min_days_dropped=frozenset(self.min_days_dropped),
             relax_gaps=RELAX_GAPS and not self.minimal_change,
         )
         if first.builder.infeasible_reason is not None:
@@ -800,6 +868,7 @@ class _Solver:
             symmetry=symmetry,
             room_choice=False,
             min_days_hard=min_days_hard,
+            min_days_dropped=frozenset(self.min_days_dropped),
             relax_gaps=RELAX_GAPS and not self.minimal_change,
         )
         if ph.builder.infeasible_reason is not None:

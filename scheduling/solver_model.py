@@ -49,6 +49,8 @@ class Builder:
         room_choice: bool = True,
         min_days_hard: int = 0,
         relax_gaps: bool = False,
+        min_days_dropped: frozenset[int] = frozenset(),
+        assume_min_days: bool = False,
     ) -> None:
         self.c = comp
         #: model each activity's room choice (False: times only, with the rooms
@@ -58,6 +60,14 @@ class Builder:
         #: this many days (0: not at all), for a first timetable near the
         #: soft optimum
         self.min_days_hard = min_days_hard
+        #: … except these (indices into `Compiled.min_days`): a set of them
+        #: made that model infeasible
+        self.min_days_dropped = min_days_dropped
+        #: each soft min days enforced as hard gets an enforcement literal
+        #: (`min_days_lits`, by index), for CP-SAT's assumptions to name a
+        #: set of them that makes the model infeasible
+        self.assume_min_days = assume_min_days
+        self.min_days_lits: dict[int, Lit] = {}
         #: hard gap limits above zero (a teacher's at most 3 gaps a week)
         #: become `penalties`, the excess over the limit, instead of
         #: constraints: a timetable is one with no penalty (zero gaps stay
@@ -369,19 +379,31 @@ class Builder:
     # --- min days -----------------------------------------------------------------
     def _min_days(self) -> None:
         m, c = self.m, self.c
-        for md in c.min_days:
+        for i, md in enumerate(c.min_days):
             acts = md.activities
-            harden = bool(self.min_days_hard) and not self.soft and md.cost != 0
+            harden = (
+                bool(self.min_days_hard)
+                and not self.soft
+                and md.cost != 0
+                and i not in self.min_days_dropped
+            )
             if harden:
                 k = min(md.min_days, self.min_days_hard)
                 harden = self._days_apart(md, k)
             if md.cost == 0 or harden:
                 k = md.min_days if md.cost == 0 else min(md.min_days, self.min_days_hard)
+                h = None
+                if harden and self.assume_min_days:
+                    h = self.min_days_lits[i] = m.new_bool_var(f"md{i}")
                 for d0 in range(c.D):
                     window = range(d0, min(c.D, d0 + k))
                     if d0 + k > c.D and d0 > 0:
                         break
-                    m.add_at_most_one(self.y(a, d) for a in acts for d in window)
+                    ys = [self.y(a, d) for a in acts for d in window]
+                    if h is None:
+                        m.add_at_most_one(ys)
+                    else:
+                        m.add(sum(ys) <= 1).only_enforce_if(h)
                 continue
             for i, a in enumerate(acts):
                 for b in acts[i + 1 :]:

@@ -323,6 +323,44 @@ def test_first_timetable_keeps_satisfiable_soft_min_days() -> None:
     assert firsts and firsts[0] == 0
 
 
+def test_first_timetable_leaves_soft_only_the_min_days_that_cannot_hold() -> None:
+    # T teaches on at most 2 of the 3 days, so its 3 lessons to A cannot be
+    # spread (95 %); six other classes' spreads (99 %) can. Enforcing all
+    # of them is infeasible: the solver names the 95 % one as the cause and
+    # keeps the others in its first timetable, instead of none of them.
+    classes = [f"C{i}" for i in range(6)]
+    sets = (
+        m.StudentsSet(name="A", students=20, subgroups=("A",)),
+        *(m.StudentsSet(name=c, students=20, subgroups=(c,)) for c in classes),
+    )
+    acts = [
+        m.Activity(id=i, subject="M", teachers=("T",), students=("A",), group_id=1)
+        for i in (1, 2, 3)
+    ]
+    cs: list[m.Constraint] = [
+        m.TeacherMaxDaysPerWeek(teacher="T", max_days=2),
+        m.MinDaysBetweenActivities(activities=(1, 2, 3), min_days=1, weight=95),
+    ]
+    for k, c in enumerate(classes):
+        ids = tuple(10 * (k + 1) + j for j in (1, 2, 3))
+        acts += [
+            m.Activity(id=i, subject="N", teachers=(f"U{k}",), students=(c,), group_id=ids[0])
+            for i in ids
+        ]
+        cs.append(m.MinDaysBetweenActivities(activities=ids, min_days=1, weight=99))
+    inst = school(acts, cs, students=sets)
+    firsts: list[float] = []
+    r = solve(
+        inst,
+        time_limit_s=20,
+        on_progress=lambda p: firsts.append(p.soft) if p.soft is not None else None,
+    )
+    assert r.timetable is not None and check(inst, r.timetable).hard == 0
+    # only T's pairs are on one day (a 99 % pair would add 0.99, no multiple of 0.95)
+    assert firsts and 0.95 <= firsts[0] <= 3 * 0.95 + 1e-6
+    assert firsts[0] / 0.95 == pytest.approx(round(firsts[0] / 0.95))
+
+
 def test_rooms_are_assigned_after_the_times() -> None:
     from scheduling.solver_compile import compile_instance
     from scheduling.solver_rooms import assign_rooms
