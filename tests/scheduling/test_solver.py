@@ -63,6 +63,19 @@ def solved(inst: m.Instance, **kw: object) -> dict[int, m.Placement]:
     return r.timetable.by_activity()
 
 
+def first_soft_scores(inst: m.Instance) -> list[float]:
+    """Solve; the soft scores reported as timetables were found, the first
+    one first (the end result checked for hard violations)."""
+    firsts: list[float] = []
+    r = solve(
+        inst,
+        time_limit_s=20,
+        on_progress=lambda p: firsts.append(p.soft) if p.soft is not None else None,
+    )
+    assert r.timetable is not None and check(inst, r.timetable).hard == 0
+    return firsts
+
+
 # --- hard constraints ---------------------------------------------------------------
 
 
@@ -313,13 +326,7 @@ def test_first_timetable_keeps_satisfiable_soft_min_days() -> None:
         )
     ]
     inst = school(acts, cs)
-    firsts: list[float] = []
-    r = solve(
-        inst,
-        time_limit_s=20,
-        on_progress=lambda p: firsts.append(p.soft) if p.soft is not None else None,
-    )
-    assert r.timetable is not None and check(inst, r.timetable).hard == 0
+    firsts = first_soft_scores(inst)
     assert firsts and firsts[0] == 0
 
 
@@ -349,13 +356,7 @@ def test_first_timetable_leaves_soft_only_the_min_days_that_cannot_hold() -> Non
         ]
         cs.append(m.MinDaysBetweenActivities(activities=ids, min_days=1, weight=99))
     inst = school(acts, cs, students=sets)
-    firsts: list[float] = []
-    r = solve(
-        inst,
-        time_limit_s=20,
-        on_progress=lambda p: firsts.append(p.soft) if p.soft is not None else None,
-    )
-    assert r.timetable is not None and check(inst, r.timetable).hard == 0
+    firsts = first_soft_scores(inst)
     # only T's pairs are on one day (a 99 % pair would add 0.99, no multiple of 0.95)
     assert firsts and 0.95 <= firsts[0] <= 3 * 0.95 + 1e-6
     assert firsts[0] / 0.95 == pytest.approx(round(firsts[0] / 0.95))
