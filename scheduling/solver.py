@@ -463,10 +463,10 @@ class _Solver:
         infeasible: name a set of them that is enough for that (CP-SAT's
         assumptions, one enforcement literal per constraint, times only) and
         leave the lightest of those soft from now on. True when some were
-        dropped, so that
-        the others are worth another try (one school's few unsatisfiable
-        spreads no longer cost every other class its spread: Sacred Heart
-        College 2008 has 197 soft min days and 8 that cannot all hold)."""
+        dropped, so that the others are worth another try: a school's few
+        spreads that cannot hold no longer cost every other class its spread
+        (Sacred Heart College 2008: 197 soft min days, of which CP-SAT names
+        8 that cannot all hold, and the one 95 % among them is left soft)."""
         if self.stopped() or self.remaining("search") <= 0.05:
             return False
         b = Builder(
