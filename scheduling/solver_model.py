@@ -379,13 +379,13 @@ class Builder:
     # --- min days -----------------------------------------------------------------
     def _min_days(self) -> None:
         m, c = self.m, self.c
-        for i, md in enumerate(c.min_days):
+        for ix, md in enumerate(c.min_days):
             acts = md.activities
             harden = (
                 bool(self.min_days_hard)
                 and not self.soft
                 and md.cost != 0
-                and i not in self.min_days_dropped
+                and ix not in self.min_days_dropped
             )
             if harden:
                 k = min(md.min_days, self.min_days_hard)
@@ -394,7 +394,7 @@ class Builder:
                 k = md.min_days if md.cost == 0 else min(md.min_days, self.min_days_hard)
                 h = None
                 if harden and self.assume_min_days:
-                    h = self.min_days_lits[i] = m.new_bool_var(f"md{i}")
+                    h = self.min_days_lits[ix] = m.new_bool_var(f"md{ix}")
                 for d0 in range(c.D):
                     window = range(d0, min(c.D, d0 + k))
                     if d0 + k > c.D and d0 > 0:
