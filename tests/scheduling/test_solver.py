@@ -362,6 +362,20 @@ def test_first_timetable_leaves_soft_only_the_min_days_that_cannot_hold() -> Non
     assert firsts[0] / 0.95 == pytest.approx(round(firsts[0] / 0.95))
 
 
+def test_min_days_retries_end_by_their_budget_the_proofs_and_the_loop() -> None:
+    from scheduling.solver import MIN_DAYS_RETRY_FACTOR, _try_end
+
+    # a first try, or a search for the ones to blame: its whole budget
+    assert _try_end(20.0, 45.0, 150.0) == 65.0
+    # a retry after proofs of at most 7 s: a few times that, not 45 s
+    assert _try_end(20.0, 45.0, 150.0, longest=7.0) == 20.0 + MIN_DAYS_RETRY_FACTOR * 7.0
+    # after long proofs, still within the budget
+    assert _try_end(20.0, 45.0, 150.0, longest=40.0) == 65.0
+    # never past the end of the loop, whatever is left of the budget
+    assert _try_end(140.0, 45.0, 150.0) == 150.0
+    assert _try_end(140.0, 45.0, 150.0, longest=1.0) == 140.0 + MIN_DAYS_RETRY_FACTOR
+
+
 def test_rooms_are_assigned_after_the_times() -> None:
     from scheduling.solver_compile import compile_instance
     from scheduling.solver_rooms import assign_rooms
