@@ -154,7 +154,10 @@ REPAIR_MAX_SHARE = 0.8
 #: nor proved the freed lessons unplaceable, the cold search takes over
 REPAIR_UNKNOWN_MAX = 2
 #: then moving lessons back: this share of the improvement time (the rest
-#: lowers the soft score with the moved count capped), in steps freeing
+#: lowers the soft score with the moved count capped) — or, after the cold
+#: search, of the time left in the limit, whatever `improve_s` says: its
+#: timetable moved nearly every lesson (the Argentinian school: 110 of 116
+#: where 12-16 had to), so moving them back is still the search — in steps freeing
 #: about `size` lessons around moved ones (from `MOVED_START_SIZE`), each
 #: bounded by `LNS_STEP_S` of deterministic time; it ends early at the lower
 #: bound (the lessons that cannot stay) or after `MOVED_STALL` steps without
@@ -582,6 +585,7 @@ class _Solver:
         starts, rooms = self._warm(comp, ws)
         self.warm_starts = starts
         outcome = self._repair(comp, base, starts, rooms)
+        cold = outcome == "none"
         if outcome == "infeasible":
             return self.result("infeasible", message="no timetable satisfies the hard constraints")
         if outcome == "none":
@@ -601,7 +605,9 @@ class _Solver:
                 if outcome != "none":
                     return self.result("infeasible", message=outcome)
                 return self.result("stopped" if self.stopped() else "incomplete")
-        optimal = outcome == "optimal" or self._fewer_moved(comp, base, must_move(comp, starts))
+        optimal = outcome == "optimal" or self._fewer_moved(
+            comp, base, must_move(comp, starts), cold=cold
+        )
         if self.stopped():
             return self.result("stopped")
         if self.remaining("improve") <= 0.05:  # not even the soft model's build
@@ -675,12 +681,13 @@ class _Solver:
                 return "none"
         return "none"
 
-    def _fewer_moved(self, comp: Compiled, base: _Phase, bound: int) -> bool:
+    def _fewer_moved(self, comp: Compiled, base: _Phase, bound: int, *, cold: bool) -> bool:
         """Move lessons back: a neighbourhood search around the moved lessons
         with the moved count as the objective, capped at the best so far, for
-        `MOVED_SHARE` of the improvement time. True when the count is proved
-        minimal (it reached `bound`, or a step with nothing fixed was
-        optimal)."""
+        `MOVED_SHARE` of the improvement time — or, after the cold search
+        (`cold`: most lessons moved), of the time left in the limit, as part
+        of the search. True when the count is proved minimal (it reached
+        `bound`, or a step with nothing fixed was optimal)."""
         assert self.warm_starts is not None and base.moved_var is not None
         warm = self.warm_starts
         n = len(comp.activities)
@@ -688,11 +695,12 @@ class _Solver:
         size = MOVED_START_SIZE
         first = self.run.first_s or self.elapsed()
         window = self.time_limit_s - first
-        if self.improve_s is not None:
+        if self.improve_s is not None and not cold:
             window = min(window, self.improve_s)
         until = first + MOVED_SHARE * window
         moved_ix = base.moved_var.index
-        base.name = "improve"  # the improvement time applies from here
+        phase = "search" if cold else "improve"  # the improvement time applies from here
+        base.name = phase
         self.keep_best = "moved"
         stall = 0
         it = 0
@@ -703,7 +711,7 @@ class _Solver:
                 if best <= bound:
                     proved = True
                     break
-                if self.elapsed() >= until - 0.2 or self.remaining("improve") <= 0.2:
+                if self.elapsed() >= until - 0.2 or self.remaining(phase) <= 0.2:
                     break
                 it += 1
                 assert self.run.best is not None
