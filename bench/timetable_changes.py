@@ -36,6 +36,7 @@ from scheduling.model import (
     Timetable,
 )
 from scheduling.solver import solve
+from scheduling.solver_compile import compile_instance
 
 FILES = (
     "FET-5-official/Romania/Pedagogic-High-School-Tg-Mures/2007-2008_sem1-a.fet",
@@ -85,21 +86,33 @@ def changes(instance: Instance, current: Timetable) -> list[tuple[str, Instance]
             )
         )
     # a lesson of the class with the most free time (a full class may have no
-    # room for one more)
-    busy: collections.Counter[str] = collections.Counter()
-    for a in instance.activities:
-        for sg in {g for st in a.students for g in instance.subgroups_of(st)}:
-            busy[sg] += a.duration
+    # room for one more): the slots its lessons can take less its lesson hours
+    comp = compile_instance(instance)
+
+    def reachable(acts: set[int]) -> int:
+        return len(
+            {
+                t + k
+                for a in acts
+                for t in comp.activities[a].starts
+                for k in range(comp.activities[a].duration)
+            }
+        )
+
+    free = [
+        reachable(set(p.activities)) - sum(comp.activities[a].duration for a in set(p.activities))
+        for p in comp.subgroups
+    ]
     singles = [
         a
         for a in instance.activities
         if a.duration == 1 and a.group_id == 0 and a.id in placed and a.students
     ]
-    single = min(
+    single = max(
         singles,
         key=lambda a: (
-            max(busy[g] for st in a.students for g in instance.subgroups_of(st)),
-            a.id,
+            min(free[sg] for sg in comp.activities[comp.by_id[a.id]].subgroups),
+            -a.id,
         ),
         default=None,
     )

@@ -142,15 +142,27 @@ class Builder:
         return self._y[key]
 
     # --- teachers and subgroups --------------------------------------------------
-    def _occupancy(self, p: CPerson, need_vars: bool) -> list[Lit | None]:
+    def _occupancy(self, p: CPerson, need_vars: bool, who: str) -> list[Lit | None]:
         """Per slot, the person's occupancy (a boolean when asked for): at most
         one of its activities covers a slot. When its lessons fill every slot
         they can reach, each such slot is covered exactly once, which gives the
-        solver the counting (pigeonhole) argument that plain clauses lack."""
+        solver the counting (pigeonhole) argument that plain clauses lack.
+        More lessons than that room (`room_for`) is infeasible as built, said
+        at once: CP-SAT does not find that count by itself (Spain, one lesson
+        more for a full class: undecided after 120 s)."""
         m, c = self.m, self.c
         by_slot = [[lit for a in p.activities for lit in self.covering(a, t)] for t in range(c.S)]
         reachable = sum(1 for lits in by_slot if lits)
-        total = sum(c.activities[a].duration for a in p.activities)
+        total = sum(c.activities[a].duration for a in set(p.activities))
+        room = room_for(
+            p, [sum(1 for lits in by_slot[d * c.H : (d + 1) * c.H] if lits) for d in range(c.D)]
+        )
+        if total > room and self.infeasible_reason is None:
+            self.infeasible_reason = (
+                f"{who} has {total} hours of lessons and room for {room} "
+                "(the slots their lessons can take, within their hard daily and day limits)"
+            )
+            m.add_bool_or([])
         tight = total >= reachable
         occ: list[Lit | None] = []
         for lits in by_slot:
@@ -177,7 +189,7 @@ class Builder:
         ends_subs = {sg for a in self.c.ends_day for sg in self.c.activities[a].subgroups}
         for i, p in enumerate(self.c.subgroups):
             need = _has_day_rules(p) or i in ends_subs
-            occ = self._occupancy(p, need)
+            occ = self._occupancy(p, need, f"students set {p.name}")
             self.sub_occ.append(occ)
             if need:
                 self._owner = ("s", i)
@@ -185,7 +197,7 @@ class Builder:
         self.teacher_occ: list[list[Lit | None]] = []
         for i, p in enumerate(self.c.teachers):
             need = _has_day_rules(p)
-            occ = self._occupancy(p, need)
+            occ = self._occupancy(p, need, f"teacher {p.name}")
             self.teacher_occ.append(occ)
             if need:
                 self._owner = ("t", i)
@@ -610,6 +622,18 @@ class Builder:
     def penalty_expr(self) -> LinExpr:
         """The relaxed hard limits' excess (0 in a timetable)."""
         return sum(term for term, _ in self.penalties)
+
+
+def room_for(p: CPerson, per_day: list[int]) -> int:
+    """The most lesson hours the person can have in a week: `per_day`, the
+    slots their lessons can take each day, capped by a hard daily maximum,
+    on at most their hard number of days (the fullest ones)."""
+    caps = list(per_day)
+    if p.max_hours_daily is not None and p.max_hours_daily[1] == 0:
+        caps = [min(k, p.max_hours_daily[0]) for k in caps]
+    if p.max_days is not None and p.max_days[1] == 0:
+        caps = sorted(caps, reverse=True)[: p.max_days[0]]
+    return sum(caps)
 
 
 def _has_day_rules(p: CPerson) -> bool:

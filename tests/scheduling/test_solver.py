@@ -268,6 +268,34 @@ def test_infeasible_is_reported() -> None:
     assert r.status == "infeasible" and r.timetable is None
 
 
+def test_more_lessons_than_room_is_infeasible_with_the_count() -> None:
+    """A students set or teacher with more lesson hours than the slots their
+    lessons can take (within hard daily and day limits) is refused before
+    any search, naming whom and the counts: a scheduler who adds one lesson
+    to a full class learns why at once (CP-SAT did not find this count by
+    itself: a full Spanish class with one lesson more was undecided after
+    120 s)."""
+    away = m.StudentsSetNotAvailableTimes(students="B", slots=((0, 0), (2, 3)))
+    full = [act(i, f"T{i}", "B") for i in range(1, 12)]  # 11 hours, 10 free slots
+    r = solve(school(full, [away]), time_limit_s=60)
+    assert r.status == "infeasible" and r.timetable is None
+    assert r.message is not None
+    assert "students set B has 11 hours of lessons and room for 10" in r.message
+    assert r.solutions == 0
+    # one fewer fits
+    assert solved(school(full[:-1], [away]))
+    # a teacher: at most 2 hours a day on at most 2 of the 3 days is room for 4
+    limits: list[m.Constraint] = [
+        m.TeacherMaxHoursDaily(teacher="T", max_hours=2),
+        m.TeacherMaxDaysPerWeek(teacher="T", max_days=2),
+    ]
+    five = [act(i, "T", "A" if i % 2 else "B") for i in range(1, 6)]
+    r = solve(school(five, limits), time_limit_s=60)
+    assert r.status == "infeasible"
+    assert r.message is not None and "teacher T has 5 hours of lessons and room for 4" in r.message
+    assert solved(school(five[:-1], limits))
+
+
 def test_unsupported_constraints_are_refused() -> None:
     acts = [act(1, "T", "A")]
     soft_days = m.TeacherMaxDaysPerWeek(teacher="T", max_days=1, weight=50)
