@@ -66,7 +66,7 @@ MAX_FET_BYTES: Final = 8 * 1024 * 1024
 #: the roles that may schedule a school's timetable
 SCHEDULER_ROLES: Final = ("principal", "secretary")
 
-FINAL_STATES: Final = frozenset({"solved", "incomplete", "stopped", "failed"})
+FINAL_STATES: Final = frozenset({"solved", "incomplete", "infeasible", "stopped", "failed"})
 
 
 class DraftView(msgspec.Struct, frozen=True, kw_only=True):
@@ -383,7 +383,7 @@ class SolveRunner:
         person = row["requested_by"]
         await self._signal(tenant, person, solve_id, {"state": "running"})
         try:
-            state, best, hard, soft = await self._run(
+            state, best, hard, soft, why = await self._run(
                 tenant, person, solve_id, instance, row["seed"], row["workers"], row["time_limit_s"]
             )
         except Exception as exc:
@@ -391,8 +391,11 @@ class SolveRunner:
             await self._finish(tenant, solve_id, "failed", None, None, None, type(exc).__name__)
             await self._signal(tenant, person, solve_id, {"state": "failed"})
             return None
-        await self._finish(tenant, solve_id, state, best, hard, soft, None)
-        await self._signal(tenant, person, solve_id, {"state": state, "hard": hard, "soft": soft})
+        await self._finish(tenant, solve_id, state, best, hard, soft, why)
+        done: dict[str, Any] = {"state": state, "hard": hard, "soft": soft}
+        if why is not None:
+            done["error"] = why
+        await self._signal(tenant, person, solve_id, done)
         return None
 
     async def _run(
@@ -404,7 +407,8 @@ class SolveRunner:
         seed: int,
         workers: int,
         time_limit_s: int,
-    ) -> tuple[str, Timetable | None, int | None, float | None]:
+    ) -> tuple[str, Timetable | None, int | None, float | None, str | None]:
+        """(state, best timetable, hard, soft, why there is none when proved)."""
         from scheduling.checker import check
         from scheduling.solver import Progress, solve
 
@@ -465,13 +469,15 @@ class SolveRunner:
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
         if result.timetable is None:
-            return ("stopped" if stopped else "incomplete"), None, None, None
+            if result.status == "infeasible":  # proved: no timetable exists
+                return "infeasible", None, None, None, result.message or "no timetable exists"
+            return ("stopped" if stopped else "incomplete"), None, None, None, None
         report_ = check(instance, result.timetable)
         if stopped:
             state = "stopped"
         else:
             state = "solved" if report_.complete and report_.hard == 0 else "incomplete"
-        return state, result.timetable, report_.hard, report_.soft
+        return state, result.timetable, report_.hard, report_.soft, None
 
     async def _finish(
         self,

@@ -121,11 +121,14 @@ def solve_command(args: argparse.Namespace) -> int:
         "cli_total_s": time.perf_counter() - started,
         "workers": result.workers,
         "seed": result.seed,
+        # why there is no timetable, when that is known (status "infeasible")
+        "message": result.message,
     }
     (args.out / "report.json").write_bytes(msgspec.json.format(msgspec.json.encode(summary)))
     print(
         f"{args.file.name}: {result.status}; "
         + (f"hard {report.hard}, soft {report.soft:.2f}" if report else "no timetable")
         + f"; {result.wall_s:.1f} s"
+        + (f"; {result.message}" if result.message else "")
     )
     return SOLVED if solved else NOT_SOLVED

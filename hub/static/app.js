@@ -518,10 +518,14 @@ function renderSolves() {
     if (typeof s.soft === "number") parts.push(`pehmeät rikkeet ${s.soft.toFixed(2)}`);
     if (typeof s.hard === "number") parts.push(`kovat ${s.hard}`);
     if (s.phase) parts.push(s.phase);
+    if (s.error) parts.push(s.error); // why no timetable exists (state "infeasible")
     const stop = el("button", { type: "button" }, "Pysäytä");
     stop.hidden = !(s.state === "queued" || s.state === "running");
     stop.addEventListener("click", async () => {
-      try { onSolveProgress(await api("POST", `/v1/timetable/solves/${s.solve_id}/stop`)); }
+      try {
+        const v = await api("POST", `/v1/timetable/solves/${s.solve_id}/stop`); // a SolveView
+        onSolveProgress({ solve_id: v.id, state: v.state, error: v.error });
+      }
       catch (err) { showError(err); }
     });
     return el("li", { "data-solve": s.solve_id, "data-state": s.state },

@@ -272,6 +272,35 @@ async def test_secretary_solves_a_timetable_and_watches_it_live(
         await page.context.close()
 
 
+async def test_a_school_with_no_possible_timetable_is_told_why(
+    browser: Browser, page_url: str, tmp_path: Path
+) -> None:
+    """A FET file whose class has more lessons than hours in its week: the
+    solve ends at once as infeasible, and the panel says which class and
+    the counts (not "incomplete" after the whole time limit)."""
+    from tests.scheduling import tiny_fet
+
+    fet = tmp_path / "liian-täysi.fet"
+    fet.write_text(tiny_fet.school(classes=1, hours=2, days=("ma", "ti")), encoding="utf-8")
+    problems: list[str] = []
+    page = await open_page(browser, page_url, problems)
+    try:
+        await log_in(page, "sec@perhe")
+        await expect(page.locator("#timetable")).to_be_visible()
+        await page.locator("#draft-file").set_input_files(str(fet))
+        await page.get_by_role("button", name="Tuo", exact=True).click()
+        await expect(page.locator("#solve-draft")).to_have_value(re.compile("^[0-9a-f-]{36}$"))
+        await page.get_by_label("Aikaraja (s)").fill("600")
+        await page.get_by_role("button", name="Laske", exact=True).click()
+        refused = page.locator('#solve-list li[data-state="infeasible"]')
+        await expect(refused).to_be_visible(timeout=60_000)
+        await expect(refused).to_contain_text("7A has 13 hours of lessons and room for 4")
+        await expect(refused.get_by_role("button", name="Pysäytä")).to_be_hidden()
+        assert problems == []
+    finally:
+        await page.context.close()
+
+
 # ---- the timetable: the week, substitutes, withdrawn notices (tenant `lukkari`) -------------
 
 

@@ -111,6 +111,33 @@ async def test_bad_input_is_refused_with_a_code(
     assert r.status_code == 404 and r.json()["code"] == "solve_not_found"
 
 
+async def test_a_school_with_too_many_lessons_is_infeasible_with_the_reason(
+    client: httpx.AsyncClient, app: Litestar, family: dict[str, UUID]
+) -> None:
+    """13 lessons for a class with 4 hours in its week: the solve ends as
+    `infeasible` (not `incomplete`), its `error` saying whom and the counts,
+    on the row and in the last live signal."""
+    fet = tiny_fet.school(classes=1, hours=2, days=("ma", "ti"))
+    d = (await draft(client, family, fet)).json()
+    h = await login(client, "sec@perhe")
+    live = await connect(client, "sec")
+    try:
+        s = (
+            await client.post(
+                f"/v1/timetable/drafts/{d['id']}/solves", json={"time_limit_s": 600}, headers=h
+            )
+        ).json()
+        assert await worker(app).run_due() == 1
+        done = await live.until("signal", data__solve_id=s["id"], data__state="infeasible")
+        assert "7A has 13 hours of lessons and room for 4" in done["data"]["error"]
+    finally:
+        await live.close()
+    view = (await client.get(f"/v1/timetable/solves/{s['id']}", headers=h)).json()
+    assert view["state"] == "infeasible" and view["has_timetable"] is False
+    assert "7A has 13 hours of lessons and room for 4" in view["error"]
+    assert await worker(app).run_due() == 0  # final: not run again
+
+
 async def test_a_queued_solve_stops_at_once(
     client: httpx.AsyncClient, app: Litestar, family: dict[str, UUID]
 ) -> None:

@@ -7,6 +7,7 @@ copied here); the small document below is written for these tests."""
 from __future__ import annotations
 
 import gc
+import json
 import re
 import subprocess
 import xml.etree.ElementTree as ET
@@ -679,3 +680,24 @@ def test_cli_solve_names_a_constraint_the_solver_cannot_take(
     assert code == cli.BAD_INPUT and "Traceback" not in err
     assert "not supported: StudentsMaxGapsPerWeek: soft (50.0%)" in err
     assert not out.exists()
+
+
+def test_cli_solve_says_why_there_is_no_timetable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A class with more lessons than hours in its week: `solve` exits 1
+    (no timetable) at once and says which class and the counts, on stdout
+    and in report.json."""
+    from tests.scheduling import tiny_fet
+
+    full = tmp_path / "full.fet"
+    full.write_text(tiny_fet.school(classes=1, hours=2, days=("ma", "ti")), encoding="utf-8")
+    out = tmp_path / "out"
+    capsys.readouterr()
+    code = cli.main(["solve", str(full), "--time-limit", "600", "--out", str(out), "--quiet"])
+    said = capsys.readouterr().out
+    assert code == 1  # solve_cli.NOT_SOLVED
+    assert "infeasible" in said and "7A has 13 hours of lessons and room for 4" in said
+    report = json.loads((out / "report.json").read_text())
+    assert report["status"] == "infeasible" and report["complete"] is False
+    assert "room for 4" in report["message"]
