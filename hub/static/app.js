@@ -506,8 +506,15 @@ async function onSolve(ev) {
   } catch (err) { showError(err); }
 }
 
+const SOLVE_FINAL = new Set(["solved", "incomplete", "infeasible", "stopped", "failed"]);
+
 function onSolveProgress(data) {
-  solves.set(data.solve_id, { ...(solves.get(data.solve_id) || {}), ...data });
+  const prev = solves.get(data.solve_id) || {};
+  const next = { ...prev, ...data };
+  // a quick solve's live end can arrive before the answer to its POST
+  // ("queued"): a final state is not taken back
+  if (SOLVE_FINAL.has(prev.state) && !SOLVE_FINAL.has(data.state)) next.state = prev.state;
+  solves.set(data.solve_id, next);
   renderSolves();
 }
 
