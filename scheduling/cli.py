@@ -13,11 +13,15 @@
         `<name>_data_and_timetable.fet`; FET opens it and shows that timetable.
         Exit 0, or 2 on unreadable input.
 
-    reppu timetable solve FILE --time-limit S --seed N --out DIR [--workers W] [--improve S]
+    reppu timetable solve FILE --time-limit S --seed N --out DIR
+                          [--workers W] [--improve S] [--from CURRENT]
         Solve FILE standalone; DIR gets activities.xml (FET's format),
         timetable.fet (FET opens it), violations.txt and report.json
         (scheduling/solve_cli.py). Exit 0: a complete timetable with no hard
-        violation; 1: none found; 2: the file cannot be read.
+        violation; 1: none found; 2: the file cannot be read. With --from, a
+        re-solve after a change: CURRENT is a solved .fet file (an earlier
+        run's timetable.fet) and the lessons moved from its timetable are
+        minimised first.
 
 `core/cli.py` hands `reppu timetable <rest>` to `main(rest)`.
 """

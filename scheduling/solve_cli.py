@@ -1,5 +1,6 @@
-"""`reppu timetable solve FILE --time-limit S --seed N --out DIR`: solve a `.fet`
-file standalone.
+"""`reppu timetable solve FILE --time-limit S --seed N --out DIR [--from CURRENT]`:
+solve a `.fet` file standalone; with `--from`, re-solve it after a change from
+the timetable of CURRENT (a solved file), moving as few lessons as possible.
 
 Writes into DIR:
   activities.xml   the timetable in FET's own format for that file (one
@@ -41,6 +42,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="after the first complete timetable, improve the soft score this many "
         "seconds more (default: until the time limit or optimal)",
     )
+    s.add_argument(
+        "--from",
+        dest="current",
+        type=Path,
+        default=None,
+        help="re-solve after a change: a solved .fet file (such as an earlier run's "
+        "timetable.fet) whose timetable is the current one; the lessons that move "
+        "from it are minimised first, then the soft score",
+    )
     s.add_argument("--out", type=Path, required=True, help="directory to write into")
     s.add_argument("--quiet", action="store_true", help="no progress lines")
     s.set_defaults(run=solve_command)
@@ -58,6 +68,20 @@ def solve_command(args: argparse.Namespace) -> int:
         print(f"reppu timetable solve: cannot read {args.file}: {exc}", file=sys.stderr)
         return BAD_INPUT
     instance = fet.instance
+    current = None
+    if args.current is not None:
+        try:
+            current = read_fet(args.current).warm_start
+        except (OSError, ValueError) as exc:
+            print(f"reppu timetable solve: cannot read {args.current}: {exc}", file=sys.stderr)
+            return BAD_INPUT
+        if current is None:
+            print(
+                f"reppu timetable solve: {args.current} holds no timetable "
+                "(not every active activity has a locked time)",
+                file=sys.stderr,
+            )
+            return BAD_INPUT
     if instance.unsupported:
         # a timetable that ignored them would not be one for this file
         for u in instance.unsupported:
@@ -76,7 +100,8 @@ def solve_command(args: argparse.Namespace) -> int:
             time_limit_s=args.time_limit,
             seed=args.seed,
             workers=args.workers,
-            warm_start=fet.warm_start,
+            warm_start=current if current is not None else fet.warm_start,
+            minimal_change=current is not None,
             on_progress=progress,
             stop=threading.Event(),
             improve_s=args.improve,
@@ -123,11 +148,14 @@ def solve_command(args: argparse.Namespace) -> int:
         "seed": result.seed,
         # why there is no timetable, when that is known (status "infeasible")
         "message": result.message,
+        # with --from: lessons whose day or hour differs from the current timetable
+        "moved": result.moved if current is not None else None,
     }
     (args.out / "report.json").write_bytes(msgspec.json.format(msgspec.json.encode(summary)))
     print(
         f"{args.file.name}: {result.status}; "
         + (f"hard {report.hard}, soft {report.soft:.2f}" if report else "no timetable")
+        + (f"; {result.moved} lessons moved" if current is not None and report else "")
         + f"; {result.wall_s:.1f} s"
         + (f"; {result.message}" if result.message else "")
     )

@@ -701,3 +701,64 @@ def test_cli_solve_says_why_there_is_no_timetable(
     report = json.loads((out / "report.json").read_text())
     assert report["status"] == "infeasible" and report["complete"] is False
     assert "room for 4" in report["message"]
+
+
+def test_cli_solve_from_the_current_timetable_moves_few(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`solve --from`: a solved file's timetable is the current one; after a
+    change in the file (a teacher away for a day), the re-solve moves only
+    the lessons it has to and a few around them, and says how many."""
+    from tests.scheduling import tiny_fet
+
+    source = tmp_path / "school.fet"
+    source.write_text(tiny_fet.school(classes=4), encoding="utf-8")
+    first = tmp_path / "first"
+    assert (
+        cli.main(["solve", str(source), "--time-limit", "60", "--out", str(first), "--quiet"]) == 0
+    )
+    current = read_fet(first / "timetable.fet").warm_start
+    assert current is not None
+    instance = read_fet(source).instance
+    teacher = "T-mat-0"
+    acts = {a.id: a for a in instance.activities}
+    hers = {
+        p.activity
+        for p in current.placements
+        if p.day == 0 and teacher in acts[p.activity].teachers
+    }
+    assert hers
+    away = "".join(
+        f"<Not_Available_Time><Day>ma</Day><Hour>{h + 1}</Hour></Not_Available_Time>"
+        for h in range(6)
+    )
+    changed = tmp_path / "changed.fet"
+    changed.write_text(
+        source.read_text(encoding="utf-8").replace(
+            "</Time_Constraints_List>",
+            "<ConstraintTeacherNotAvailableTimes><Weight_Percentage>100</Weight_Percentage>"
+            f"<Teacher>{teacher}</Teacher><Number_of_Not_Available_Times>6"
+            f"</Number_of_Not_Available_Times>{away}<Active>true</Active><Comments></Comments>"
+            "</ConstraintTeacherNotAvailableTimes></Time_Constraints_List>",
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    capsys.readouterr()
+    args = ["solve", str(changed), "--time-limit", "60", "--from", str(first / "timetable.fet")]
+    assert cli.main([*args, "--out", str(out), "--quiet", "--improve", "0"]) == 0
+    said = capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    after = read_activities_xml(out / "activities.xml", read_fet(changed).instance).by_activity()
+    moved = {
+        a
+        for a, p in current.by_activity().items()
+        if (after[a].day, after[a].hour) != (p.day, p.hour)
+    }
+    assert report["moved"] == len(moved) and f"{len(moved)} lessons moved" in said
+    assert hers <= moved and len(moved) <= 4 * len(hers)
+    assert all(after[a].day != 0 for a in hers)
+    # not a solved file: refused, nothing written
+    nowhere = tmp_path / "nowhere"
+    assert cli.main(["solve", str(changed), "--from", str(source), "--out", str(nowhere)]) == 2
+    assert "holds no timetable" in capsys.readouterr().err and not nowhere.exists()
