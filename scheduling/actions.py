@@ -94,6 +94,9 @@ class SolveView(msgspec.Struct, frozen=True, kw_only=True):
     soft: float | None
     has_timetable: bool
     error: str | None
+    #: the earlier solve this one re-solves from, and the lessons moved from it
+    from_solve: UUID | None
+    moved: int | None
     created_at: str
     started_at: str | None
     finished_at: str | None
@@ -103,6 +106,10 @@ class NewSolve(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     time_limit_s: int = 60
     seed: int = 0
     workers: int = 1
+    #: a re-solve after a change: an earlier solve of the same school whose
+    #: timetable is the current one; the lessons moved from it are minimised
+    #: first (minimal change), then the soft score
+    from_solve: UUID | None = None
 
 
 def require_scheduler(who: Principal, school_id: UUID) -> UUID:
@@ -199,7 +206,8 @@ async def get_draft(db: Database, who: Principal, draft_id: UUID) -> DraftView:
 _SOLVE_COLUMNS = (
     "s.id, s.draft_id, s.state, s.seed, s.workers, s.time_limit_s, s.stop_requested,"
     " s.progress::text AS progress, s.hard, s.soft, s.best IS NOT NULL AS has_timetable,"
-    " s.error, s.created_at, s.started_at, s.finished_at, s.requested_by, d.school_id"
+    " s.error, s.created_at, s.started_at, s.finished_at, s.requested_by, d.school_id,"
+    " s.from_solve, s.moved"
 )
 
 
@@ -255,6 +263,8 @@ def _solve_view(row: Any) -> SolveView:
         soft=row["soft"],
         has_timetable=row["has_timetable"],
         error=row["error"],
+        from_solve=row["from_solve"],
+        moved=row["moved"],
         created_at=str(row["created_at"].isoformat()),
         started_at=iso(row["started_at"]),
         finished_at=iso(row["finished_at"]),
@@ -286,9 +296,21 @@ async def start_solve(
     async with db.tenant(who.tenant_id) as conn:
         school_id, _, _ = await load_draft(conn, draft_id)
         person = require_scheduler(who, school_id)
+        if new.from_solve is not None:
+            base = await load_solve(conn, new.from_solve)
+            if base.school_id != school_id:
+                raise Conflict(
+                    "from_solve is a solve of another school", code="from_solve_other_school"
+                )
+            if base.best is None or base.hard != 0:
+                raise Conflict(
+                    "from_solve has no timetable without hard violations",
+                    code="from_solve_no_timetable",
+                )
         await conn.execute(
             "INSERT INTO timetable_solves (id, tenant_id, draft_id, requested_by, state, seed,"
-            " workers, time_limit_s, created_at) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8)",
+            " workers, time_limit_s, created_at, from_solve)"
+            " VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9)",
             solve_id,
             who.tenant_id,
             draft_id,
@@ -297,6 +319,7 @@ async def start_solve(
             new.workers,
             new.time_limit_s,
             now,
+            new.from_solve,
         )
         await enqueue(
             conn,
@@ -368,33 +391,54 @@ class SolveRunner:
         tenant = job.tenant_id
         async with self.db.tenant(tenant) as conn:
             row = await conn.fetchrow(
-                "SELECT s.state, s.seed, s.workers, s.time_limit_s, s.requested_by, s.draft_id"
-                " FROM timetable_solves s WHERE s.id = $1 FOR UPDATE",
+                "SELECT s.state, s.seed, s.workers, s.time_limit_s, s.requested_by, s.draft_id,"
+                " s.from_solve, b.best::text AS current FROM timetable_solves s"
+                " LEFT JOIN timetable_solves b ON b.id = s.from_solve WHERE s.id = $1"
+                " FOR UPDATE OF s",
                 solve_id,
             )
             if row is None or row["state"] in FINAL_STATES:
                 return Cancel("solve gone or already finished")
             _, _, instance = await load_draft(conn, row["draft_id"])
+            current = (
+                None
+                if row["current"] is None
+                else msgspec.json.decode(row["current"], type=Timetable)
+            )
             await conn.execute(
                 "UPDATE timetable_solves SET state = 'running', started_at = $2 WHERE id = $1",
                 solve_id,
                 self.clock.now(),
             )
         person = row["requested_by"]
+        if row["from_solve"] is not None and current is None:
+            gone = "the solve to start from has no timetable any more"
+            await self._finish(tenant, solve_id, "failed", None, None, None, gone)
+            await self._signal(tenant, person, solve_id, {"state": "failed", "error": gone})
+            return None
         await self._signal(tenant, person, solve_id, {"state": "running"})
         try:
-            state, best, hard, soft, why = await self._run(
-                tenant, person, solve_id, instance, row["seed"], row["workers"], row["time_limit_s"]
+            state, best, hard, soft, why, moved = await self._run(
+                tenant,
+                person,
+                solve_id,
+                instance,
+                row["seed"],
+                row["workers"],
+                row["time_limit_s"],
+                current,
             )
         except Exception as exc:
             log.error("timetable solve %s failed: %s", solve_id, type(exc).__name__)
             await self._finish(tenant, solve_id, "failed", None, None, None, type(exc).__name__)
             await self._signal(tenant, person, solve_id, {"state": "failed"})
             return None
-        await self._finish(tenant, solve_id, state, best, hard, soft, why)
+        await self._finish(tenant, solve_id, state, best, hard, soft, why, moved)
         done: dict[str, Any] = {"state": state, "hard": hard, "soft": soft}
         if why is not None:
             done["error"] = why
+        if moved is not None:
+            done["moved"] = moved
         await self._signal(tenant, person, solve_id, done)
         return None
 
@@ -407,8 +451,10 @@ class SolveRunner:
         seed: int,
         workers: int,
         time_limit_s: int,
-    ) -> tuple[str, Timetable | None, int | None, float | None, str | None]:
-        """(state, best timetable, hard, soft, why there is none when proved)."""
+        current: Timetable | None = None,
+    ) -> tuple[str, Timetable | None, int | None, float | None, str | None, int | None]:
+        """(state, best timetable, hard, soft, why there is none when proved,
+        lessons moved from `current` — the timetable a re-solve starts from)."""
         from scheduling.checker import check
         from scheduling.solver import Progress, solve
 
@@ -458,6 +504,8 @@ class SolveRunner:
                 time_limit_s=float(time_limit_s),
                 seed=seed,
                 workers=workers,
+                warm_start=current,
+                minimal_change=current is not None,
                 on_progress=on_progress,
                 stop=stop,
             )
@@ -470,14 +518,14 @@ class SolveRunner:
                     await t
         if result.timetable is None:
             if result.status == "infeasible":  # proved: no timetable exists
-                return "infeasible", None, None, None, result.message or "no timetable exists"
-            return ("stopped" if stopped else "incomplete"), None, None, None, None
+                return "infeasible", None, None, None, result.message or "no timetable exists", None
+            return ("stopped" if stopped else "incomplete"), None, None, None, None, None
         report_ = check(instance, result.timetable)
         if stopped:
             state = "stopped"
         else:
             state = "solved" if report_.complete and report_.hard == 0 else "incomplete"
-        return state, result.timetable, report_.hard, report_.soft, None
+        return state, result.timetable, report_.hard, report_.soft, None, result.moved
 
     async def _finish(
         self,
@@ -488,11 +536,12 @@ class SolveRunner:
         hard: int | None,
         soft: float | None,
         error: str | None,
+        moved: int | None = None,
     ) -> None:
         async with self.db.tenant(tenant) as conn:
             await conn.execute(
                 "UPDATE timetable_solves SET state = $2, best = $3::jsonb, hard = $4, soft = $5,"
-                " error = $6, finished_at = $7 WHERE id = $1",
+                " error = $6, finished_at = $7, moved = $8 WHERE id = $1",
                 solve_id,
                 state,
                 None if best is None else msgspec.json.encode(best).decode(),
@@ -500,6 +549,7 @@ class SolveRunner:
                 soft,
                 error,
                 self.clock.now(),
+                moved,
             )
 
     async def _signal(

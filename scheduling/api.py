@@ -2,7 +2,9 @@
 
 POST /v1/timetable/drafts                 import a FET file as a draft (201)
 GET  /v1/timetable/drafts/{id}            the draft's summary
-POST /v1/timetable/drafts/{id}/solves     start a solve in the background (202)
+POST /v1/timetable/drafts/{id}/solves     start a solve in the background (202); with
+                                          `from_solve`, a re-solve after a change that
+                                          moves few lessons from that solve's timetable
 GET  /v1/timetable/solves/{id}            state, progress (best soft so far), result
 POST /v1/timetable/solves/{id}/stop       stop it, keeping the best timetable
 GET  /v1/timetable/solves/{id}/timetable  the best timetable (409 while there is none)

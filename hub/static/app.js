@@ -499,9 +499,10 @@ async function onSolve(ev) {
   ev.preventDefault();
   showError(null);
   try {
-    const s = await api("POST", `/v1/timetable/drafts/${$("solve-draft").value}/solves`, {
-      time_limit_s: Number($("solve-limit").value) || 60,
-    });
+    const body = { time_limit_s: Number($("solve-limit").value) || 60 };
+    // a re-solve after a change: from an earlier solve's timetable, moving few lessons
+    if ($("solve-from").value.trim()) body.from_solve = $("solve-from").value.trim();
+    const s = await api("POST", `/v1/timetable/drafts/${$("solve-draft").value}/solves`, body);
     onSolveProgress({ solve_id: s.id, state: s.state });
   } catch (err) { showError(err); }
 }
@@ -525,6 +526,7 @@ function renderSolves() {
     if (typeof s.soft === "number") parts.push(`pehmeät rikkeet ${s.soft.toFixed(2)}`);
     if (typeof s.hard === "number") parts.push(`kovat ${s.hard}`);
     if (s.phase) parts.push(s.phase);
+    if (typeof s.moved === "number") parts.push(`siirtyi ${s.moved}`);
     if (s.error) parts.push(s.error); // why no timetable exists (state "infeasible")
     const stop = el("button", { type: "button" }, "Pysäytä");
     stop.hidden = !(s.state === "queued" || s.state === "running");

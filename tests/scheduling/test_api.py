@@ -138,6 +138,71 @@ async def test_a_school_with_too_many_lessons_is_infeasible_with_the_reason(
     assert await worker(app).run_due() == 0  # final: not run again
 
 
+async def solved_view(
+    client: httpx.AsyncClient, app: Litestar, draft_id: str, h: dict[str, str], **body: Any
+) -> dict[str, Any]:
+    r = await client.post(f"/v1/timetable/drafts/{draft_id}/solves", json=body, headers=h)
+    assert r.status_code == 202, r.text
+    assert await worker(app).run_due() == 1
+    view: dict[str, Any] = (
+        await client.get(f"/v1/timetable/solves/{r.json()['id']}", headers=h)
+    ).json()
+    return view
+
+
+async def test_a_re_solve_after_a_change_moves_few_lessons(
+    client: httpx.AsyncClient, app: Litestar, family: dict[str, UUID]
+) -> None:
+    """A teacher is away on Mondays: the school's changed file, solved from
+    the earlier solve's timetable (`from_solve`), moves her Monday lessons
+    and a few around them, and says how many; a cold solve moves most."""
+    fet = tiny_fet.school(classes=4)
+    h = await login(client, "sec@perhe")
+    before = (await draft(client, family, fet)).json()
+    first = await solved_view(client, app, before["id"], h, time_limit_s=60, seed=3)
+    assert first["state"] == "solved" and first["from_solve"] is None and first["moved"] is None
+    r = await client.get(f"/v1/timetable/solves/{first['id']}/timetable", headers=h)
+    current = msgspec.convert(r.json(), type=Timetable)
+    teacher = "T-mat-0"
+    changed = (await draft(client, family, tiny_fet.teacher_away(fet, teacher, "ma"))).json()
+    again = await solved_view(
+        client, app, changed["id"], h, time_limit_s=60, seed=3, from_solve=first["id"]
+    )
+    assert again["state"] == "solved" and again["hard"] == 0, again
+    assert again["from_solve"] == first["id"]
+    r = await client.get(f"/v1/timetable/solves/{again['id']}/timetable", headers=h)
+    after = msgspec.convert(r.json(), type=Timetable).by_activity()
+    moved = {
+        a
+        for a, p in current.by_activity().items()
+        if (after[a].day, after[a].hour) != (p.day, p.hour)
+    }
+    assert again["moved"] == len(moved) and 0 < len(moved) <= 12
+    cold = await solved_view(client, app, changed["id"], h, time_limit_s=60, seed=3)
+    r = await client.get(f"/v1/timetable/solves/{cold['id']}/timetable", headers=h)
+    far = msgspec.convert(r.json(), type=Timetable).by_activity()
+    assert sum(
+        (far[a].day, far[a].hour) != (p.day, p.hour) for a, p in current.by_activity().items()
+    ) > 2 * len(moved)
+
+    # from a solve that is not there, or that has no timetable: refused
+    r = await client.post(
+        f"/v1/timetable/drafts/{changed['id']}/solves",
+        json={"from_solve": str(UUID(int=1))},
+        headers=h,
+    )
+    assert r.status_code == 404 and r.json()["code"] == "solve_not_found"
+    s = (
+        await client.post(f"/v1/timetable/drafts/{changed['id']}/solves", json={}, headers=h)
+    ).json()
+    await client.post(f"/v1/timetable/solves/{s['id']}/stop", headers=h)
+    assert await worker(app).run_due() == 1
+    r = await client.post(
+        f"/v1/timetable/drafts/{changed['id']}/solves", json={"from_solve": s["id"]}, headers=h
+    )
+    assert r.status_code == 409 and r.json()["code"] == "from_solve_no_timetable"
+
+
 async def test_a_queued_solve_stops_at_once(
     client: httpx.AsyncClient, app: Litestar, family: dict[str, UUID]
 ) -> None:

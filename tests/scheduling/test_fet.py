@@ -728,20 +728,9 @@ def test_cli_solve_from_the_current_timetable_moves_few(
         if p.day == 0 and teacher in acts[p.activity].teachers
     }
     assert hers
-    away = "".join(
-        f"<Not_Available_Time><Day>ma</Day><Hour>{h + 1}</Hour></Not_Available_Time>"
-        for h in range(6)
-    )
     changed = tmp_path / "changed.fet"
     changed.write_text(
-        source.read_text(encoding="utf-8").replace(
-            "</Time_Constraints_List>",
-            "<ConstraintTeacherNotAvailableTimes><Weight_Percentage>100</Weight_Percentage>"
-            f"<Teacher>{teacher}</Teacher><Number_of_Not_Available_Times>6"
-            f"</Number_of_Not_Available_Times>{away}<Active>true</Active><Comments></Comments>"
-            "</ConstraintTeacherNotAvailableTimes></Time_Constraints_List>",
-        ),
-        encoding="utf-8",
+        tiny_fet.teacher_away(source.read_text(encoding="utf-8"), teacher, "ma"), encoding="utf-8"
     )
     out = tmp_path / "out"
     capsys.readouterr()

@@ -104,3 +104,18 @@ def school(
         "</fet>",
     ]
     return "\n".join(out) + "\n"
+
+
+def teacher_away(fet: str, teacher: str, day: str, hours: int = 6) -> str:
+    """`fet` with `teacher` not available on the whole of `day` (hours 1…`hours`)."""
+    slots = "".join(
+        f"<Not_Available_Time><Day>{day}</Day><Hour>{h + 1}</Hour></Not_Available_Time>"
+        for h in range(hours)
+    )
+    return fet.replace(
+        "</Time_Constraints_List>",
+        "<ConstraintTeacherNotAvailableTimes><Weight_Percentage>100</Weight_Percentage>"
+        f"<Teacher>{escape(teacher)}</Teacher><Number_of_Not_Available_Times>{hours}"
+        f"</Number_of_Not_Available_Times>{slots}<Active>true</Active><Comments></Comments>"
+        "</ConstraintTeacherNotAvailableTimes></Time_Constraints_List>",
+    )
