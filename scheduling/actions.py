@@ -297,12 +297,12 @@ async def start_solve(
         school_id, _, _ = await load_draft(conn, draft_id)
         person = require_scheduler(who, school_id)
         if new.from_solve is not None:
-            base = await load_solve(conn, new.from_solve)
-            if base.school_id != school_id:
+            base = await _solve_row(conn, new.from_solve)
+            if base["school_id"] != school_id:
                 raise Conflict(
                     "from_solve is a solve of another school", code="from_solve_other_school"
                 )
-            if base.best is None or base.hard != 0:
+            if not base["has_timetable"] or base["hard"] != 0:
                 raise Conflict(
                     "from_solve has no timetable without hard violations",
                     code="from_solve_no_timetable",
@@ -378,6 +378,28 @@ async def solve_timetable(db: Database, who: Principal, solve_id: UUID) -> Timet
 Signal = Callable[[UUID, UUID, str, object], Awaitable[None]]
 
 
+class SolveEnd(msgspec.Struct, frozen=True):
+    """How a solve ended: its final state and what goes on its row."""
+
+    state: str
+    best: Timetable | None = None
+    hard: int | None = None
+    soft: float | None = None
+    #: why it failed, or why no timetable exists (state "infeasible")
+    error: str | None = None
+    #: lessons moved from the timetable a re-solve started from
+    moved: int | None = None
+
+    def signal(self) -> dict[str, Any]:
+        """The last live frame's data."""
+        data: dict[str, Any] = {"state": self.state, "hard": self.hard, "soft": self.soft}
+        if self.error is not None:
+            data["error"] = self.error
+        if self.moved is not None:
+            data["moved"] = self.moved
+        return data
+
+
 class SolveRunner:
     """The `timetable.solve` job handler."""
 
@@ -412,13 +434,13 @@ class SolveRunner:
             )
         person = row["requested_by"]
         if row["from_solve"] is not None and current is None:
-            gone = "the solve to start from has no timetable any more"
-            await self._finish(tenant, solve_id, "failed", None, None, None, gone)
-            await self._signal(tenant, person, solve_id, {"state": "failed", "error": gone})
+            end = SolveEnd("failed", error="the solve to start from has no timetable any more")
+            await self._finish(tenant, solve_id, end)
+            await self._signal(tenant, person, solve_id, end.signal())
             return None
         await self._signal(tenant, person, solve_id, {"state": "running"})
         try:
-            state, best, hard, soft, why, moved = await self._run(
+            end = await self._run(
                 tenant,
                 person,
                 solve_id,
@@ -430,16 +452,11 @@ class SolveRunner:
             )
         except Exception as exc:
             log.error("timetable solve %s failed: %s", solve_id, type(exc).__name__)
-            await self._finish(tenant, solve_id, "failed", None, None, None, type(exc).__name__)
+            await self._finish(tenant, solve_id, SolveEnd("failed", error=type(exc).__name__))
             await self._signal(tenant, person, solve_id, {"state": "failed"})
             return None
-        await self._finish(tenant, solve_id, state, best, hard, soft, why, moved)
-        done: dict[str, Any] = {"state": state, "hard": hard, "soft": soft}
-        if why is not None:
-            done["error"] = why
-        if moved is not None:
-            done["moved"] = moved
-        await self._signal(tenant, person, solve_id, done)
+        await self._finish(tenant, solve_id, end)
+        await self._signal(tenant, person, solve_id, end.signal())
         return None
 
     async def _run(
@@ -452,9 +469,9 @@ class SolveRunner:
         workers: int,
         time_limit_s: int,
         current: Timetable | None = None,
-    ) -> tuple[str, Timetable | None, int | None, float | None, str | None, int | None]:
-        """(state, best timetable, hard, soft, why there is none when proved,
-        lessons moved from `current` — the timetable a re-solve starts from)."""
+    ) -> SolveEnd:
+        """Run the solver (from `current`, the timetable a re-solve starts
+        from, with minimal change) and say how it ended."""
         from scheduling.checker import check
         from scheduling.solver import Progress, solve
 
@@ -518,38 +535,28 @@ class SolveRunner:
                     await t
         if result.timetable is None:
             if result.status == "infeasible":  # proved: no timetable exists
-                return "infeasible", None, None, None, result.message or "no timetable exists", None
-            return ("stopped" if stopped else "incomplete"), None, None, None, None, None
+                return SolveEnd("infeasible", error=result.message or "no timetable exists")
+            return SolveEnd("stopped" if stopped else "incomplete")
         report_ = check(instance, result.timetable)
         if stopped:
             state = "stopped"
         else:
             state = "solved" if report_.complete and report_.hard == 0 else "incomplete"
-        return state, result.timetable, report_.hard, report_.soft, None, result.moved
+        return SolveEnd(state, result.timetable, report_.hard, report_.soft, moved=result.moved)
 
-    async def _finish(
-        self,
-        tenant: UUID,
-        solve_id: UUID,
-        state: str,
-        best: Timetable | None,
-        hard: int | None,
-        soft: float | None,
-        error: str | None,
-        moved: int | None = None,
-    ) -> None:
+    async def _finish(self, tenant: UUID, solve_id: UUID, end: SolveEnd) -> None:
         async with self.db.tenant(tenant) as conn:
             await conn.execute(
                 "UPDATE timetable_solves SET state = $2, best = $3::jsonb, hard = $4, soft = $5,"
                 " error = $6, finished_at = $7, moved = $8 WHERE id = $1",
                 solve_id,
-                state,
-                None if best is None else msgspec.json.encode(best).decode(),
-                hard,
-                soft,
-                error,
+                end.state,
+                None if end.best is None else msgspec.json.encode(end.best).decode(),
+                end.hard,
+                end.soft,
+                end.error,
                 self.clock.now(),
-                moved,
+                end.moved,
             )
 
     async def _signal(
