@@ -101,14 +101,24 @@ async def resolve(
             if pid not in out:
                 out[pid] = Recipient(pid)
 
+    async def ids(sql: str, arg: object) -> None:
+        add(r[0] for r in await conn.fetch(sql, arg))
+
+    # the rule's answer for each (kind, birth date, consent) met: a school's
+    # guardianships share a few hundred birth dates
+    receives: dict[tuple[str, date | None, bool], bool] = {}
+
     async def guardians(where: str, arg: UUID) -> None:
         # a school's worth of rows per call: plain tuples, one rule function
         for guardian, learner, kind, birth_date, consent in await conn.fetch(
             _GUARDIANS + where, arg
         ):
-            if guardian_receives(
-                kind, birth_date, consent, needs_custody=needs_custody, today=today
-            ):
+            ok = receives.get((kind, birth_date, consent))
+            if ok is None:
+                ok = receives[kind, birth_date, consent] = guardian_receives(
+                    kind, birth_date, consent, needs_custody=needs_custody, today=today
+                )
+            if ok:
                 rec = out.get(guardian)
                 if rec is None:
                     rec = out[guardian] = Recipient(guardian)
@@ -118,16 +128,11 @@ async def resolve(
 
     match sel:
         case PersonSel(id=pid):
-            add(r["id"] for r in await conn.fetch("SELECT id FROM persons WHERE id = $1", pid))
-        case Persons(ids=ids):
-            add(r["id"] for r in await conn.fetch("SELECT id FROM persons WHERE id = ANY($1)", ids))
+            await ids("SELECT id FROM persons WHERE id = $1", pid)
+        case Persons(ids=pids):
+            await ids("SELECT id FROM persons WHERE id = ANY($1)", pids)
         case GroupLearners(group=gid):
-            add(
-                r["learner_id"]
-                for r in await conn.fetch(
-                    "SELECT learner_id FROM group_learners WHERE group_id = $1", gid
-                )
-            )
+            await ids("SELECT learner_id FROM group_learners WHERE group_id = $1", gid)
         case GroupGuardians(group=gid):
             await guardians(
                 "WHERE l.id IN (SELECT learner_id FROM group_learners WHERE group_id = $1)",
@@ -136,29 +141,18 @@ async def resolve(
         case LearnerGuardians(learner=lid):
             await guardians("WHERE l.id = $1", lid)
         case GroupTeachers(group=gid):
-            add(
-                r["teacher_id"]
-                for r in await conn.fetch(
-                    "SELECT teacher_id FROM group_teachers WHERE group_id = $1", gid
-                )
-            )
+            await ids("SELECT teacher_id FROM group_teachers WHERE group_id = $1", gid)
         case SchoolStaff(school=sid):
-            add(
-                r["person_id"]
-                for r in await conn.fetch(
-                    "SELECT DISTINCT person_id FROM person_roles WHERE school_id = $1 "
-                    "AND role IN ('teacher', 'principal', 'secretary', 'staff')",
-                    sid,
-                )
+            await ids(
+                "SELECT DISTINCT person_id FROM person_roles WHERE school_id = $1 "
+                "AND role IN ('teacher', 'principal', 'secretary', 'staff')",
+                sid,
             )
         case WholeSchool(school=sid):
-            add(
-                r["person_id"]
-                for r in await conn.fetch(
-                    "SELECT DISTINCT person_id FROM person_roles WHERE school_id = $1 "
-                    "AND role IN ('learner', 'teacher', 'principal', 'secretary', 'staff')",
-                    sid,
-                )
+            await ids(
+                "SELECT DISTINCT person_id FROM person_roles WHERE school_id = $1 "
+                "AND role IN ('learner', 'teacher', 'principal', 'secretary', 'staff')",
+                sid,
             )
             await guardians(
                 "WHERE l.id IN (SELECT person_id FROM person_roles "
@@ -167,9 +161,11 @@ async def resolve(
             )
         case Union(of=parts):
             for part in parts:
-                for pid, rec in (
-                    await resolve(conn, part, needs_custody=needs_custody, today=today)
-                ).items():
+                got = await resolve(conn, part, needs_custody=needs_custody, today=today)
+                if not out:
+                    out.update(got)  # the part's own: nobody else holds them
+                    continue
+                for pid, rec in got.items():
                     merged = out.get(pid)
                     if merged is None:
                         out[pid] = rec  # the part's own: nobody else holds it
