@@ -27,7 +27,13 @@ from core.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLar
 from core.rights import guardian_may_see
 from hub import schedule, store
 from hub.acks import AckRow, ack_status
-from hub.audience import Recipient, count_selectors, not_addressable, resolve
+from hub.audience import (
+    AudienceCache,
+    Recipient,
+    count_selectors,
+    not_addressable,
+    resolve,
+)
 from hub.fanout import Fanout
 from hub.frames import ENCODER, encode_message, signal_frame
 from hub.model import (
@@ -145,6 +151,8 @@ class Hub:
         self.db = db
         self.clock = clock
         self.fanout = fanout
+        #: resolved audiences, per roster version (hub.audience.AudienceCache)
+        self.audiences = AudienceCache()
 
     # ---- publishing ----------------------------------------------------------------------
 
@@ -286,7 +294,7 @@ class Hub:
                     # was sent gets that message, even if its audience has changed.
                     try:
                         recipients = await self._recipients(
-                            conn, audience, sender, about, needs_custody, today
+                            conn, tenant_id, audience, sender, about, needs_custody, today
                         )
                     except ReppuError:
                         done = await self._existing(conn, key, content)
@@ -338,9 +346,10 @@ class Hub:
             id=message_id, thread_id=message_id, recipients=len(deliveries), created=True
         )
 
-    @staticmethod
     async def _recipients(
+        self,
         conn: Connection,
+        tenant_id: UUID,
         audience: Any,
         sender: UUID | None,
         about: Sequence[UUID],
@@ -349,7 +358,9 @@ class Hub:
     ) -> dict[UUID, Recipient]:
         """The audience resolved and checked: whom `sender` may address, and
         the learners the message is about."""
-        recipients = await resolve(conn, audience, needs_custody=needs_custody, today=today)
+        recipients = await self.audiences.resolve(
+            conn, tenant_id, audience, needs_custody=needs_custody, today=today
+        )
         if about:
             await _check_about(conn, about, recipients, today)
         if sender is not None:

@@ -24,10 +24,13 @@ the sender and authorised staff see the list (the delivery report).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
+
+import msgspec
 
 from core.db import Connection
 from core.rights import guardian_may_see
@@ -178,6 +181,70 @@ async def resolve(
             removed = await resolve(conn, minus, needs_custody=needs_custody, today=today)
             out.update({pid: rec for pid, rec in kept.items() if pid not in removed})
     return out
+
+
+#: Recipients held by an `AudienceCache`, all its audiences together: past
+#: it, the least recently used audiences are dropped, and an audience larger
+#: than this alone is not kept at all. About 200 bytes a recipient: 20 MB.
+AUDIENCE_CACHE_MAX_RECIPIENTS = 100_000
+
+
+class AudienceCache:
+    """Resolved audiences, kept for as long as the roster they were resolved
+    from is current (migration 0014: `roster_versions`, raised by every commit
+    that changes what resolution reads in the tenant).
+
+    A key is the tenant, the roster's version, the selector, whether the
+    message needs custody and the day (the 18-year line moves with it). The
+    version is read in the publishing transaction, before the rows are: a
+    result computed while a roster change commits may already show the
+    change, never miss one that the version said had happened. The cached
+    recipients are never changed after `resolve` returns: each caller gets a
+    dict of its own holding them."""
+
+    def __init__(self, max_recipients: int = AUDIENCE_CACHE_MAX_RECIPIENTS) -> None:
+        self.max_recipients = max_recipients
+        self._entries: OrderedDict[tuple[object, ...], dict[UUID, Recipient]] = OrderedDict()
+        self._held = 0
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def resolve(
+        self,
+        conn: Connection,
+        tenant_id: UUID,
+        sel: Selector,
+        *,
+        needs_custody: bool,
+        today: date,
+    ) -> dict[UUID, Recipient]:
+        """`resolve(conn, sel, ...)`, from the cache when the tenant's roster has
+        not changed since (conn: a tenant transaction of `tenant_id`)."""
+        version = await conn.fetchval(
+            "SELECT coalesce((SELECT version FROM roster_versions WHERE tenant_id = $1), 0)",
+            tenant_id,
+        )
+        key = (tenant_id, version, _SELECTOR_KEY.encode(sel), needs_custody, today)
+        got = self._entries.get(key)
+        if got is not None:
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return dict(got)
+        self.misses += 1
+        got = await resolve(conn, sel, needs_custody=needs_custody, today=today)
+        if len(got) <= self.max_recipients:
+            self._entries[key] = got
+            self._held += len(got)
+            while self._held > self.max_recipients:
+                _, old = self._entries.popitem(last=False)
+                self._held -= len(old)
+        return dict(got)
+
+
+_SELECTOR_KEY = msgspec.json.Encoder()
 
 
 async def not_addressable(conn: Connection, sender: UUID, candidates: Iterable[UUID]) -> list[UUID]:

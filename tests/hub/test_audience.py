@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
+from datetime import date
 from uuid import UUID
 
 import httpx
+import msgspec
 
+from core import actions
+from core.clock import FixedClock, today_in_helsinki
 from core.db import Database
+from hub.audience import AudienceCache, Recipient
+from hub.audience import resolve as resolve_uncached
+from hub.model import GroupGuardians, GroupLearners, Selector, WholeSchool
+from tests.family import FAMILY
 from tests.hub.helpers import recipients, send
 
 Ids = dict[str, UUID]
@@ -205,3 +215,137 @@ async def test_about_an_adult_learner_skips_guardians_without_consent(
         client, "sec", {"type": "person", "id": g(family, "ga")}, about=[g(family, "t1")]
     )
     assert r.status_code == 400 and r.json()["code"] == "unknown_learner"
+
+
+async def _cache_tenant(db: Database, slug: str) -> tuple[UUID, Ids]:
+    """The family's roster in a tenant of its own, without logins: these tests change it."""
+    from tests.family import FAMILY_ROSTER
+
+    roster = copy.deepcopy(FAMILY_ROSTER)
+    for p in roster["persons"]:
+        p.pop("username", None)
+    tenant = await actions.ensure_tenant(db, slug, "Rosterin kunta", "municipality")
+    await actions.import_roster_bytes(db, tenant, msgspec.json.encode(roster))
+    async with db.tenant(tenant) as conn:
+        rows = await conn.fetch(
+            "SELECT external_id, id FROM persons UNION ALL SELECT external_id, id FROM groups "
+            "UNION ALL SELECT external_id, id FROM schools"
+        )
+    return tenant, {r["external_id"]: r["id"] for r in rows}
+
+
+def _named(got: dict[UUID, Recipient], ids: Ids) -> dict[str, list[str]]:
+    name = {v: k for k, v in ids.items()}
+    return {name[p]: sorted(name[x] for x in r.for_learners) for p, r in got.items()}
+
+
+async def test_a_resolved_audience_is_kept_until_the_roster_changes(
+    db: Database, clock: FixedClock
+) -> None:
+    """The audience cache answers a repeated audience without resolving it again, and
+    every kind of roster change that resolution reads (a guardianship, a learner's
+    consent, group membership, a role) is seen by the very next resolve; a changed
+    e-mail address is not a roster change, and neither is another tenant's change."""
+    tenant, ids = await _cache_tenant(db, "rosteri-cache")
+    cache = AudienceCache()
+    today = today_in_helsinki(clock)
+    school = WholeSchool(school=ids["s1"])
+    group = GroupGuardians(group=ids["7b"])
+
+    async def resolve(sel: Selector) -> dict[str, list[str]]:
+        async with db.tenant(tenant) as conn:
+            got = await cache.resolve(conn, tenant, sel, needs_custody=False, today=today)
+        got.pop(ids["t1"], None)  # the caller's own dict: the cache keeps its copy
+        return _named(got, ids)
+
+    async def change(sql: str, *args: object, in_tenant: UUID | None = None) -> None:
+        async with db.tenant(in_tenant or tenant) as conn:
+            await conn.execute(sql, *args)
+
+    first = await resolve(school)
+    assert {"g2", "ga", "t2", "l1"} <= set(first) and "t1" not in first
+    assert (cache.misses, cache.hits) == (1, 0)
+    assert await resolve(school) == first
+    assert (cache.misses, cache.hits) == (1, 1)
+    assert "t1" in _named(await _uncached(db, tenant, school, today), ids)
+
+    await change("UPDATE persons SET email = 'uusi@example.fi' WHERE id = $1", ids["g2"])
+    await change(
+        "UPDATE persons SET birth_date = birth_date WHERE external_id = 'l1'",
+        in_tenant=actions.tenant_id_for(FAMILY),
+    )
+    assert await resolve(school) == first
+    assert (cache.misses, cache.hits) == (1, 2)
+
+    await change("DELETE FROM guardianships WHERE guardian_id = $1", ids["g2"])
+    got = await resolve(school)
+    assert "g2" not in got and cache.misses == 2
+    fresh = _named(await _uncached(db, tenant, school, today), ids)
+    fresh.pop("t1")
+    assert got == fresh
+
+    assert "ga" in got
+    await change("UPDATE persons SET guardians_may_see = false WHERE id = $1", ids["a18c"])
+    assert "ga" not in await resolve(school)
+
+    assert await resolve(group) == {"g1": ["l1", "lp"], "gi": ["l1"], "gp": ["lp"]}
+    await change("DELETE FROM group_learners WHERE learner_id = $1", ids["l1"])
+    assert await resolve(group) == {"g1": ["lp"], "gp": ["lp"]}
+
+    assert "t2" in await resolve(school)
+    await change("DELETE FROM person_roles WHERE person_id = $1", ids["t2"])
+    assert "t2" not in await resolve(school)
+    assert cache.misses == 7 and cache.hits == 2
+
+
+async def _uncached(
+    db: Database, tenant: UUID, sel: Selector, today: date
+) -> dict[UUID, Recipient]:
+    async with db.tenant(tenant) as conn:
+        return await resolve_uncached(conn, sel, needs_custody=False, today=today)
+
+
+async def test_the_roster_version_rises_once_a_transaction_at_commit(db: Database) -> None:
+    """Many roster rows in one transaction raise their tenant's version once, when the
+    transaction commits; a transaction that rolls back raises nothing."""
+    tenant, ids = await _cache_tenant(db, "rosteri-versio")
+
+    async def version() -> int:
+        async with db.tenant(tenant) as conn:
+            v: int = await conn.fetchval("SELECT version FROM roster_versions")
+        return v
+
+    before = await version()
+    async with db.tenant(tenant) as conn:
+        await conn.execute("DELETE FROM group_learners WHERE learner_id = $1", ids["l2"])
+        await conn.execute("DELETE FROM guardianships WHERE learner_id = $1", ids["l2"])
+        # not yet: the version is raised at commit, with the change
+        assert await conn.fetchval("SELECT version FROM roster_versions") == before
+    assert await version() == before + 1
+    with contextlib.suppress(RuntimeError):
+        async with db.tenant(tenant) as conn:
+            await conn.execute("DELETE FROM person_roles WHERE person_id = $1", ids["l1"])
+            raise RuntimeError("roll back")
+    assert await version() == before + 1
+
+
+async def test_the_audience_cache_is_bounded(db: Database, clock: FixedClock) -> None:
+    """Past `max_recipients` the least recently used audiences go; an audience larger
+    than the bound alone is not kept."""
+    tenant, ids = await _cache_tenant(db, "rosteri-raja")
+    today = today_in_helsinki(clock)
+    cache = AudienceCache(max_recipients=6)
+
+    async def resolve(sel: Selector) -> int:
+        async with db.tenant(tenant) as conn:
+            return len(await cache.resolve(conn, tenant, sel, needs_custody=False, today=today))
+
+    assert await resolve(WholeSchool(school=ids["s1"])) > 6
+    assert len(cache) == 0
+    assert await resolve(GroupGuardians(group=ids["7b"])) == 4
+    assert await resolve(GroupLearners(group=ids["7b"])) == 3  # 7 > 6: the first goes
+    assert len(cache) == 1
+    await resolve(GroupLearners(group=ids["7b"]))
+    assert cache.hits == 1
+    await resolve(GroupGuardians(group=ids["7b"]))
+    assert cache.hits == 1 and cache.misses == 4
