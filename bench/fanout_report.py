@@ -303,7 +303,12 @@ def render(res: Results) -> str:
             "a recipient; recipients not connected get inbox rows only. A module's "
             "notification has no sender and so no delivery report: no delivered-at marks are "
             "written for it (a person's announcement to the same audience would add one "
-            "UPDATE of an inbox row per delivered frame, about 5 µs of PostgreSQL each).",
+            "UPDATE of an inbox row per delivered frame, about 5 µs of PostgreSQL each). "
+            "Every announcement of a level goes to the same audience and the roster does not "
+            "change during the run, so the node resolves it once and then finds it in its "
+            "audience cache (per roster version, docs/security.md); resolving a fresh audience "
+            "of 5,415 recipients costs about 30 ms more (about 15 ms of the node's CPU, the "
+            "rest PostgreSQL's).",
             "",
             _table(mem.scenario, base, hub=True),
             "",
@@ -376,10 +381,20 @@ def _targets(res: Results) -> list[str]:
             )
             b = next((x for x in base.levels if x.clients == lv.clients), None) if base else None
             bb = b.burst.get("latency", {}).get("p99") if b is not None else None
+            # Not the target (its baseline figure, p99 ≈ 150 ms at 5,000
+            # clients, is a single announcement's): a burst is BURST × clients
+            # frames, which the load generator alone cannot read within the
+            # bound (the baseline's own burst p99 is shown beside it).
             rows.append(
                 f"| … the same within a burst of {f.BURST} announcements posted at once "
+                f"({f.BURST * lv.clients:,} frames) "
                 + (f"(the baseline's: {bb:,.0f} ms) " if bb is not None else "")
-                + f"| {bp99:,.0f} ms | {_verdict(bp99 <= P99_TARGET_MS)} |"
+                + f"| {bp99:,.0f} ms | context, not a target: "
+                + (
+                    f"the baseline's own is {bb / P99_TARGET_MS:.1f}× the bound |"
+                    if bb is not None
+                    else "no baseline in this run |"
+                )
             )
         for lv in mem.scenario.levels:
             rows.append(
