@@ -185,7 +185,8 @@ async def resolve(
 
 #: Recipients held by an `AudienceCache`, all its audiences together: past
 #: it, the least recently used audiences are dropped, and an audience larger
-#: than this alone is not kept at all. About 200 bytes a recipient: 20 MB.
+#: than this alone is not kept at all. About 400 bytes a recipient (its set of
+#: learners included): 40 MB at most.
 AUDIENCE_CACHE_MAX_RECIPIENTS = 100_000
 
 
