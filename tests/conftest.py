@@ -231,14 +231,7 @@ async def login(client: httpx.AsyncClient, username: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 async def family(db: Database) -> dict[str, UUID]:
     """The hand-made tenant `perhe`; returns external id -> person/group/school id."""
-    from core import actions
-    from tests.family import FAMILY, FAMILY_ROSTER
+    from tests.family import FAMILY, FAMILY_ROSTER, import_tenant
 
-    tenant = await actions.ensure_tenant(db, FAMILY, "Perheen kunta", "municipality")
-    await actions.import_roster_bytes(db, tenant, msgspec.json.encode(FAMILY_ROSTER))
-    async with db.tenant(tenant) as conn:
-        rows = await conn.fetch(
-            "SELECT external_id, id FROM persons UNION ALL SELECT external_id, id FROM groups "
-            "UNION ALL SELECT external_id, id FROM schools"
-        )
-    return {r["external_id"]: r["id"] for r in rows}
+    _, ids = await import_tenant(db, FAMILY, "Perheen kunta", FAMILY_ROSTER)
+    return ids

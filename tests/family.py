@@ -3,7 +3,13 @@ test it on (used by tests/core and tests/hub through the `family` fixture)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import msgspec
+
+if TYPE_CHECKING:
+    from core.db import Database
 
 FAMILY = "perhe"
 
@@ -175,3 +181,20 @@ FAMILY_ROSTER: dict[str, Any] = {
         {"guardian": "ga", "learner": "a18c", "kind": "custodial"},
     ],
 }
+
+
+async def import_tenant(
+    db: Database, slug: str, name: str, roster: dict[str, Any]
+) -> tuple[UUID, dict[str, UUID]]:
+    """A tenant with `roster` imported; returns its id and external id ->
+    person/group/school id."""
+    from core import actions
+
+    tenant = await actions.ensure_tenant(db, slug, name, "municipality")
+    await actions.import_roster_bytes(db, tenant, msgspec.json.encode(roster))
+    async with db.tenant(tenant) as conn:
+        rows = await conn.fetch(
+            "SELECT external_id, id FROM persons UNION ALL SELECT external_id, id FROM groups "
+            "UNION ALL SELECT external_id, id FROM schools"
+        )
+    return tenant, {r["external_id"]: r["id"] for r in rows}

@@ -8,7 +8,6 @@ from datetime import date
 from uuid import UUID
 
 import httpx
-import msgspec
 
 from core import actions
 from core.clock import FixedClock, today_in_helsinki
@@ -16,7 +15,7 @@ from core.db import Database
 from hub.audience import AudienceCache, Recipient
 from hub.audience import resolve as resolve_uncached
 from hub.model import GroupGuardians, GroupLearners, Selector, WholeSchool
-from tests.family import FAMILY
+from tests.family import FAMILY, FAMILY_ROSTER, import_tenant
 from tests.hub.helpers import recipients, send
 
 Ids = dict[str, UUID]
@@ -219,19 +218,10 @@ async def test_about_an_adult_learner_skips_guardians_without_consent(
 
 async def _cache_tenant(db: Database, slug: str) -> tuple[UUID, Ids]:
     """The family's roster in a tenant of its own, without logins: these tests change it."""
-    from tests.family import FAMILY_ROSTER
-
     roster = copy.deepcopy(FAMILY_ROSTER)
     for p in roster["persons"]:
         p.pop("username", None)
-    tenant = await actions.ensure_tenant(db, slug, "Rosterin kunta", "municipality")
-    await actions.import_roster_bytes(db, tenant, msgspec.json.encode(roster))
-    async with db.tenant(tenant) as conn:
-        rows = await conn.fetch(
-            "SELECT external_id, id FROM persons UNION ALL SELECT external_id, id FROM groups "
-            "UNION ALL SELECT external_id, id FROM schools"
-        )
-    return tenant, {r["external_id"]: r["id"] for r in rows}
+    return await import_tenant(db, slug, "Rosterin kunta", roster)
 
 
 def _named(got: dict[UUID, Recipient], ids: Ids) -> dict[str, list[str]]:

@@ -29,12 +29,10 @@ from datetime import date, time
 from typing import Any
 from uuid import UUID
 
-import msgspec
-
-from core import actions
 from core.db import Database
 from scheduling.publish import write_timetable
 from tests.conftest import TEST_NOW
+from tests.family import import_tenant
 
 TENANT = "lukkari"
 SCHOOL = "k1"
@@ -141,14 +139,8 @@ VALID_TO = date(2026, 12, 22)
 async def setup(db: Database) -> dict[str, UUID]:
     """Import the roster and publish the timetable (once per test session);
     returns external id → id, with "tenant" and "timetable"."""
-    tenant = await actions.ensure_tenant(db, TENANT, "Lukkarin kunta", "municipality")
-    await actions.import_roster_bytes(db, tenant, msgspec.json.encode(ROSTER))
+    tenant, ids = await import_tenant(db, TENANT, "Lukkarin kunta", ROSTER)
     async with db.tenant(tenant) as conn:
-        rows = await conn.fetch(
-            "SELECT external_id, id FROM persons UNION ALL SELECT external_id, id FROM groups "
-            "UNION ALL SELECT external_id, id FROM schools"
-        )
-        ids: dict[str, UUID] = {r["external_id"]: r["id"] for r in rows}
         view = await write_timetable(
             conn,
             tenant,
