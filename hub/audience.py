@@ -20,6 +20,10 @@
 
 Recipients never learn of each other: each gets their own inbox row, and only
 the sender and authorised staff see the list (the delivery report).
+
+`AudienceCache` keeps resolved audiences for as long as the tenant's roster
+is unchanged (`roster_versions`, docs/security.md): a publish to the same
+school or class as before reads one row instead of resolving it again.
 """
 
 from __future__ import annotations
