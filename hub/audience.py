@@ -34,10 +34,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
 
-import msgspec
-
 from core.db import Connection
 from core.rights import guardian_may_see
+from hub.frames import ENCODER
 from hub.model import (
     Exclude,
     GroupGuardians,
@@ -232,7 +231,7 @@ class AudienceCache:
             "SELECT coalesce((SELECT version FROM roster_versions WHERE tenant_id = $1), 0)",
             tenant_id,
         )
-        key = (tenant_id, version, _SELECTOR_KEY.encode(sel), needs_custody, today)
+        key = (tenant_id, version, ENCODER.encode(sel), needs_custody, today)
         got = self._entries.get(key)
         if got is not None:
             self._entries.move_to_end(key)
@@ -247,9 +246,6 @@ class AudienceCache:
                 _, old = self._entries.popitem(last=False)
                 self._held -= len(old)
         return dict(got)
-
-
-_SELECTOR_KEY = msgspec.json.Encoder()
 
 
 async def not_addressable(conn: Connection, sender: UUID, candidates: Iterable[UUID]) -> list[UUID]:

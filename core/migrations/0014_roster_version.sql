@@ -32,7 +32,9 @@ DECLARE
     t uuid;
 BEGIN
     IF TG_LEVEL = 'STATEMENT' THEN
-        -- TRUNCATE (the owner's, never the app's): every tenant it can see
+        -- TRUNCATE (never the app's: it has no TRUNCATE right): every tenant.
+        -- A superuser's works; under forced row-level security an owner that
+        -- is not one is refused here (a loud error, never a stale cache).
         INSERT INTO roster_versions (tenant_id, version) SELECT id, 1 FROM tenants
         ON CONFLICT (tenant_id) DO UPDATE SET version = roster_versions.version + 1;
         RETURN NULL;
