@@ -49,6 +49,7 @@ class Builder:
         room_choice: bool = True,
         min_days_hard: int = 0,
         relax_gaps: bool = False,
+        relax_min_days: bool = False,
         min_days_dropped: frozenset[int] = frozenset(),
         assume_min_days: bool = False,
     ) -> None:
@@ -77,6 +78,14 @@ class Builder:
         #: per penalty, whose limit it is and for which day (-1: the week):
         #: ("s", subgroup, day) or ("t", teacher, day)
         self.penalty_owner: list[tuple[str, int, int]] = []
+        #: soft min days not enforced (in a feasibility model) become
+        #: penalties too, one per window of `min_days` days for each lesson
+        #: beyond the first in it: the relaxed search then looks for a
+        #: timetable with few of them broken, and a solution whose hard
+        #: penalties (`penalty_hard`) are 0 is a timetable
+        self.relax_min_days = relax_min_days
+        #: per penalty: a relaxed hard limit (True) or a soft min days (False)
+        self.penalty_hard: list[bool] = []
         self._owner: tuple[str, int] = ("", -1)
         self.m = cp_model.CpModel()
         self.symmetry = symmetry
@@ -376,6 +385,7 @@ class Builder:
             self.m.add(e >= expr - k)
             self.penalties.append((e, max(0, ub)))
             self.penalty_owner.append((*self._owner, day))
+            self.penalty_hard.append(True)
         else:
             self._limit(expr, k, cost, ub)
 
@@ -417,6 +427,8 @@ class Builder:
                     else:
                         m.add(sum(ys) <= 1).only_enforce_if(h)
                 continue
+            if md.cost and not self.soft and self.relax_min_days:
+                self._relaxed_min_days(md)
             for i, a in enumerate(acts):
                 for b in acts[i + 1 :]:
                     for k in range(md.min_days if self.soft else 0):
@@ -433,6 +445,39 @@ class Builder:
             for i, a in enumerate(acts):
                 for b in acts[i + 1 :]:
                     self._adjacent_if_same_day(a, b)
+
+    def _relaxed_min_days(self, md: CMinDays) -> None:
+        """A soft min days as penalties (`relax_min_days`): per window of
+        `min_days` days, the lessons in it beyond the first, owned by the
+        first lesson's students (or teacher) with someone, on the window's
+        first day."""
+        m, c = self.m, self.c
+        people = [
+            ("s", ca.subgroups[0]) if ca.subgroups else ("t", ca.teachers[0])
+            for ca in (c.activities[a] for a in md.activities)
+            if ca.subgroups or ca.teachers
+        ]
+        if not people:  # lessons of nobody: left to phase 2
+            return
+        kind, who = people[0]
+        k = md.min_days
+        for d0 in range(c.D):
+            if d0 + k > c.D and d0 > 0:
+                break
+            window = range(d0, min(c.D, d0 + k))
+            ys = [
+                self.y(a, d)
+                for a in md.activities
+                for d in window
+                if any(t // c.H == d for t in self.x[a])
+            ]
+            if len(ys) < 2:
+                continue
+            e = m.new_int_var(0, len(ys) - 1, "")
+            m.add(e >= sum(ys) - 1)
+            self.penalties.append((e, len(ys) - 1))
+            self.penalty_owner.append((kind, who, d0))
+            self.penalty_hard.append(False)
 
     def _adjacent_if_same_day(self, a: int, b: int) -> None:
         """On one day, `a` and `b` are back to back (either order)."""
@@ -620,7 +665,8 @@ class Builder:
         return sum(cost * term for cost, term, _ in self.costs)
 
     def penalty_expr(self) -> LinExpr:
-        """The relaxed hard limits' excess (0 in a timetable)."""
+        """The relaxed hard limits' excess (0 in a timetable) and the
+        relaxed soft min days' breaks."""
         return sum(term for term, _ in self.penalties)
 
 

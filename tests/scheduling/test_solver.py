@@ -236,6 +236,96 @@ def test_neighbourhood_search_takes_a_relaxed_penalty_to_zero() -> None:
     assert rep.complete and rep.hard == 0, rep.violations
 
 
+def _spread_school() -> m.Instance:
+    """The gappy teacher's school, and U's 4 lessons with B spread over the
+    3 days (95 %): one pair of them must share a day."""
+    inst = _gappy_teacher_school(1)
+    spread = m.MinDaysBetweenActivities(activities=(5, 6, 7, 8), min_days=1, weight=95)
+    return msgspec.structs.replace(inst, constraints=(*inst.constraints, spread))
+
+
+def _bare_solver(inst: m.Instance) -> object:
+    import scheduling.solver as solver_mod
+
+    return solver_mod._Solver(
+        inst,
+        time_limit_s=20,
+        seed=1,
+        workers=1,
+        warm_start=None,
+        minimal_change=False,
+        on_progress=None,
+        stop=None,
+        improve_s=None,
+        deterministic=True,
+        params=None,
+    )
+
+
+def test_soft_min_days_not_enforced_are_relaxed_beside_the_gap_limits() -> None:
+    """Without min days enforced, phase 1 makes a soft one a penalty per
+    window (lessons beyond the first), not a hard one: a hard spread stays a
+    constraint, and a gap limit's penalty is the only hard one."""
+    from scheduling.solver_compile import compile_instance
+    from scheduling.solver_model import Builder
+
+    comp = compile_instance(_spread_school())
+    b = Builder(comp, soft=False, relax_gaps=True, relax_min_days=True)
+    b.build()
+    assert b.penalty_hard.count(True) == 1  # T's gap limit
+    assert b.penalty_hard.count(False) == comp.D  # one window a day
+    off = Builder(comp, soft=False, relax_gaps=True)
+    off.build()
+    assert off.penalty_hard == [True]
+    hard = msgspec.structs.replace(
+        _spread_school(),
+        constraints=(
+            *_gappy_teacher_school(1).constraints,
+            m.MinDaysBetweenActivities(activities=(5, 6, 7), min_days=1),
+        ),
+    )
+    hb = Builder(compile_instance(hard), soft=False, relax_gaps=True, relax_min_days=True)
+    hb.build()
+    assert hb.penalty_hard == [True]
+
+
+def test_a_relaxed_solution_breaking_only_soft_min_days_is_a_timetable() -> None:
+    """The spread cannot hold whole, so the relaxed penalty never reaches 0:
+    the neighbourhood search still ends with a timetable, the one breaking
+    the fewest (one pair on one day), once the gap limit holds."""
+    import scheduling.solver as solver_mod
+    from scheduling.solver_compile import compile_instance
+
+    inst = _spread_school()
+    sv = _bare_solver(inst)
+    assert isinstance(sv, solver_mod._Solver)
+    comp = compile_instance(inst)
+    sv.comp = comp
+    ph = solver_mod._Phase(
+        "search", comp, soft=False, symmetry=False, relax_gaps=True, relax_min_days=True
+    )
+    H = comp.H
+    # T has 2 gaps on day 0 (one allowed) and U's 4 lessons are all on day 0
+    want = {1: 0, 2: 3, 3: H + 0, 4: H + 1, 5: 0, 6: 1, 7: 2, 8: 3}
+    starts = [want[a.id] for a in comp.activities]
+    n = len(ph.builder.penalties)
+    ph.relaxed_best = (starts, [None] * len(starts), 4, [1] * n)
+    status = sv._descend(ph, solver_mod.cp_model.UNKNOWN, {"linearization_level": 0})
+    assert status == solver_mod.cp_model.OPTIMAL
+    assert sv.run.timetable is not None
+    rep = check(inst, sv.run.timetable)
+    assert rep.complete and rep.hard == 0, rep.violations
+    assert rep.soft == pytest.approx(0.95)
+    # and through phase 1 without the min days enforced, as the solver runs it
+    sv2 = _bare_solver(inst)
+    assert isinstance(sv2, solver_mod._Solver)
+    sv2.comp = comp
+    outcome, _ = sv2._phase1(comp, False, {}, min_days_hard=0)
+    assert outcome == "found" and sv2.run.timetable is not None
+    rep2 = check(inst, sv2.run.timetable)
+    assert rep2.hard == 0 and rep2.soft == pytest.approx(0.95)
+
+
 def test_min_days_between_split_parts_and_fixed_times() -> None:
     acts = [
         m.Activity(id=i, subject="M", teachers=("T",), students=("A",), group_id=1)
