@@ -379,6 +379,9 @@ class _Solver:
         self.warm_starts: list[int] | None = None
         #: phase 1 still tries the light search first (`_search`)
         self.light = True
+        #: phase 1 no longer relaxes the soft min days (`RELAX_MIN_DAYS`): the
+        #: least penalty of that model was above 0 with no timetable in it
+        self.relax_min_days_off = False
         #: soft min days (indices into `Compiled.min_days`) phase 1 leaves
         #: soft after they made it infeasible (`_drop_min_days_core`)
         self.min_days_dropped: set[int] = set()
@@ -582,6 +585,8 @@ class _Solver:
                 if outcome == "none":  # out of time: the looser cap will not do better
                     break
         outcome, optimal = self._phase1(comp, symmetry, ws, min_days_hard=0)
+        if outcome == "none" and self.relax_min_days_off and not self.stopped():
+            outcome, optimal = self._phase1(comp, symmetry, ws, min_days_hard=0)
         if outcome == "found":
             return self._improve(comp, optimal, ws, symmetry)
         if outcome == "infeasible":
@@ -835,7 +840,12 @@ class _Solver:
             over = sorted(
                 {o for o, v in zip(ph.builder.penalty_owner, values, strict=True) if v > 0}
             )
-            free = _person_neighbourhood(comp, starts, rng, size, by_person, over) if it else set()
+            if not it:
+                free: set[int] = set()
+            elif size >= n:  # everything: a step that can prove the least penalty
+                free = set(range(n))
+            else:
+                free = _person_neighbourhood(comp, starts, rng, size, by_person, over)
             sub = self._fixed_copy(ph, comp, free, starts, rooms)
             _set_domain(sub.proto.variables[ph.penalty_var.index].domain, 0, best)
             it += 1
@@ -854,7 +864,10 @@ class _Solver:
             if st == cp_model.OPTIMAL and len(free) == n:
                 if not soft_terms:
                     return int(cp_model.INFEASIBLE)  # the least penalty is above 0
-                break  # the least penalty, some of it soft min days
+                # the least penalty, some of it soft min days: not a proof
+                # (a spread may have been kept for a gap limit's sake)
+                self.relax_min_days_off = ph.relaxed_valid is None
+                break
             if ph.relaxed_valid is not None:
                 stall = 0 if ph.relaxed_best[2] < best else stall + 1
             if it == 1:
@@ -872,6 +885,14 @@ class _Solver:
                 self.report(ph.name)
             return int(cp_model.OPTIMAL)
         return int(cp_model.UNKNOWN)
+
+    def _relax_min_days(self, min_days_hard: int) -> bool:
+        return (
+            RELAX_MIN_DAYS
+            and not min_days_hard
+            and not self.minimal_change
+            and not self.relax_min_days_off
+        )
 
     def _min_days_budget(self) -> float:
         lim = self.time_limit_s
@@ -902,7 +923,7 @@ class _Solver:
             min_days_hard=min_days_hard,
             min_days_dropped=frozenset(self.min_days_dropped),
             relax_gaps=RELAX_GAPS and not self.minimal_change,
-            relax_min_days=RELAX_MIN_DAYS and not min_days_hard and not self.minimal_change,
+            relax_min_days=self._relax_min_days(min_days_hard),
         )
         if first.builder.infeasible_reason is not None:
             return first.builder.infeasible_reason, False
@@ -936,7 +957,7 @@ class _Solver:
             min_days_hard=min_days_hard,
             min_days_dropped=frozenset(self.min_days_dropped),
             relax_gaps=RELAX_GAPS and not self.minimal_change,
-            relax_min_days=RELAX_MIN_DAYS and not min_days_hard and not self.minimal_change,
+            relax_min_days=self._relax_min_days(min_days_hard),
         )
         if ph.builder.infeasible_reason is not None:
             return "retry", None

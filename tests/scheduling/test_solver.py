@@ -326,6 +326,53 @@ def test_a_relaxed_solution_breaking_only_soft_min_days_is_a_timetable() -> None
     assert rep2.hard == 0 and rep2.soft == pytest.approx(0.95)
 
 
+def test_a_least_relaxed_penalty_with_a_gap_limit_broken_is_not_a_proof() -> None:
+    """Filling one of T's gaps on day 0 with lesson 3 or 4 puts it beside
+    two lessons of each of its two spreads, fixed there (two penalties);
+    leaving the gaps costs one. The least relaxed penalty breaks the gap
+    limit, yet a timetable exists: the search does not take it for a
+    proof, and phase 1 without relaxing the spreads finds the timetable."""
+    import scheduling.solver as solver_mod
+    from scheduling.solver_compile import compile_instance
+
+    base = _gappy_teacher_school(1)
+    acts = list(base.activities)
+    cs = list(base.constraints)
+    day0 = tuple((0, h) for h in range(4))
+    for k, lesson in enumerate((3, 4)):
+        for j in range(2):
+            ids = (20 + 4 * k + 2 * j, 21 + 4 * k + 2 * j)
+            acts += [act(i, f"V{i}", f"V{i}") for i in ids]
+            cs.append(m.MinDaysBetweenActivities(activities=(lesson, *ids), min_days=1, weight=95))
+            cs += [m.ActivityPreferredStartingTimes(activity=i, slots=day0) for i in ids]
+    sets = (
+        *school([], []).students,
+        *(m.StudentsSet(name=f"V{a.id}", students=5, subgroups=(f"V{a.id}",)) for a in acts[8:]),
+    )
+    inst = school(acts, cs, students=sets)
+    comp = compile_instance(inst)
+    sv = _bare_solver(inst)
+    assert isinstance(sv, solver_mod._Solver)
+    sv.comp = comp
+    ph = solver_mod._Phase(
+        "search", comp, soft=False, symmetry=False, relax_gaps=True, relax_min_days=True
+    )
+    H = comp.H
+    # from the least penalty (5): T's gaps left (1 over), each spread's
+    # two fixed lessons on day 0 (4); nothing lower, nothing at 5 keeps T's limit
+    want = {1: 0, 2: 3, 3: H, 4: H + 1, 5: 2 * H, 6: 2 * H + 1, 7: 2 * H + 2, 8: 2 * H + 3}
+    starts = [want.get(a.id, 0) for a in comp.activities]
+    n = len(ph.builder.penalties)
+    ph.relaxed_best = (starts, [None] * len(starts), 5, [1] * n)
+    status = sv._descend(ph, solver_mod.cp_model.UNKNOWN, {"linearization_level": 0})
+    assert status == solver_mod.cp_model.UNKNOWN and sv.run.timetable is None
+    assert sv.relax_min_days_off  # so phase 1 runs again without relaxing them
+    outcome, _ = sv._phase1(comp, False, {}, min_days_hard=0)
+    assert outcome == "found" and sv.run.timetable is not None
+    rep = check(inst, sv.run.timetable)
+    assert rep.complete and rep.hard == 0, rep.violations
+
+
 def test_min_days_between_split_parts_and_fixed_times() -> None:
     acts = [
         m.Activity(id=i, subject="M", teachers=("T",), students=("A",), group_id=1)
