@@ -326,6 +326,28 @@ def test_a_relaxed_solution_breaking_only_soft_min_days_is_a_timetable() -> None
     assert rep2.hard == 0 and rep2.soft == pytest.approx(0.95)
 
 
+def test_a_relaxed_optimum_breaking_only_soft_min_days_is_a_timetable_not_a_proof() -> None:
+    """CP-SAT proves the least relaxed penalty above 0 (one lesson of the
+    spread beyond its day): with soft min days in it, that is the timetable,
+    not a proof that there is none."""
+    import scheduling.solver as solver_mod
+    from scheduling.solver_compile import compile_instance
+
+    inst = _spread_school()
+    comp = compile_instance(inst)
+    sv = _bare_solver(inst)
+    assert isinstance(sv, solver_mod._Solver)
+    sv.comp = comp
+    ph = solver_mod._Phase(
+        "search", comp, soft=False, symmetry=False, relax_gaps=True, relax_min_days=True
+    )
+    status = sv._run_search(ph, {"linearization_level": 0})
+    assert status == solver_mod.cp_model.OPTIMAL
+    assert sv.run.timetable is not None
+    rep = check(inst, sv.run.timetable)
+    assert rep.complete and rep.hard == 0 and rep.soft == pytest.approx(0.95)
+
+
 def test_a_least_relaxed_penalty_with_a_gap_limit_broken_is_not_a_proof() -> None:
     """Filling one of T's gaps on day 0 with lesson 3 or 4 puts it beside
     two lessons of each of its two spreads, fixed there (two penalties);
