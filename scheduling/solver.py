@@ -263,6 +263,8 @@ class _Phase:
         #: the least-penalty solution so far whose hard penalties are 0 (only
         #: relaxed soft min days broken): a timetable, (starts, rooms, penalty)
         self.relaxed_valid: tuple[list[int], list[int | None], int] | None = None
+        #: a solution of penalty 0 was found (recorded, or `found`)
+        self.complete = False
         #: stop at the first solution of a relaxed model (`_Solver._descend`
         #: takes it from there)
         self.first_only = False
@@ -318,6 +320,7 @@ class _Callback(cp_model.CpSolverSolutionCallback):
                 if ph.first_only:
                     self.stop_search()
                 return
+        ph.complete = True
         if ph.times_only:
             ph.found = starts
             self.stop_search()
@@ -817,6 +820,25 @@ class _Solver:
             return self._take_valid(ph)
         return int(cp_model.UNKNOWN) if status == cp_model.FEASIBLE else status
 
+    def _record_valid(self, ph: _Phase) -> None:
+        """Record the relaxed search's best solution with no hard penalty
+        as a timetable (rooms chosen for it when the phase has times only;
+        not recorded when they do not fit)."""
+        assert ph.relaxed_valid is not None and self.comp is not None
+        starts, rooms, _ = ph.relaxed_valid
+        if ph.times_only:
+            chosen = assign_rooms(
+                self.comp,
+                starts,
+                time_limit_s=max(0.01, min(10.0, self.remaining("search"))),
+                seed=self.seed,
+            )
+            if chosen is None:
+                return
+            rooms = chosen
+        self.record(starts, rooms, None, self.elapsed())
+        self.report(ph.name)
+
     def _take_valid(self, ph: _Phase) -> int:
         """The relaxed search's best solution with no hard penalty (only
         relaxed soft min days broken) as the timetable: OPTIMAL; without
@@ -860,8 +882,11 @@ class _Solver:
         size = RELAX_LNS_START_SIZE
         it = 0
         stall = 0
+        recorded: int | None = None  # the penalty of the timetable recorded so far
         while not self.stopped() and self.remaining(ph.name) > 0.05:
-            if ph.relaxed_valid is not None and stall >= RELAX_VALID_STALL:
+            if ph.relaxed_valid is not None and (
+                stall >= RELAX_VALID_STALL or (recorded is not None and self.should_stop("improve"))
+            ):
                 break
             starts, rooms, best, values = ph.relaxed_best
             over = sorted(
@@ -886,8 +911,13 @@ class _Solver:
                 },
                 model=sub,
             )
-            if ph.found is not None or self.run.best is not None:
+            if ph.found is not None or ph.complete:
                 return int(cp_model.OPTIMAL)
+            if ph.relaxed_valid is not None and recorded is None:
+                # the first timetable, at once; the search goes on as
+                # improvement time (`improve_s`)
+                recorded = ph.relaxed_valid[2]
+                self._record_valid(ph)
             if st == cp_model.OPTIMAL and len(free) == n:
                 if not soft_terms:
                     return int(cp_model.INFEASIBLE)  # the least penalty is above 0
