@@ -85,7 +85,7 @@ RELAX_GAPS = True
 #: breaking only them is a timetable, and the neighbourhood search goes on
 #: while it breaks fewer (`RELAX_VALID_STALL`). The German secondary school
 #: (161 spreads at 95 %, which phase 1 could not enforce on four seeds of
-#: five): on seeds 2 and 3, a first timetable of soft score 4.75 and 8.55
+#: five): on seeds 2 and 3, a best timetable of soft score 4.75 and 8.55
 #: after 31 and 33 s of this search alone, against 56-67 from the search
 #: without them (and 30.40-53.20 after 20 s more of improving that one)
 RELAX_MIN_DAYS = True
