@@ -10,6 +10,7 @@ import threading
 import msgspec
 import pytest
 
+import scheduling.solver as solver_mod
 from scheduling import model as m
 from scheduling.checker import check
 from scheduling.solver import Progress, UnsupportedConstraintError, solve
@@ -199,15 +200,9 @@ def test_teacher_gap_limit_above_zero_is_relaxed_in_phase_one_and_kept() -> None
         assert len(t_day0) >= 4 - max_gaps
 
 
-def test_neighbourhood_search_takes_a_relaxed_penalty_to_zero() -> None:
-    """From a phase-1 solution over a relaxed gap limit (T with two gaps on
-    day 0, one allowed), the neighbourhood search finds a timetable that
-    keeps the limit, each step within its deterministic budget."""
-    import scheduling.solver as solver_mod
-    from scheduling.solver_compile import compile_instance
-
-    inst = _gappy_teacher_school(1)
-    sv = solver_mod._Solver(
+def _bare_solver(inst: m.Instance) -> solver_mod._Solver:
+    """The solver's state before `solve`, for its parts one by one."""
+    return solver_mod._Solver(
         inst,
         time_limit_s=20,
         seed=1,
@@ -220,6 +215,16 @@ def test_neighbourhood_search_takes_a_relaxed_penalty_to_zero() -> None:
         deterministic=True,
         params=None,
     )
+
+
+def test_neighbourhood_search_takes_a_relaxed_penalty_to_zero() -> None:
+    """From a phase-1 solution over a relaxed gap limit (T with two gaps on
+    day 0, one allowed), the neighbourhood search finds a timetable that
+    keeps the limit, each step within its deterministic budget."""
+    from scheduling.solver_compile import compile_instance
+
+    inst = _gappy_teacher_school(1)
+    sv = _bare_solver(inst)
     comp = compile_instance(inst)
     sv.comp = comp
     ph = solver_mod._Phase("search", comp, soft=False, symmetry=False, relax_gaps=True)
@@ -242,24 +247,6 @@ def _spread_school() -> m.Instance:
     inst = _gappy_teacher_school(1)
     spread = m.MinDaysBetweenActivities(activities=(5, 6, 7, 8), min_days=1, weight=95)
     return msgspec.structs.replace(inst, constraints=(*inst.constraints, spread))
-
-
-def _bare_solver(inst: m.Instance) -> object:
-    import scheduling.solver as solver_mod
-
-    return solver_mod._Solver(
-        inst,
-        time_limit_s=20,
-        seed=1,
-        workers=1,
-        warm_start=None,
-        minimal_change=False,
-        on_progress=None,
-        stop=None,
-        improve_s=None,
-        deterministic=True,
-        params=None,
-    )
 
 
 def test_soft_min_days_not_enforced_are_relaxed_beside_the_gap_limits() -> None:
@@ -293,12 +280,10 @@ def test_a_relaxed_solution_breaking_only_soft_min_days_is_a_timetable() -> None
     """The spread cannot hold whole, so the relaxed penalty never reaches 0:
     the neighbourhood search still ends with a timetable, the one breaking
     the fewest (one pair on one day), once the gap limit holds."""
-    import scheduling.solver as solver_mod
     from scheduling.solver_compile import compile_instance
 
     inst = _spread_school()
     sv = _bare_solver(inst)
-    assert isinstance(sv, solver_mod._Solver)
     comp = compile_instance(inst)
     sv.comp = comp
     ph = solver_mod._Phase(
@@ -318,7 +303,6 @@ def test_a_relaxed_solution_breaking_only_soft_min_days_is_a_timetable() -> None
     assert rep.soft == pytest.approx(0.95)
     # and through phase 1 without the min days enforced, as the solver runs it
     sv2 = _bare_solver(inst)
-    assert isinstance(sv2, solver_mod._Solver)
     sv2.comp = comp
     outcome, _ = sv2._phase1(comp, False, {}, min_days_hard=0)
     assert outcome == "found" and sv2.run.timetable is not None
@@ -330,13 +314,11 @@ def test_a_relaxed_optimum_breaking_only_soft_min_days_is_a_timetable_not_a_proo
     """CP-SAT proves the least relaxed penalty above 0 (one lesson of the
     spread beyond its day): with soft min days in it, that is the timetable,
     not a proof that there is none."""
-    import scheduling.solver as solver_mod
     from scheduling.solver_compile import compile_instance
 
     inst = _spread_school()
     comp = compile_instance(inst)
     sv = _bare_solver(inst)
-    assert isinstance(sv, solver_mod._Solver)
     sv.comp = comp
     ph = solver_mod._Phase(
         "search", comp, soft=False, symmetry=False, relax_gaps=True, relax_min_days=True
@@ -354,7 +336,6 @@ def test_a_least_relaxed_penalty_with_a_gap_limit_broken_is_not_a_proof() -> Non
     leaving the gaps costs one. The least relaxed penalty breaks the gap
     limit, yet a timetable exists: the search does not take it for a
     proof, and phase 1 without relaxing the spreads finds the timetable."""
-    import scheduling.solver as solver_mod
     from scheduling.solver_compile import compile_instance
 
     base = _gappy_teacher_school(1)
@@ -374,7 +355,6 @@ def test_a_least_relaxed_penalty_with_a_gap_limit_broken_is_not_a_proof() -> Non
     inst = school(acts, cs, students=sets)
     comp = compile_instance(inst)
     sv = _bare_solver(inst)
-    assert isinstance(sv, solver_mod._Solver)
     sv.comp = comp
     ph = solver_mod._Phase(
         "search", comp, soft=False, symmetry=False, relax_gaps=True, relax_min_days=True
@@ -615,7 +595,6 @@ def test_neighbourhood_search_improves_the_first_timetable(
     alone takes the first timetable (soft preferred times not yet costed) to
     as low as CP-SAT's own search gets it, never reporting a worse score.
     (Three lessons two days apart in four days cannot all hold.)"""
-    import scheduling.solver as solver_mod
 
     monkeypatch.setattr(solver_mod, "LNS_MAIN_SHARE", 0.0)
     monkeypatch.setattr(solver_mod, "LNS_MAIN_MIN_S", 0.0)
@@ -649,7 +628,6 @@ def test_phase_one_tries_a_light_search_first(monkeypatch: pytest.MonkeyPatch) -
     """Phase 1 first runs CP-SAT with a light presolve for a small
     deterministic budget; an easy school is done there, and when that try
     ends undecided the full search runs and still finds the timetable."""
-    import scheduling.solver as solver_mod
 
     calls: list[dict[str, object]] = []
     orig = solver_mod._Solver.run_phase
@@ -676,7 +654,6 @@ def test_neighbourhood_steps_use_their_own_parameters(monkeypatch: pytest.Monkey
     """Each step of the neighbourhood search runs CP-SAT with
     `LNS_STEP_PARAMS` (a light presolve), its own seed and a deterministic
     budget; the result stays valid."""
-    import scheduling.solver as solver_mod
 
     monkeypatch.setattr(solver_mod, "LNS_MAIN_SHARE", 0.0)
     monkeypatch.setattr(solver_mod, "LNS_MAIN_MIN_S", 0.0)
