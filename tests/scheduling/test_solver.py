@@ -14,6 +14,7 @@ import scheduling.solver as solver_mod
 from scheduling import model as m
 from scheduling.checker import check
 from scheduling.solver import Progress, UnsupportedConstraintError, solve
+from scheduling.solver_compile import Compiled, compile_instance
 from tests.scheduling.fetdata import example
 
 DAYS = tuple(m.Day(name=f"D{i}") for i in range(3))
@@ -186,7 +187,6 @@ def _gappy_teacher_school(max_gaps: int) -> m.Instance:
 def test_teacher_gap_limit_above_zero_is_relaxed_in_phase_one_and_kept() -> None:
     """Phase 1 turns a hard gap limit above zero into a penalty to bring to
     0 (a limit of zero stays a constraint); the timetable keeps the limit."""
-    from scheduling.solver_compile import compile_instance
     from scheduling.solver_model import Builder
 
     for max_gaps, relaxed in ((1, True), (0, False)):
@@ -217,12 +217,24 @@ def _bare_solver(inst: m.Instance) -> solver_mod._Solver:
     )
 
 
+def _relaxed_phase(
+    inst: m.Instance,
+) -> tuple[solver_mod._Solver, Compiled, solver_mod._Phase]:
+    """A bare solver and its phase-1 model with the gap limits and the soft
+    min days relaxed."""
+    comp = compile_instance(inst)
+    sv = _bare_solver(inst)
+    sv.comp = comp
+    ph = solver_mod._Phase(
+        "search", comp, soft=False, symmetry=False, relax_gaps=True, relax_min_days=True
+    )
+    return sv, comp, ph
+
+
 def test_neighbourhood_search_takes_a_relaxed_penalty_to_zero() -> None:
     """From a phase-1 solution over a relaxed gap limit (T with two gaps on
     day 0, one allowed), the neighbourhood search finds a timetable that
     keeps the limit, each step within its deterministic budget."""
-    from scheduling.solver_compile import compile_instance
-
     inst = _gappy_teacher_school(1)
     sv = _bare_solver(inst)
     comp = compile_instance(inst)
@@ -253,7 +265,6 @@ def test_soft_min_days_not_enforced_are_relaxed_beside_the_gap_limits() -> None:
     """Without min days enforced, phase 1 makes a soft one a penalty per
     window (lessons beyond the first), not a hard one: a hard spread stays a
     constraint, and a gap limit's penalty is the only hard one."""
-    from scheduling.solver_compile import compile_instance
     from scheduling.solver_model import Builder
 
     comp = compile_instance(_spread_school())
@@ -280,15 +291,9 @@ def test_a_relaxed_solution_breaking_only_soft_min_days_is_a_timetable() -> None
     """The spread cannot hold whole, so the relaxed penalty never reaches 0:
     the neighbourhood search still ends with a timetable, the one breaking
     the fewest (one pair on one day), once the gap limit holds."""
-    from scheduling.solver_compile import compile_instance
 
     inst = _spread_school()
-    sv = _bare_solver(inst)
-    comp = compile_instance(inst)
-    sv.comp = comp
-    ph = solver_mod._Phase(
-        "search", comp, soft=False, symmetry=False, relax_gaps=True, relax_min_days=True
-    )
+    sv, comp, ph = _relaxed_phase(inst)
     H = comp.H
     # T has 2 gaps on day 0 (one allowed) and U's 4 lessons are all on day 0
     want = {1: 0, 2: 3, 3: H + 0, 4: H + 1, 5: 0, 6: 1, 7: 2, 8: 3}
@@ -314,15 +319,9 @@ def test_a_relaxed_optimum_breaking_only_soft_min_days_is_a_timetable_not_a_proo
     """CP-SAT proves the least relaxed penalty above 0 (one lesson of the
     spread beyond its day): with soft min days in it, that is the timetable,
     not a proof that there is none."""
-    from scheduling.solver_compile import compile_instance
 
     inst = _spread_school()
-    comp = compile_instance(inst)
-    sv = _bare_solver(inst)
-    sv.comp = comp
-    ph = solver_mod._Phase(
-        "search", comp, soft=False, symmetry=False, relax_gaps=True, relax_min_days=True
-    )
+    sv, _, ph = _relaxed_phase(inst)
     status = sv._run_search(ph, {"linearization_level": 0})
     assert status == solver_mod.cp_model.OPTIMAL
     assert sv.run.timetable is not None
@@ -336,7 +335,6 @@ def test_a_least_relaxed_penalty_with_a_gap_limit_broken_is_not_a_proof() -> Non
     leaving the gaps costs one. The least relaxed penalty breaks the gap
     limit, yet a timetable exists: the search does not take it for a
     proof, and phase 1 without relaxing the spreads finds the timetable."""
-    from scheduling.solver_compile import compile_instance
 
     base = _gappy_teacher_school(1)
     acts = list(base.activities)
@@ -353,12 +351,7 @@ def test_a_least_relaxed_penalty_with_a_gap_limit_broken_is_not_a_proof() -> Non
         *(m.StudentsSet(name=f"V{a.id}", students=5, subgroups=(f"V{a.id}",)) for a in acts[8:]),
     )
     inst = school(acts, cs, students=sets)
-    comp = compile_instance(inst)
-    sv = _bare_solver(inst)
-    sv.comp = comp
-    ph = solver_mod._Phase(
-        "search", comp, soft=False, symmetry=False, relax_gaps=True, relax_min_days=True
-    )
+    sv, comp, ph = _relaxed_phase(inst)
     H = comp.H
     # from the least penalty (5): T's gaps left (1 over), each spread's
     # two fixed lessons on day 0 (4); nothing lower, nothing at 5 keeps T's limit
@@ -544,7 +537,6 @@ def test_min_days_retries_end_by_their_budget_the_proofs_and_the_loop() -> None:
 
 
 def test_rooms_are_assigned_after_the_times() -> None:
-    from scheduling.solver_compile import compile_instance
     from scheduling.solver_rooms import assign_rooms
 
     rooms = tuple(m.Room(name=f"R{i}", capacity=30) for i in range(2))
@@ -570,7 +562,6 @@ def test_rooms_after_the_times_keep_soft_preferred_rooms() -> None:
     """The room step of the times-first search minimises the soft room costs:
     a lesson with only a soft preferred room may go without one, but gets it
     when it is free (it used to take any feasible choice, often none)."""
-    from scheduling.solver_compile import compile_instance
     from scheduling.solver_rooms import assign_rooms
 
     rooms = tuple(m.Room(name=f"R{i}", capacity=30) for i in range(3))
