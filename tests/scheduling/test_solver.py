@@ -315,6 +315,54 @@ def test_a_relaxed_solution_breaking_only_soft_min_days_is_a_timetable() -> None
     assert rep2.hard == 0 and rep2.soft == pytest.approx(0.95)
 
 
+@pytest.mark.parametrize("stall", [0, 2])
+def test_the_relaxed_search_stops_after_its_stall_bound_once_it_has_a_timetable(
+    monkeypatch: pytest.MonkeyPatch, stall: int
+) -> None:
+    """Once a solution breaks only soft min days, the search runs at most
+    `RELAX_VALID_STALL` steps in a row that find no lower penalty, and ends
+    with a timetable."""
+    monkeypatch.setattr(solver_mod, "RELAX_VALID_STALL", stall)
+    monkeypatch.setattr(solver_mod, "RELAX_LNS_START_SIZE", 1)  # no step frees everything
+    inst = _spread_school()
+    sv, comp, ph = _relaxed_phase(inst)
+    H = comp.H
+    # T's gaps kept (lessons 3 and 4 fill them); U's 4 lessons all on day 0
+    want = {1: 0, 2: 3, 3: 1, 4: 2, 5: H, 6: H + 1, 7: H + 2, 8: H + 3}
+    starts = [want[a.id] for a in comp.activities]
+    n = len(ph.builder.penalties)
+    ph.relaxed_best = (starts, [None] * len(starts), 3, [1] * n)
+    ph.relaxed_valid = (starts, [None] * len(starts), 3)
+    idle: list[int] = []  # per step: steps in a row before it without a lower penalty
+    real = solver_mod._Solver.run_phase
+
+    def spy(
+        self: solver_mod._Solver,
+        p: solver_mod._Phase,
+        extra: dict[str, object],
+        model: object = None,
+    ) -> int:
+        assert p.relaxed_best is not None
+        before = p.relaxed_best[2]
+        st = real(self, p, extra, model)  # type: ignore[arg-type]
+        idle.append(0 if p.relaxed_best[2] < before else 1)
+        return st
+
+    monkeypatch.setattr(solver_mod._Solver, "run_phase", spy)
+    status = sv._descend(ph, solver_mod.cp_model.UNKNOWN, {"linearization_level": 0})
+    assert status == solver_mod.cp_model.OPTIMAL
+    assert sv.run.timetable is not None and check(inst, sv.run.timetable).hard == 0
+    assert sv.run.first_s is not None
+    run = 0
+    for i in idle:
+        run = run + 1 if i else 0
+        assert run <= stall
+    if stall == 0:
+        assert idle == []  # a timetable already, and no step may go without progress
+    else:
+        assert idle and idle[-stall:] == [1] * stall  # it ended on the bound
+
+
 def test_a_relaxed_optimum_breaking_only_soft_min_days_is_a_timetable_not_a_proof() -> None:
     """CP-SAT proves the least relaxed penalty above 0 (one lesson of the
     spread beyond its day): with soft min days in it, that is the timetable,
