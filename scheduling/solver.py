@@ -263,8 +263,11 @@ class _Phase:
         #: the least-penalty solution so far whose hard penalties are 0 (only
         #: relaxed soft min days broken): a timetable, (starts, rooms, penalty)
         self.relaxed_valid: tuple[list[int], list[int | None], int] | None = None
-        #: a solution of penalty 0 was found (recorded, or `found`)
+        #: a timetable was found (recorded, or `found` with times only): a
+        #: solution of penalty 0, or `relaxed_valid` as recorded
         self.complete = False
+        #: the penalty of the `relaxed_valid` recorded as the timetable
+        self.valid_recorded: int | None = None
         #: stop at the first solution of a relaxed model (`_Solver._descend`
         #: takes it from there)
         self.first_only = False
@@ -825,7 +828,7 @@ class _Solver:
         as a timetable (rooms chosen for it when the phase has times only;
         not recorded when they do not fit)."""
         assert ph.relaxed_valid is not None and self.comp is not None
-        starts, rooms, _ = ph.relaxed_valid
+        starts, rooms, penalty = ph.relaxed_valid
         if ph.times_only:
             chosen = assign_rooms(
                 self.comp,
@@ -838,20 +841,22 @@ class _Solver:
             rooms = chosen
         self.record(starts, rooms, None, self.elapsed())
         self.report(ph.name)
+        ph.valid_recorded = penalty
 
     def _take_valid(self, ph: _Phase) -> int:
         """The relaxed search's best solution with no hard penalty (only
-        relaxed soft min days broken) as the timetable: OPTIMAL; without
-        one, UNKNOWN, and phase 1 no longer relaxes the soft min days."""
+        relaxed soft min days broken) as the timetable, recorded unless it
+        already is: OPTIMAL; without one, UNKNOWN, and phase 1 no longer
+        relaxes the soft min days."""
         if ph.relaxed_valid is None:
             self.relax_min_days_off = True
             return int(cp_model.UNKNOWN)
-        starts, rooms, _ = ph.relaxed_valid
-        if ph.times_only:
-            ph.found = starts
-        else:
-            self.record(starts, rooms, None, self.elapsed())
-            self.report(ph.name)
+        if ph.valid_recorded != ph.relaxed_valid[2]:
+            self._record_valid(ph)
+        if ph.valid_recorded == ph.relaxed_valid[2]:
+            ph.complete = True
+        else:  # times only, and its rooms did not fit: the times as a hint
+            ph.found = ph.relaxed_valid[0]
         return int(cp_model.OPTIMAL)
 
     def _descend(self, ph: _Phase, status: int, extra: dict[str, object]) -> int:
@@ -882,10 +887,11 @@ class _Solver:
         size = RELAX_LNS_START_SIZE
         it = 0
         stall = 0
-        recorded: int | None = None  # the penalty of the timetable recorded so far
+        tried_record = False
         while not self.stopped() and self.remaining(ph.name) > 0.05:
             if ph.relaxed_valid is not None and (
-                stall >= RELAX_VALID_STALL or (recorded is not None and self.should_stop("improve"))
+                stall >= RELAX_VALID_STALL
+                or (ph.valid_recorded is not None and self.should_stop("improve"))
             ):
                 break
             starts, rooms, best, values = ph.relaxed_best
@@ -913,10 +919,10 @@ class _Solver:
             )
             if ph.found is not None or ph.complete:
                 return int(cp_model.OPTIMAL)
-            if ph.relaxed_valid is not None and recorded is None:
+            if ph.relaxed_valid is not None and not tried_record:
                 # the first timetable, at once; the search goes on as
                 # improvement time (`improve_s`)
-                recorded = ph.relaxed_valid[2]
+                tried_record = True
                 self._record_valid(ph)
             if st == cp_model.OPTIMAL and len(free) == n:
                 if not soft_terms:
@@ -1013,7 +1019,8 @@ class _Solver:
         if status == cp_model.INFEASIBLE:
             return "infeasible", None
         if ph.found is None:
-            return "retry", None
+            # a relaxed timetable breaking only soft min days, recorded with its rooms
+            return ("found", None) if ph.complete else ("retry", None)
         rooms = assign_rooms(
             comp, ph.found, time_limit_s=min(10.0, self.remaining("search")), seed=self.seed
         )

@@ -452,14 +452,17 @@ class Builder:
         first lesson's students (or teacher) with someone, on the window's
         first day."""
         m, c = self.m, self.c
-        people = [
-            ("s", ca.subgroups[0]) if ca.subgroups else ("t", ca.teachers[0])
-            for ca in (c.activities[a] for a in md.activities)
-            if ca.subgroups or ca.teachers
-        ]
-        if not people:  # lessons of nobody: left to phase 2
+        owner = next(
+            (
+                ("s", ca.subgroups[0]) if ca.subgroups else ("t", ca.teachers[0])
+                for ca in (c.activities[a] for a in md.activities)
+                if ca.subgroups or ca.teachers
+            ),
+            None,
+        )
+        if owner is None:  # lessons of nobody: left to phase 2
             return
-        kind, who = people[0]
+        kind, who = owner
         k = md.min_days
         for d0 in range(c.D):
             if d0 + k > c.D and d0 > 0:
