@@ -61,6 +61,8 @@ from scheduling.solver_repair import (
     widening,
 )
 from scheduling.solver_rooms import assign_rooms
+from scheduling.solver_swap import applies as swap_applies
+from scheduling.solver_swap import construct
 
 __all__ = [
     "Progress",
@@ -122,6 +124,25 @@ MIN_DAYS_HARD_SHARE = 0.15
 MIN_DAYS_HARD_S = 30.0
 MIN_DAYS_LOOP_SHARE = 0.5
 MIN_DAYS_RETRY_FACTOR = 3.0
+
+#: schools whose hard constraints `solver_swap` enforces (no day rules and
+#: no pairwise time relations but same starting times and min days): when
+#: CP-SAT's phase 1 has no timetable after `swap_after(time limit)` seconds,
+#: the recursive swapping looks for one, until `SWAP_SHARE` of the time
+#: limit. CP-SAT comes first because it solves most such schools in seconds
+#: with a better soft score (Namibia's, 1–16 s, soft 0); it finds none for
+#: the exact packings (GYR, Shipena, Collegiate Junior School)
+SWAP = True
+SWAP_AFTER_S = 20.0
+SWAP_AFTER_SHARE = 0.1
+SWAP_SHARE = 0.9
+
+
+def swap_after(time_limit_s: float) -> float:
+    """How long CP-SAT's phase 1 runs before the recursive swapping:
+    `SWAP_AFTER_SHARE` of the limit, at least `SWAP_AFTER_S`, at most half."""
+    return min(0.5 * time_limit_s, max(SWAP_AFTER_S, SWAP_AFTER_SHARE * time_limit_s))
+
 
 #: each phase-1 search first runs a light CP-SAT (one presolve round, no
 #: probing, no inprocessing during the search) for at most `LIGHT_DET_S` of
@@ -382,6 +403,9 @@ class _Solver:
         self._solver: cp_model.CpSolver | None = None
         #: end of the current phase-1 attempt (elapsed seconds)
         self.deadline: float | None = None
+        #: end of CP-SAT's phase 1 as a whole, when the recursive swapping
+        #: takes over after it (elapsed seconds)
+        self.search_end: float | None = None
         #: record a timetable only when it is no worse than the best
         #: ("soft": in soft score; "moved": in (moved, soft); "": always)
         self.keep_best = ""
@@ -456,6 +480,8 @@ class _Solver:
         left = self.time_limit_s - self.elapsed()
         if phase == "search" and self.deadline is not None:
             left = min(left, self.deadline - self.elapsed())
+        if phase == "search" and self.search_end is not None:
+            left = min(left, self.search_end - self.elapsed())
         if phase != "search" and self.improve_s is not None and self.run.first_s is not None:
             left = min(left, self.run.first_s + self.improve_s - self.elapsed())
         return left
@@ -560,6 +586,13 @@ class _Solver:
         symmetry = self.warm_start is None
         ws = self.warm_start.by_activity() if self.warm_start is not None else {}
 
+        # a school whose hard constraints the recursive swapping enforces:
+        # CP-SAT looks for the first timetable for a while, then the
+        # swapping does (`_construct`)
+        swap = SWAP and not ws and swap_applies(comp)
+        if swap:
+            self.search_end = swap_after(self.time_limit_s)
+
         # phase 1 first with the soft min days enforced (a first timetable
         # near the soft optimum), then with them capped at one day, each for a
         # part of the time; then without
@@ -597,6 +630,10 @@ class _Solver:
         outcome, optimal = self._phase1(comp, symmetry, ws, min_days_hard=0)
         if outcome == "none" and self.relax_min_days_off and not self.stopped():
             outcome, optimal = self._phase1(comp, symmetry, ws, min_days_hard=0)
+        if outcome == "none" and swap and not self.stopped():
+            self.search_end = None
+            if self._construct(comp):
+                outcome, optimal = "found", False
         if outcome == "found":
             return self._improve(comp, optimal, ws, symmetry)
         if outcome == "infeasible":
@@ -604,6 +641,22 @@ class _Solver:
         if outcome != "none":
             return self.result("infeasible", message=outcome)
         return self.result("stopped" if self.stopped() else "incomplete")
+
+    def _construct(self, comp: Compiled) -> bool:
+        """The first timetable by recursive swapping (`solver_swap`), by
+        `SWAP_SHARE` of the time limit; recorded when found."""
+        end = SWAP_SHARE * self.time_limit_s  # leave phase 2 a little
+        found = construct(
+            comp,
+            seed=self.seed,
+            go_on=lambda: not self.stopped() and self.elapsed() < end,
+            on_chunk=lambda _left: self.report("search"),
+        )
+        if found is None:
+            return False
+        self.record(*found, None, self.elapsed())
+        self.report("search")
+        return True
 
     # minimal change ------------------------------------------------------------------
     def _minimal_change(self, comp: Compiled) -> SolveResult:

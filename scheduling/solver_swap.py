@@ -1,0 +1,254 @@
+"""A first timetable by recursive swapping, for schools whose first
+timetable CP-SAT does not find.
+
+Some schools fill every hour their classes can take (GYR, Germany: each of
+its 645 subgroup classes has exactly as many lessons as reachable slots;
+Shipena, Namibia; Collegiate Junior School, South Africa). CP-SAT finds no
+first solution of such an exact packing in 300 s, whatever the branching.
+FET's generator does, with *recursive swapping* (Lalescu's algorithm, FET's
+documentation "the algorithm"). This is our own implementation of that idea,
+written from its description, and it is the first-timetable search for the
+schools it applies to (`applies`):
+
+* Lessons are placed one at a time, the hardest first (fewest allowed
+  starts, then the most resource-hours). A "same starting time" group is
+  placed as one unit.
+* Each goes to a random start that evicts nothing when there is one.
+  Otherwise it tries the starts in order of the least lesson-hours evicted,
+  places itself there and re-places each evicted lesson the same way, one
+  level deeper. A chain that fails is undone. Chains are bounded: at most
+  `kernel.LEVELS` deep and `SWAP_CALLS` placements per attempt.
+* When no chain succeeds, the lesson takes the start whose evicted lessons
+  weigh least, by force. A lesson evicted so cannot return to where it was
+  for `SWAP_TENURE` steps, and each eviction from the same place weighs
+  `SWAP_TRIED_WEIGHT` more the next time (FET's "tried removals", a
+  long-term memory against cycling). The evicted wait for their turn.
+
+It enforces every hard constraint of the schools it applies to:
+
+* no overlap of a subgroup, teacher or room;
+* allowed starts (not-available times, breaks, preferred times);
+* a room for every lesson that needs one, among its candidates, not while
+  the room is closed;
+* hard min days between activities; back to back when on one day
+  ("consecutive if same day", also for soft min days);
+* same starting times.
+
+Soft constraints are not looked at: phase 2 (CP-SAT and its neighbourhood
+search) improves the soft score from this timetable.
+
+The inner loop is compiled by numba (`scheduling.swap_kernel`). A run is
+deterministic for a seed: the random stream is reseeded per call from the
+seed and the step number, and a call is always `SWAP_CHUNK` steps.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+from scheduling.solver_compile import NO_ROOM, Compiled
+from scheduling.solver_model import _has_day_rules
+
+#: placements tried per attempt to place one lesson, the chain included
+#: (more is slower on GYR: 2,954, FET's 2 × activities, left 113 units
+#: unplaced after 200 s where 400 left 32–52)
+SWAP_CALLS = 400
+#: steps a lesson evicted by force may not go back to the start it left
+SWAP_TENURE = 20
+#: how much more an eviction weighs for each earlier eviction of the same
+#: lesson from the same start (in lesson-hours)
+SWAP_TRIED_WEIGHT = 0.1
+#: steps per compiled call: the stop flag and the time are looked at
+#: between calls (about 0.5–1 s on GYR)
+SWAP_CHUNK = 200
+
+Ints = npt.NDArray[np.int64]
+
+_compiled = threading.Lock()
+
+
+def applies(comp: Compiled) -> bool:
+    """Whether the construction enforces all of the instance's hard
+    constraints: none of the day rules (gaps, hours and days limits, early
+    beginnings), consecutive or grouped pairs, same days, not overlapping,
+    occupy-max, or "ends the students' day"."""
+    if any(_has_day_rules(p) for p in comp.subgroups + comp.teachers):
+        return False
+    return not (
+        comp.ends_day
+        or comp.consecutive
+        or comp.grouped
+        or comp.same_day
+        or comp.not_overlapping
+        or comp.occupy_max
+    )
+
+
+def _csr(lists: list[list[int]]) -> tuple[Ints, Ints]:
+    ptr = np.zeros(len(lists) + 1, np.int64)
+    for i, row in enumerate(lists):
+        ptr[i + 1] = ptr[i] + len(row)
+    flat = np.array([x for row in lists for x in row], np.int64)
+    return ptr, flat
+
+
+class Construction:
+    """The state of one construction: call `steps` until it returns 0, then
+    `placement`."""
+
+    def __init__(self, comp: Compiled, *, seed: int) -> None:
+        self.comp = comp
+        self.seed = seed
+        self.it = 0
+        A = comp.activities
+        n = len(A)
+        ns, nt = len(comp.subgroups), len(comp.teachers)
+        self.room_base = ns + nt
+        # units: same-start groups joined
+        parent = list(range(n))
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for g in comp.same_start:
+            for b in g[1:]:
+                parent[find(b)] = find(g[0])
+        by_root: dict[int, list[int]] = {}
+        for a in range(n):
+            by_root.setdefault(find(a), []).append(a)
+        units = list(by_root.values())
+        a_unit = np.zeros(n, np.int64)
+        for ui, mem in enumerate(units):
+            a_unit[mem] = ui
+        res: list[list[int]] = [[] for _ in range(n)]
+        choice: list[list[int]] = [[] for _ in range(n)]
+        for i, p in enumerate(comp.subgroups):
+            for a in p.activities:
+                res[a].append(i)
+        for i, p in enumerate(comp.teachers):
+            for a in p.activities:
+                res[a].append(ns + i)
+        starts: list[set[int]] = []
+        for act in A:
+            if act.rooms and NO_ROOM not in act.rooms:
+                if len(act.rooms) == 1:
+                    res[act.index].append(self.room_base + act.rooms[0])
+                else:
+                    choice[act.index] = [self.room_base + r for r in act.rooms]
+            starts.append(set(act.starts))
+        unit_starts = [sorted(set.intersection(*(starts[a] for a in mem))) for mem in units]
+        # day relations: hard min days; back to back when on one day; soft
+        # min days (preferred, not enforced: `_soft_cost` in the kernel)
+        rel: list[tuple[list[int], int, int, int]] = [
+            (
+                md.activities,
+                md.min_days if md.cost == 0 else 0,
+                int(md.consecutive),
+                md.min_days if md.cost else 0,
+            )
+            for md in comp.min_days
+        ]
+        rel += [(list(acts), 0, 1, 0) for acts in comp.same_day_adjacent]
+        a_rel: list[list[int]] = [[] for _ in range(n)]
+        for i, (acts, *_) in enumerate(rel):
+            for a in acts:
+                a_rel[a].append(i)
+        occ = -np.ones((self.room_base + len(comp.rooms), comp.S), np.int64)
+        for r, room in enumerate(comp.rooms):
+            for s in room.unavailable:
+                occ[self.room_base + r, s] = -2
+        hours = [sum(A[a].duration * (len(res[a]) + 1) for a in mem) for mem in units]
+        order = sorted(range(len(units)), key=lambda u: (len(unit_starts[u]), -hours[u], u))
+        self.units = units
+        self.prio = np.array(order, np.int64)
+        self.u_mem_ptr, self.u_mem = _csr(units)
+        self.u_st_ptr, self.u_st = _csr(unit_starts)
+        self.a_unit = a_unit
+        self.a_dur = np.array([a.duration for a in A], np.int64)
+        self.a_res_ptr, self.a_res = _csr(res)
+        self.a_rc_ptr, self.a_rc = _csr(choice)
+        self.a_md_ptr, self.a_md = _csr(a_rel)
+        self.md_ptr, self.md_mem = _csr([r[0] for r in rel])
+        self.md_k = np.array([r[1] for r in rel], np.int64)
+        self.md_cons = np.array([r[2] for r in rel], np.int64)
+        self.md_soft = np.array([r[3] for r in rel], np.int64)
+        self.occ = occ
+        self.start = -np.ones(n, np.int64)
+        self.room = -np.ones(n, np.int64)
+        self.tabu = np.zeros((len(units), comp.S), np.int64)
+        self.tried = np.zeros((len(units), comp.S), np.float64)
+        self.weight = np.array(
+            [float(sum(A[a].duration for a in mem)) for mem in units], np.float64
+        )
+        #: a unit no start is allowed for: no timetable exists
+        self.impossible = any(not st for st in unit_starts) or any(
+            a.rooms is not None and not a.rooms for a in A
+        )
+
+    def steps(self, n: int | None = None) -> int:
+        """Run `n` steps (`SWAP_CHUNK`); the number of units still unplaced."""
+        from scheduling import swap_kernel as k
+
+        with _compiled:  # the first call compiles; one thread at a time does
+            left, self.it = k.run(
+                SWAP_CHUNK if n is None else n, self.seed, self.it, self.comp.H, self.prio,
+                self.u_mem_ptr, self.u_mem, self.u_st_ptr, self.u_st, self.a_unit, self.a_dur,
+                self.a_res_ptr, self.a_res, self.a_rc_ptr, self.a_rc, self.a_md_ptr, self.a_md,
+                self.md_ptr, self.md_mem, self.md_k, self.md_cons, self.md_soft, self.occ,
+                self.start, self.room, self.tabu, self.tried, self.weight,
+                SWAP_CALLS, SWAP_TENURE, SWAP_TRIED_WEIGHT,
+            )  # fmt: skip
+        return int(left)
+
+    def placement(self) -> tuple[list[int], list[int | None]]:
+        """Each activity's start slot and room (None: none), interchangeable
+        activities (`Compiled.symmetric`) in the order of their starts, as
+        the CP-SAT model's symmetry breaking wants them."""
+        comp = self.comp
+        starts = [int(t) for t in self.start]
+        rooms: list[int | None] = []
+        for act in comp.activities:
+            r = int(self.room[act.index])
+            if r >= 0:
+                rooms.append(r - self.room_base)
+            elif act.rooms and len(act.rooms) == 1 and act.rooms[0] != NO_ROOM:
+                rooms.append(act.rooms[0])
+            else:
+                rooms.append(None)
+        for cls in comp.symmetric:
+            placed = [(starts[a], rooms[a]) for a in cls if starts[a] >= 0]
+            pairs = sorted(placed, key=lambda p: p[0])
+            if len(pairs) == len(cls):
+                for a, (t, room) in zip(cls, pairs, strict=True):
+                    starts[a], rooms[a] = t, room
+        return starts, rooms
+
+
+def construct(
+    comp: Compiled,
+    *,
+    seed: int,
+    go_on: Callable[[], bool],
+    on_chunk: Callable[[int], None] | None = None,
+) -> tuple[list[int], list[int | None]] | None:
+    """A timetable (starts, rooms) by recursive swapping, or None when
+    `go_on()` turned False first (checked between chunks of steps) or a
+    lesson has no allowed start. `on_chunk(units left)` after each chunk."""
+    con = Construction(comp, seed=seed)
+    if con.impossible:
+        return None
+    while True:
+        left = con.steps()
+        if left == 0:
+            return con.placement()
+        if on_chunk is not None:
+            on_chunk(left)
+        if not go_on():
+            return None

@@ -1,0 +1,739 @@
+"""The compiled inner loop of the recursive-swapping construction
+(`scheduling.solver_swap`), in numba's nopython mode.
+
+Arrays only, indices throughout. A *unit* is what is placed at once: an
+activity, or the activities of one "same starting time" group. Resources are
+rows of `occ` (subgroups, then teachers, then rooms); `occ[r, s]` is the
+activity holding resource r at slot s, -1 when free and -2 when the resource
+cannot be used then (a closed room).
+
+The data arrays, in the order every function takes them (CSR pairs: `*_ptr`
+indexes into the array after it):
+
+* `u_mem_ptr, u_mem` — a unit's activities; `u_st_ptr, u_st` — its allowed
+  start slots; `a_unit`, `a_dur` — an activity's unit and duration;
+* `a_res_ptr, a_res` — the resources an activity always holds (subgroups,
+  teachers, a fixed room); `a_rc_ptr, a_rc` — its candidate rooms when it
+  has a choice (one is taken at placement);
+* `a_md_ptr, a_md` — the day relations an activity is in; `md_ptr, md_mem`
+  their activities; `md_k[m]` — the least number of days between them (hard
+  min days; 0: none), `md_cons[m]` — on one day they must be back to back.
+
+Not compiled with `cache=True`: numba's cache does not load the recursive
+`_swap` back safely (it crashed in a later process), so each process compiles
+the kernel once, on first use (`solver_swap.warm_up`).
+"""
+
+import numpy as np
+from numba import njit
+
+#: the most units one placement may evict (a slot needing more is not tried)
+EVICT_CAP = 24
+#: the deepest chain of evictions one attempt follows (FET uses 14)
+LEVELS = 14
+#: capacity of the undo log of one attempt
+LOG_CAP = 1 << 20
+
+
+@njit
+def _conflicts(
+    u,
+    t,
+    H,
+    u_mem_ptr,
+    u_mem,
+    a_unit,
+    a_dur,
+    a_res_ptr,
+    a_res,
+    a_rc_ptr,
+    a_rc,
+    a_md_ptr,
+    a_md,
+    md_ptr,
+    md_mem,
+    md_k,
+    md_cons,
+    md_soft,
+    occ,
+    start,
+    out,
+    mark,
+    stamp,
+    rooms_out,
+):
+    """The units that must leave for unit u to start at t, into `out`; their
+    number, or -1 when u cannot start there (a closed resource, no room, or
+    more than EVICT_CAP to evict). The rooms its members would take go to
+    `rooms_out` (-1: none chosen)."""
+    n = 0
+    base = u_mem_ptr[u]
+    for i in range(u_mem_ptr[u], u_mem_ptr[u + 1]):
+        a = u_mem[i]
+        rooms_out[i - base] = -1
+        dur = a_dur[a]
+        for j in range(a_res_ptr[a], a_res_ptr[a + 1]):
+            r = a_res[j]
+            for s in range(t, t + dur):
+                o = occ[r, s]
+                if o == -2:
+                    return -1
+                if o >= 0:
+                    v = a_unit[o]
+                    if v != u and mark[v] != stamp:
+                        if n >= EVICT_CAP:
+                            return -1
+                        mark[v] = stamp
+                        out[n] = v
+                        n += 1
+        if a_rc_ptr[a + 1] > a_rc_ptr[a]:
+            # the candidate room with the fewest occupants to evict
+            best_r = -1
+            best_c = 1 << 30
+            for j in range(a_rc_ptr[a], a_rc_ptr[a + 1]):
+                r = a_rc[j]
+                blocked = False
+                # not a room another member of the unit takes (chosen or fixed)
+                for i2 in range(base, i):
+                    if rooms_out[i2 - base] == r:
+                        blocked = True
+                for i2 in range(base, u_mem_ptr[u + 1]):
+                    b = u_mem[i2]
+                    for j2 in range(a_res_ptr[b], a_res_ptr[b + 1]):
+                        if a_res[j2] == r:
+                            blocked = True
+                if blocked:
+                    continue
+                c = 0
+                for s in range(t, t + dur):
+                    o = occ[r, s]
+                    if o == -2:
+                        blocked = True
+                        break
+                    if o >= 0 and a_unit[o] != u and mark[a_unit[o]] != stamp:
+                        c += 1
+                if not blocked and c < best_c:
+                    best_c = c
+                    best_r = r
+                    if c == 0:
+                        break
+            if best_r < 0:
+                return -1
+            rooms_out[i - base] = best_r
+            for s in range(t, t + dur):
+                o = occ[best_r, s]
+                if o >= 0:
+                    v = a_unit[o]
+                    if v != u and mark[v] != stamp:
+                        if n >= EVICT_CAP:
+                            return -1
+                        mark[v] = stamp
+                        out[n] = v
+                        n += 1
+        d = t // H
+        for j in range(a_md_ptr[a], a_md_ptr[a + 1]):
+            md = a_md[j]
+            k = md_k[md]
+            for q in range(md_ptr[md], md_ptr[md + 1]):
+                b = md_mem[q]
+                if b == a or start[b] < 0:
+                    continue
+                v = a_unit[b]
+                if v == u:
+                    continue
+                db = start[b] // H
+                bad = abs(db - d) < k
+                if not bad and md_cons[md] and db == d:
+                    sb = start[b]
+                    bad = not (sb + a_dur[b] == t or t + dur == sb)
+                if bad and mark[v] != stamp:
+                    if n >= EVICT_CAP:
+                        return -1
+                    mark[v] = stamp
+                    out[n] = v
+                    n += 1
+    return n
+
+
+@njit
+def _soft_cost(u, t, H, u_mem_ptr, u_mem, a_unit, a_md_ptr, a_md, md_ptr, md_mem, md_soft, start):
+    """How far unit u at t falls short of its soft min days: per placed
+    partner of another unit closer than `md_soft` days, the days missing."""
+    c = 0
+    d = t // H
+    for i in range(u_mem_ptr[u], u_mem_ptr[u + 1]):
+        a = u_mem[i]
+        for j in range(a_md_ptr[a], a_md_ptr[a + 1]):
+            md = a_md[j]
+            k = md_soft[md]
+            if k == 0:
+                continue
+            for q in range(md_ptr[md], md_ptr[md + 1]):
+                b = md_mem[q]
+                if b == a or start[b] < 0 or a_unit[b] == u:
+                    continue
+                gap = abs(start[b] // H - d)
+                if gap < k:
+                    c += k - gap
+    return c
+
+
+@njit
+def _put(u, t, rooms, off, u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res, occ, start, room):
+    """Place unit u at t (its slots must be free), member k in room
+    `rooms[off + k]` (-1: none chosen)."""
+    k = 0
+    for i in range(u_mem_ptr[u], u_mem_ptr[u + 1]):
+        a = u_mem[i]
+        dur = a_dur[a]
+        start[a] = t
+        for j in range(a_res_ptr[a], a_res_ptr[a + 1]):
+            r = a_res[j]
+            for s in range(t, t + dur):
+                occ[r, s] = a
+        r = rooms[off + k]
+        room[a] = r
+        if r >= 0:
+            for s in range(t, t + dur):
+                occ[r, s] = a
+        k += 1
+
+
+@njit
+def _take_off(v, u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res, occ, start, room):
+    t = start[u_mem[u_mem_ptr[v]]]
+    for i in range(u_mem_ptr[v], u_mem_ptr[v + 1]):
+        a = u_mem[i]
+        dur = a_dur[a]
+        for j in range(a_res_ptr[a], a_res_ptr[a + 1]):
+            r = a_res[j]
+            for s in range(t, t + dur):
+                occ[r, s] = -1
+        if room[a] >= 0:
+            for s in range(t, t + dur):
+                occ[room[a], s] = -1
+        room[a] = -1
+        start[a] = -1
+
+
+@njit
+def _evict(v, u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res, occ, start, room, log, logn, rlog, rlogn):
+    """Take unit v off the timetable, logging where it was (and its rooms)."""
+    log[logn[0], 0] = 1
+    log[logn[0], 1] = v
+    log[logn[0], 2] = start[u_mem[u_mem_ptr[v]]]
+    log[logn[0], 3] = rlogn[0]
+    logn[0] += 1
+    for i in range(u_mem_ptr[v], u_mem_ptr[v + 1]):
+        rlog[rlogn[0]] = room[u_mem[i]]
+        rlogn[0] += 1
+    _take_off(v, u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res, occ, start, room)
+
+
+@njit
+def _place_evicting(
+    u,
+    t,
+    conf,
+    nconf,
+    rooms,
+    u_mem_ptr,
+    u_mem,
+    a_dur,
+    a_res_ptr,
+    a_res,
+    occ,
+    start,
+    room,
+    log,
+    logn,
+    rlog,
+    rlogn,
+):
+    for i in range(nconf):
+        v = conf[i]
+        if start[u_mem[u_mem_ptr[v]]] >= 0:
+            _evict(
+                v,
+                u_mem_ptr,
+                u_mem,
+                a_dur,
+                a_res_ptr,
+                a_res,
+                occ,
+                start,
+                room,
+                log,
+                logn,
+                rlog,
+                rlogn,
+            )
+    _put(u, t, rooms, 0, u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res, occ, start, room)
+    log[logn[0], 0] = 0
+    log[logn[0], 1] = u
+    log[logn[0], 2] = t
+    logn[0] += 1
+
+
+@njit
+def _rollback(
+    cp, rcp, u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res, occ, start, room, log, logn, rlog, rlogn
+):
+    """Undo the log back to entry `cp` (room log back to `rcp`)."""
+    while logn[0] > cp:
+        logn[0] -= 1
+        v = log[logn[0], 1]
+        if log[logn[0], 0] == 0:
+            _take_off(v, u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res, occ, start, room)
+        else:
+            _put(
+                v,
+                log[logn[0], 2],
+                rlog,
+                log[logn[0], 3],
+                u_mem_ptr,
+                u_mem,
+                a_dur,
+                a_res_ptr,
+                a_res,
+                occ,
+                start,
+                room,
+            )
+    rlogn[0] = rcp
+
+
+@njit
+def _swap(
+    u,
+    level,
+    H,
+    u_mem_ptr,
+    u_mem,
+    u_st_ptr,
+    u_st,
+    a_unit,
+    a_dur,
+    a_res_ptr,
+    a_res,
+    a_rc_ptr,
+    a_rc,
+    a_md_ptr,
+    a_md,
+    md_ptr,
+    md_mem,
+    md_k,
+    md_cons,
+    md_soft,
+    occ,
+    start,
+    room,
+    log,
+    logn,
+    rlog,
+    rlogn,
+    mark,
+    stampc,
+    inchain,
+    confbuf,
+    confn,
+    roombuf,
+    keys,
+    ncalls,
+    call_limit,
+    weight,
+):
+    """Place unit u: at a random start that evicts nothing if there is one;
+    else, at the starts in order of the least weight evicted, evicting and
+    placing the evicted in turn (one level deeper), undoing a start whose
+    chain fails. The units on the chain above are not evicted again."""
+    ncalls[0] += 1
+    lo = u_st_ptr[u]
+    ns = u_st_ptr[u + 1] - lo
+    nzero = 0
+    for i in range(ns):
+        stampc[0] += 1
+        n = _conflicts(
+            u,
+            u_st[lo + i],
+            H,
+            u_mem_ptr,
+            u_mem,
+            a_unit,
+            a_dur,
+            a_res_ptr,
+            a_res,
+            a_rc_ptr,
+            a_rc,
+            a_md_ptr,
+            a_md,
+            md_ptr,
+            md_mem,
+            md_k,
+            md_cons,
+            md_soft,
+            occ,
+            start,
+            confbuf[level, i],
+            mark,
+            stampc[0],
+            roombuf[level, i],
+        )
+        for q in range(max(n, 0)):
+            if inchain[confbuf[level, i, q]]:
+                n = -1
+                break
+        confn[level, i] = n
+        if n == 0:
+            nzero += 1
+    if nzero > 0:
+        # among the starts that evict nothing, one of those breaking the
+        # fewest soft min days
+        least = 1 << 30
+        pick = 0
+        for i in range(ns):
+            if confn[level, i] == 0:
+                c = _soft_cost(
+                    u,
+                    u_st[lo + i],
+                    H,
+                    u_mem_ptr,
+                    u_mem,
+                    a_unit,
+                    a_md_ptr,
+                    a_md,
+                    md_ptr,
+                    md_mem,
+                    md_soft,
+                    start,
+                )
+                confn[level, i] = -2 - c
+                if c < least:
+                    least = c
+                    pick = 0
+                if c == least:
+                    pick += 1
+        pick = np.random.randint(pick)
+        for i in range(ns):
+            if confn[level, i] == -2 - least:
+                if pick == 0:
+                    _place_evicting(
+                        u,
+                        u_st[lo + i],
+                        confbuf[level, i],
+                        0,
+                        roombuf[level, i],
+                        u_mem_ptr,
+                        u_mem,
+                        a_dur,
+                        a_res_ptr,
+                        a_res,
+                        occ,
+                        start,
+                        room,
+                        log,
+                        logn,
+                        rlog,
+                        rlogn,
+                    )
+                    return True
+                pick -= 1
+    if level >= LEVELS - 1 or ncalls[0] > call_limit:
+        return False
+    for i in range(ns):
+        n = confn[level, i]
+        if n > 0:
+            w = 0.0
+            for q in range(n):
+                w += weight[confbuf[level, i, q]]
+            keys[level, i] = w + np.random.random()
+        else:
+            keys[level, i] = 1e18
+    order = np.argsort(keys[level, :ns])
+    for oi in range(ns):
+        i = order[oi]
+        n = confn[level, i]
+        if n <= 0:
+            break
+        cp = logn[0]
+        rcp = rlogn[0]
+        _place_evicting(
+            u,
+            u_st[lo + i],
+            confbuf[level, i],
+            n,
+            roombuf[level, i],
+            u_mem_ptr,
+            u_mem,
+            a_dur,
+            a_res_ptr,
+            a_res,
+            occ,
+            start,
+            room,
+            log,
+            logn,
+            rlog,
+            rlogn,
+        )
+        inchain[u] = 1
+        ok = True
+        for q in range(n):
+            v = confbuf[level, i, q]
+            if start[u_mem[u_mem_ptr[v]]] >= 0:
+                continue
+            if not _swap(
+                v,
+                level + 1,
+                H,
+                u_mem_ptr,
+                u_mem,
+                u_st_ptr,
+                u_st,
+                a_unit,
+                a_dur,
+                a_res_ptr,
+                a_res,
+                a_rc_ptr,
+                a_rc,
+                a_md_ptr,
+                a_md,
+                md_ptr,
+                md_mem,
+                md_k,
+                md_cons,
+                md_soft,
+                occ,
+                start,
+                room,
+                log,
+                logn,
+                rlog,
+                rlogn,
+                mark,
+                stampc,
+                inchain,
+                confbuf,
+                confn,
+                roombuf,
+                keys,
+                ncalls,
+                call_limit,
+                weight,
+            ):
+                ok = False
+                break
+        inchain[u] = 0
+        if ok:
+            return True
+        _rollback(
+            cp,
+            rcp,
+            u_mem_ptr,
+            u_mem,
+            a_dur,
+            a_res_ptr,
+            a_res,
+            occ,
+            start,
+            room,
+            log,
+            logn,
+            rlog,
+            rlogn,
+        )
+        if ncalls[0] > call_limit:
+            return False
+    return False
+
+
+@njit
+def run(
+    steps,
+    seed,
+    it0,
+    H,
+    prio,
+    u_mem_ptr,
+    u_mem,
+    u_st_ptr,
+    u_st,
+    a_unit,
+    a_dur,
+    a_res_ptr,
+    a_res,
+    a_rc_ptr,
+    a_rc,
+    a_md_ptr,
+    a_md,
+    md_ptr,
+    md_mem,
+    md_k,
+    md_cons,
+    md_soft,
+    occ,
+    start,
+    room,
+    tabu,
+    tried,
+    weight,
+    call_limit,
+    tenure,
+    tried_weight,
+):
+    """`steps` steps from step number `it0`: each takes the first unplaced
+    unit in `prio` and places it by `_swap`; when that fails, at the start
+    whose evicted units weigh least (plus `tried_weight` per earlier eviction
+    of each from where it is), not one it was evicted from in the last
+    `tenure` steps, evicting them. Returns the units left unplaced and the
+    next step number. The random stream is seeded from `seed` and `it0`, so
+    a run is the same however it is cut into calls."""
+    np.random.seed(seed * 1000003 + it0)
+    nu = u_mem_ptr.shape[0] - 1
+    log = np.zeros((LOG_CAP, 4), np.int64)
+    rlog = np.zeros(LOG_CAP, np.int64)
+    logn = np.zeros(1, np.int64)
+    rlogn = np.zeros(1, np.int64)
+    mark = np.zeros(nu, np.int64)
+    stampc = np.zeros(1, np.int64)
+    inchain = np.zeros(nu, np.uint8)
+    maxst = 1
+    maxmem = 1
+    for u in range(nu):
+        maxst = max(maxst, u_st_ptr[u + 1] - u_st_ptr[u])
+        maxmem = max(maxmem, u_mem_ptr[u + 1] - u_mem_ptr[u])
+    confbuf = np.zeros((LEVELS + 1, maxst, EVICT_CAP), np.int64)
+    confn = np.zeros((LEVELS + 1, maxst), np.int64)
+    roombuf = -np.ones((LEVELS + 1, maxst, maxmem), np.int64)
+    keys = np.zeros((LEVELS + 1, maxst), np.float64)
+    ncalls = np.zeros(1, np.int64)
+    for step in range(steps):
+        it = it0 + step
+        u = -1
+        for p in range(nu):
+            if start[u_mem[u_mem_ptr[prio[p]]]] < 0:
+                u = prio[p]
+                break
+        if u < 0:
+            return 0, it
+        logn[0] = 0
+        rlogn[0] = 0
+        ncalls[0] = 0
+        if _swap(
+            u,
+            0,
+            H,
+            u_mem_ptr,
+            u_mem,
+            u_st_ptr,
+            u_st,
+            a_unit,
+            a_dur,
+            a_res_ptr,
+            a_res,
+            a_rc_ptr,
+            a_rc,
+            a_md_ptr,
+            a_md,
+            md_ptr,
+            md_mem,
+            md_k,
+            md_cons,
+            md_soft,
+            occ,
+            start,
+            room,
+            log,
+            logn,
+            rlog,
+            rlogn,
+            mark,
+            stampc,
+            inchain,
+            confbuf,
+            confn,
+            roombuf,
+            keys,
+            ncalls,
+            call_limit,
+            weight,
+        ):
+            continue
+        lo = u_st_ptr[u]
+        ns = u_st_ptr[u + 1] - lo
+        best = -1
+        best_key = 1e18
+        for i in range(ns):
+            t = u_st[lo + i]
+            if tabu[u, t] > it:
+                continue
+            stampc[0] += 1
+            n = _conflicts(
+                u,
+                t,
+                H,
+                u_mem_ptr,
+                u_mem,
+                a_unit,
+                a_dur,
+                a_res_ptr,
+                a_res,
+                a_rc_ptr,
+                a_rc,
+                a_md_ptr,
+                a_md,
+                md_ptr,
+                md_mem,
+                md_k,
+                md_cons,
+                md_soft,
+                occ,
+                start,
+                confbuf[0, i],
+                mark,
+                stampc[0],
+                roombuf[0, i],
+            )
+            confn[0, i] = n
+            if n < 0:
+                continue
+            w = 0.0
+            for q in range(n):
+                v = confbuf[0, i, q]
+                w += weight[v] + tried_weight * tried[v, start[u_mem[u_mem_ptr[v]]]]
+            key = w + np.random.random()
+            if key < best_key:
+                best_key = key
+                best = i
+        if best < 0:
+            continue
+        n = confn[0, best]
+        for q in range(n):
+            v = confbuf[0, best, q]
+            tv = start[u_mem[u_mem_ptr[v]]]
+            tabu[v, tv] = it + tenure
+            tried[v, tv] += 1.0
+        _place_evicting(
+            u,
+            u_st[lo + best],
+            confbuf[0, best],
+            n,
+            roombuf[0, best],
+            u_mem_ptr,
+            u_mem,
+            a_dur,
+            a_res_ptr,
+            a_res,
+            occ,
+            start,
+            room,
+            log,
+            logn,
+            rlog,
+            rlogn,
+        )
+    left = 0
+    for u in range(nu):
+        if start[u_mem[u_mem_ptr[u]]] < 0:
+            left += 1
+    return left, it0 + steps

@@ -1,0 +1,169 @@
+"""The recursive-swapping construction (scheduling/solver_swap.py): the
+first timetable of an exact packing, every result through the checker."""
+
+from __future__ import annotations
+
+import pytest
+
+import scheduling.solver as solver_mod
+from scheduling import model as m
+from scheduling import solver_swap
+from scheduling.checker import check
+from scheduling.solver import solve
+from scheduling.solver_compile import Compiled, compile_instance
+from tests.scheduling.fetdata import example
+
+DAYS, HOURS = 3, 4
+
+
+def packed_school(*, gap_limit: bool = False) -> m.Instance:
+    """Three classes and three teachers, every one of them busy in every one
+    of the 12 slots: class k has teacher (k + slot) % 3, four lessons with
+    each. The lessons of teacher 0 take room R1 or R2, those of teacher 1
+    room R1 (so teacher 0's go to R2); two of class A's lessons with teacher
+    0 are on different days; one of them starts with one of class B's with
+    teacher 1."""
+    acts: list[m.Activity] = []
+    for k, cls in enumerate("ABC"):
+        for t in range(3):
+            first = 100 * (k + 1) + 10 * t
+            for part in range(4):
+                acts.append(
+                    m.Activity(
+                        id=first + part,
+                        subject=f"S{t}",
+                        teachers=(f"T{t}",),
+                        students=(cls,),
+                        group_id=first,
+                    )
+                )
+    cs: list[m.Constraint] = [
+        m.MinDaysBetweenActivities(activities=(100, 101), min_days=1),
+        m.ActivitiesSameStartingTime(activities=(100, 211)),
+        m.SubjectPreferredRooms(subject="S0", rooms=("R1", "R2")),
+        m.SubjectPreferredRooms(subject="S1", rooms=("R1",)),
+    ]
+    if gap_limit:
+        cs.append(m.TeacherMaxGapsPerWeek(teacher="T0", max_gaps=1))
+    return m.Instance(
+        name="packed",
+        days=tuple(m.Day(name=f"D{i}") for i in range(DAYS)),
+        hours=tuple(m.Hour(name=f"H{i}") for i in range(HOURS)),
+        teachers=tuple(m.Teacher(name=f"T{t}") for t in range(3)),
+        students=tuple(m.StudentsSet(name=c, students=20, subgroups=(c,)) for c in "ABC"),
+        rooms=(m.Room(name="R1"), m.Room(name="R2")),
+        activities=tuple(acts),
+        constraints=tuple(cs),
+    )
+
+
+def timetable(comp: Compiled, starts: list[int], rooms: list[int | None]) -> m.Timetable:
+    names = [r.name for r in comp.instance.rooms]
+    return m.Timetable(
+        placements=tuple(
+            m.Placement(
+                activity=a.id,
+                day=t // comp.H,
+                hour=t % comp.H,
+                room=None if r is None else names[r],
+            )
+            for a, t, r in zip(comp.activities, starts, rooms, strict=True)
+        )
+    )
+
+
+def test_applies_only_where_it_enforces_every_hard_constraint() -> None:
+    assert solver_swap.applies(compile_instance(packed_school()))
+    assert not solver_swap.applies(compile_instance(packed_school(gap_limit=True)))
+
+
+def test_an_exact_packing_is_placed_with_no_hard_violation() -> None:
+    inst = packed_school()
+    comp = compile_instance(inst)
+    found = solver_swap.construct(comp, seed=1, go_on=lambda: True)
+    assert found is not None
+    starts, rooms = found
+    rep = check(inst, timetable(comp, starts, rooms))
+    assert rep.complete and rep.hard == 0, rep.violations
+    at = timetable(comp, starts, rooms).by_activity()
+    assert at[100].day != at[101].day
+    assert (at[100].day, at[100].hour) == (at[211].day, at[211].hour)
+    assert {at[i].room for i in range(100, 104)} == {"R2"}
+
+
+def test_the_same_seed_gives_the_same_timetable() -> None:
+    comp = compile_instance(packed_school())
+    runs = [solver_swap.construct(comp, seed=s, go_on=lambda: True) for s in (3, 3, 4)]
+    assert runs[0] == runs[1]
+    assert all(r is not None for r in runs)
+
+
+def test_it_stops_when_told_and_between_chunks_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One more lesson than class A has room for: no timetable. The search
+    runs chunks of `SWAP_CHUNK` steps and asks `go_on` after each."""
+    monkeypatch.setattr(solver_swap, "SWAP_CHUNK", 50)
+    inst = packed_school()
+    extra = m.Activity(id=999, subject="S2", teachers=("T2",), students=("A",))
+    inst = msgspec_replace(inst, activities=(*inst.activities, extra))
+    comp = compile_instance(inst)
+    con = solver_swap.Construction(comp, seed=1)
+    assert con.steps(solver_swap.SWAP_CHUNK) > 0
+    assert con.it == 50
+    asked: list[int] = []
+
+    def go_on() -> bool:
+        asked.append(1)
+        return len(asked) < 3
+
+    assert solver_swap.construct(comp, seed=1, go_on=go_on) is None
+    assert len(asked) == 3
+
+
+def test_solve_falls_back_to_it_when_cp_sat_finds_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When CP-SAT's phase 1 ends without a timetable the swapping gives the
+    first one, and phase 2 improves it as usual."""
+    monkeypatch.setattr(solver_mod._Solver, "_phase1", lambda *a, **kw: ("none", False))
+    called: list[int] = []
+    real = solver_mod.construct
+
+    def spy(*a: object, **kw: object) -> object:
+        called.append(1)
+        return real(*a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(solver_mod, "construct", spy)
+    inst = packed_school()
+    r = solve(inst, time_limit_s=20, improve_s=2)
+    assert called and r.timetable is not None
+    rep = check(inst, r.timetable)
+    assert rep.complete and rep.hard == 0
+    assert r.soft == pytest.approx(rep.soft)
+
+
+def test_cp_sat_still_comes_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    called: list[int] = []
+    monkeypatch.setattr(solver_mod, "construct", lambda *a, **kw: called.append(1))
+    r = solve(packed_school(), time_limit_s=20, improve_s=0)
+    assert r.timetable is not None and not called
+
+
+@pytest.mark.slow
+def test_shipena_exact_packing_has_a_timetable_the_checker_accepts() -> None:
+    """Namibia's Shipena: every subgroup has as many lessons as slots, and
+    CP-SAT's phase 1 finds no timetable without its spreads in 180 s."""
+    from scheduling.fet import read_fet
+
+    inst = read_fet(example("FET-5-official/Namibia/by-Bobby/set-2/Shipena.fet")).instance
+    comp = compile_instance(inst)
+    assert solver_swap.applies(comp)
+    found = solver_swap.construct(comp, seed=1, go_on=lambda: True)
+    assert found is not None
+    rep = check(inst, timetable(comp, *found))
+    assert rep.complete and rep.hard == 0, rep.hard_by_type()
+
+
+def msgspec_replace(inst: m.Instance, **kw: object) -> m.Instance:
+    import msgspec
+
+    return msgspec.structs.replace(inst, **kw)
