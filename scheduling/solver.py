@@ -1012,6 +1012,8 @@ class _Solver:
         change, the fewest moved lessons). Returns ("found", optimal),
         ("infeasible", _), ("none", _) when out of time or stopped, or the
         reason the model is infeasible as built."""
+        if self.remaining("search") <= 0.05:  # not worth building the model
+            return "none", False
         # times first when rooms are to be chosen: rooms as capacity cuts,
         # then assigned for the times found
         hint_starts: list[int] | None = None
