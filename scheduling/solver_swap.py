@@ -197,14 +197,25 @@ class Construction:
         from scheduling import swap_kernel as k
 
         with _compiled:  # the first call compiles; one thread at a time does
-            left, self.it = k.run(
-                SWAP_CHUNK if n is None else n, self.seed, self.it, self.comp.H, self.prio,
-                self.u_mem_ptr, self.u_mem, self.u_st_ptr, self.u_st, self.a_unit, self.a_dur,
-                self.a_res_ptr, self.a_res, self.a_rc_ptr, self.a_rc, self.a_md_ptr, self.a_md,
-                self.md_ptr, self.md_mem, self.md_k, self.md_cons, self.md_soft, self.occ,
-                self.start, self.room, self.tabu, self.tried, self.weight,
-                SWAP_CALLS, SWAP_TENURE, SWAP_TRIED_WEIGHT,
+            data = (
+                self.comp.H, self.u_mem_ptr, self.u_mem, self.u_st_ptr, self.u_st, self.a_unit,
+                self.a_dur, self.a_res_ptr, self.a_res, self.a_rc_ptr, self.a_rc, self.a_md_ptr,
+                self.a_md, self.md_ptr, self.md_mem, self.md_k, self.md_cons, self.md_soft,
             )  # fmt: skip
+            left, self.it = k.run(
+                SWAP_CHUNK if n is None else n,
+                self.seed,
+                self.it,
+                self.prio,
+                data,
+                (self.occ, self.start, self.room),
+                self.tabu,
+                self.tried,
+                self.weight,
+                SWAP_CALLS,
+                SWAP_TENURE,
+                SWAP_TRIED_WEIGHT,
+            )
         return int(left)
 
     def placement(self) -> tuple[list[int], list[int | None]]:

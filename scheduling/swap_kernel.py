@@ -7,21 +7,29 @@ rows of `occ` (subgroups, then teachers, then rooms); `occ[r, s]` is the
 activity holding resource r at slot s, -1 when free and -2 when the resource
 cannot be used then (a closed room).
 
-The data arrays, in the order every function takes them (CSR pairs: `*_ptr`
+Every function takes the instance as one tuple, `data` (CSR pairs: `*_ptr`
 indexes into the array after it):
 
-* `u_mem_ptr, u_mem` — a unit's activities; `u_st_ptr, u_st` — its allowed
-  start slots; `a_unit`, `a_dur` — an activity's unit and duration;
+    (H, u_mem_ptr, u_mem, u_st_ptr, u_st, a_unit, a_dur, a_res_ptr, a_res,
+     a_rc_ptr, a_rc, a_md_ptr, a_md, md_ptr, md_mem, md_k, md_cons, md_soft)
+
+* `H` — slots a day; `u_mem_ptr, u_mem` — a unit's activities; `u_st_ptr,
+  u_st` — its allowed start slots; `a_unit`, `a_dur` — an activity's unit
+  and duration;
 * `a_res_ptr, a_res` — the resources an activity always holds (subgroups,
   teachers, a fixed room); `a_rc_ptr, a_rc` — its candidate rooms when it
   has a choice (one is taken at placement);
 * `a_md_ptr, a_md` — the day relations an activity is in; `md_ptr, md_mem`
   their activities; `md_k[m]` — the least number of days between them (hard
-  min days; 0: none), `md_cons[m]` — on one day they must be back to back.
+  min days; 0: none); `md_cons[m]` — on one day they must be back to back;
+  `md_soft[m]` — soft min days, only preferred (0: none).
+
+The timetable is `state = (occ, start, room)` (a start slot and a room row
+per activity, -1: none), and one attempt's scratch space is `work` (`_work`).
 
 Not compiled with `cache=True`: numba's cache does not load the recursive
 `_swap` back safely (it crashed in a later process), so each process compiles
-the kernel once, on first use (`solver_swap.warm_up`).
+the kernel once, on first use.
 """
 
 import numpy as np
@@ -36,46 +44,23 @@ LOG_CAP = 1 << 20
 
 
 @njit
-def _conflicts(
-    u,
-    t,
-    H,
-    u_mem_ptr,
-    u_mem,
-    a_unit,
-    a_dur,
-    a_res_ptr,
-    a_res,
-    a_rc_ptr,
-    a_rc,
-    a_md_ptr,
-    a_md,
-    md_ptr,
-    md_mem,
-    md_k,
-    md_cons,
-    md_soft,
-    occ,
-    start,
-    out,
-    mark,
-    stamp,
-    rooms_out,
-):
+def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
     """The units that must leave for unit u to start at t, into `out`; their
     number, or -1 when u cannot start there (a closed resource, no room, or
     more than EVICT_CAP to evict). The rooms its members would take go to
     `rooms_out` (-1: none chosen)."""
+    H, u_mem_ptr, u_mem, _, _, a_unit, a_dur, a_res_ptr, a_res = data[:9]
+    a_rc_ptr, a_rc, a_md_ptr, a_md, md_ptr, md_mem, md_k, md_cons = data[9:17]
+    occ, start, _ = state
     n = 0
     base = u_mem_ptr[u]
-    for i in range(u_mem_ptr[u], u_mem_ptr[u + 1]):
+    for i in range(base, u_mem_ptr[u + 1]):
         a = u_mem[i]
         rooms_out[i - base] = -1
         dur = a_dur[a]
         for j in range(a_res_ptr[a], a_res_ptr[a + 1]):
-            r = a_res[j]
             for s in range(t, t + dur):
-                o = occ[r, s]
+                o = occ[a_res[j], s]
                 if o == -2:
                     return -1
                 if o >= 0:
@@ -87,13 +72,13 @@ def _conflicts(
                         out[n] = v
                         n += 1
         if a_rc_ptr[a + 1] > a_rc_ptr[a]:
-            # the candidate room with the fewest occupants to evict
+            # the candidate room with the fewest occupants to evict, not one
+            # another member of the unit takes (chosen or fixed)
             best_r = -1
             best_c = 1 << 30
             for j in range(a_rc_ptr[a], a_rc_ptr[a + 1]):
                 r = a_rc[j]
                 blocked = False
-                # not a room another member of the unit takes (chosen or fixed)
                 for i2 in range(base, i):
                     if rooms_out[i2 - base] == r:
                         blocked = True
@@ -133,19 +118,15 @@ def _conflicts(
         d = t // H
         for j in range(a_md_ptr[a], a_md_ptr[a + 1]):
             md = a_md[j]
-            k = md_k[md]
             for q in range(md_ptr[md], md_ptr[md + 1]):
                 b = md_mem[q]
-                if b == a or start[b] < 0:
-                    continue
-                v = a_unit[b]
-                if v == u:
+                if b == a or start[b] < 0 or a_unit[b] == u:
                     continue
                 db = start[b] // H
-                bad = abs(db - d) < k
+                bad = abs(db - d) < md_k[md]
                 if not bad and md_cons[md] and db == d:
-                    sb = start[b]
-                    bad = not (sb + a_dur[b] == t or t + dur == sb)
+                    bad = not (start[b] + a_dur[b] == t or t + dur == start[b])
+                v = a_unit[b]
                 if bad and mark[v] != stamp:
                     if n >= EVICT_CAP:
                         return -1
@@ -156,9 +137,19 @@ def _conflicts(
 
 
 @njit
-def _soft_cost(u, t, H, u_mem_ptr, u_mem, a_unit, a_md_ptr, a_md, md_ptr, md_mem, md_soft, start):
+def _soft_cost(u, t, data, state):
     """How far unit u at t falls short of its soft min days: per placed
     partner of another unit closer than `md_soft` days, the days missing."""
+    H, u_mem_ptr, u_mem = data[0], data[1], data[2]
+    a_unit, a_md_ptr, a_md, md_ptr, md_mem, md_soft = (
+        data[5],
+        data[11],
+        data[12],
+        data[13],
+        data[14],
+        data[17],
+    )
+    start = state[1]
     c = 0
     d = t // H
     for i in range(u_mem_ptr[u], u_mem_ptr[u + 1]):
@@ -179,18 +170,19 @@ def _soft_cost(u, t, H, u_mem_ptr, u_mem, a_unit, a_md_ptr, a_md, md_ptr, md_mem
 
 
 @njit
-def _put(u, t, rooms, off, u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res, occ, start, room):
+def _put(u, t, rooms, off, data, state):
     """Place unit u at t (its slots must be free), member k in room
     `rooms[off + k]` (-1: none chosen)."""
+    u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res = data[1], data[2], data[6], data[7], data[8]
+    occ, start, room = state
     k = 0
     for i in range(u_mem_ptr[u], u_mem_ptr[u + 1]):
         a = u_mem[i]
         dur = a_dur[a]
         start[a] = t
         for j in range(a_res_ptr[a], a_res_ptr[a + 1]):
-            r = a_res[j]
             for s in range(t, t + dur):
-                occ[r, s] = a
+                occ[a_res[j], s] = a
         r = rooms[off + k]
         room[a] = r
         if r >= 0:
@@ -200,15 +192,16 @@ def _put(u, t, rooms, off, u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res, occ, start
 
 
 @njit
-def _take_off(v, u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res, occ, start, room):
+def _take_off(v, data, state):
+    u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res = data[1], data[2], data[6], data[7], data[8]
+    occ, start, room = state
     t = start[u_mem[u_mem_ptr[v]]]
     for i in range(u_mem_ptr[v], u_mem_ptr[v + 1]):
         a = u_mem[i]
         dur = a_dur[a]
         for j in range(a_res_ptr[a], a_res_ptr[a + 1]):
-            r = a_res[j]
             for s in range(t, t + dur):
-                occ[r, s] = -1
+                occ[a_res[j], s] = -1
         if room[a] >= 0:
             for s in range(t, t + dur):
                 occ[room[a], s] = -1
@@ -217,58 +210,57 @@ def _take_off(v, u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res, occ, start, room):
 
 
 @njit
-def _evict(v, u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res, occ, start, room, log, logn, rlog, rlogn):
-    """Take unit v off the timetable, logging where it was (and its rooms)."""
-    log[logn[0], 0] = 1
-    log[logn[0], 1] = v
-    log[logn[0], 2] = start[u_mem[u_mem_ptr[v]]]
-    log[logn[0], 3] = rlogn[0]
-    logn[0] += 1
-    for i in range(u_mem_ptr[v], u_mem_ptr[v + 1]):
-        rlog[rlogn[0]] = room[u_mem[i]]
-        rlogn[0] += 1
-    _take_off(v, u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res, occ, start, room)
+def _work(data):
+    """One attempt's scratch space: the undo log (unit moves, and the rooms
+    of the evicted), marks, the chain, and per level and start the units to
+    evict, their number, the rooms chosen and the order keys."""
+    u_mem_ptr, u_st_ptr = data[1], data[3]
+    nu = u_mem_ptr.shape[0] - 1
+    maxst = 1
+    maxmem = 1
+    for u in range(nu):
+        maxst = max(maxst, u_st_ptr[u + 1] - u_st_ptr[u])
+        maxmem = max(maxmem, u_mem_ptr[u + 1] - u_mem_ptr[u])
+    return (
+        np.zeros((LOG_CAP, 4), np.int64),  # log: kind (0 placed, 1 evicted), unit, start, rooms at
+        np.zeros(1, np.int64),  # its length
+        np.zeros(LOG_CAP, np.int64),  # rooms of the evicted
+        np.zeros(1, np.int64),  # its length
+        np.zeros(nu, np.int64),  # mark
+        np.zeros(1, np.int64),  # stamp counter
+        np.zeros(nu, np.uint8),  # in the chain above
+        np.zeros((LEVELS + 1, maxst, EVICT_CAP), np.int64),  # units to evict
+        np.zeros((LEVELS + 1, maxst), np.int64),  # their number
+        -np.ones((LEVELS + 1, maxst, maxmem), np.int64),  # rooms chosen
+        np.zeros((LEVELS + 1, maxst), np.float64),  # order keys
+        np.zeros(1, np.int64),  # calls in this attempt
+    )
 
 
 @njit
-def _place_evicting(
-    u,
-    t,
-    conf,
-    nconf,
-    rooms,
-    u_mem_ptr,
-    u_mem,
-    a_dur,
-    a_res_ptr,
-    a_res,
-    occ,
-    start,
-    room,
-    log,
-    logn,
-    rlog,
-    rlogn,
-):
+def _evict(v, data, state, work):
+    """Take unit v off the timetable, logging where it was (and its rooms)."""
+    log, logn, rlog, rlogn = work[0], work[1], work[2], work[3]
+    u_mem_ptr, u_mem = data[1], data[2]
+    log[logn[0], 0] = 1
+    log[logn[0], 1] = v
+    log[logn[0], 2] = state[1][u_mem[u_mem_ptr[v]]]
+    log[logn[0], 3] = rlogn[0]
+    logn[0] += 1
+    for i in range(u_mem_ptr[v], u_mem_ptr[v + 1]):
+        rlog[rlogn[0]] = state[2][u_mem[i]]
+        rlogn[0] += 1
+    _take_off(v, data, state)
+
+
+@njit
+def _place_evicting(u, t, conf, nconf, rooms, data, state, work):
+    u_mem_ptr, u_mem = data[1], data[2]
     for i in range(nconf):
-        v = conf[i]
-        if start[u_mem[u_mem_ptr[v]]] >= 0:
-            _evict(
-                v,
-                u_mem_ptr,
-                u_mem,
-                a_dur,
-                a_res_ptr,
-                a_res,
-                occ,
-                start,
-                room,
-                log,
-                logn,
-                rlog,
-                rlogn,
-            )
-    _put(u, t, rooms, 0, u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res, occ, start, room)
+        if state[1][u_mem[u_mem_ptr[conf[i]]]] >= 0:
+            _evict(conf[i], data, state, work)
+    _put(u, t, rooms, 0, data, state)
+    log, logn = work[0], work[1]
     log[logn[0], 0] = 0
     log[logn[0], 1] = u
     log[logn[0], 2] = t
@@ -276,77 +268,30 @@ def _place_evicting(
 
 
 @njit
-def _rollback(
-    cp, rcp, u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res, occ, start, room, log, logn, rlog, rlogn
-):
-    """Undo the log back to entry `cp` (room log back to `rcp`)."""
+def _rollback(cp, rcp, data, state, work):
+    """Undo the log back to entry `cp` (the rooms' log back to `rcp`)."""
+    log, logn, rlog, rlogn = work[0], work[1], work[2], work[3]
     while logn[0] > cp:
         logn[0] -= 1
         v = log[logn[0], 1]
         if log[logn[0], 0] == 0:
-            _take_off(v, u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res, occ, start, room)
+            _take_off(v, data, state)
         else:
-            _put(
-                v,
-                log[logn[0], 2],
-                rlog,
-                log[logn[0], 3],
-                u_mem_ptr,
-                u_mem,
-                a_dur,
-                a_res_ptr,
-                a_res,
-                occ,
-                start,
-                room,
-            )
+            _put(v, log[logn[0], 2], rlog, log[logn[0], 3], data, state)
     rlogn[0] = rcp
 
 
 @njit
-def _swap(
-    u,
-    level,
-    H,
-    u_mem_ptr,
-    u_mem,
-    u_st_ptr,
-    u_st,
-    a_unit,
-    a_dur,
-    a_res_ptr,
-    a_res,
-    a_rc_ptr,
-    a_rc,
-    a_md_ptr,
-    a_md,
-    md_ptr,
-    md_mem,
-    md_k,
-    md_cons,
-    md_soft,
-    occ,
-    start,
-    room,
-    log,
-    logn,
-    rlog,
-    rlogn,
-    mark,
-    stampc,
-    inchain,
-    confbuf,
-    confn,
-    roombuf,
-    keys,
-    ncalls,
-    call_limit,
-    weight,
-):
-    """Place unit u: at a random start that evicts nothing if there is one;
-    else, at the starts in order of the least weight evicted, evicting and
-    placing the evicted in turn (one level deeper), undoing a start whose
-    chain fails. The units on the chain above are not evicted again."""
+def _swap(u, level, data, state, work, call_limit, weight):
+    """Place unit u: at a random start that evicts nothing if there is one
+    (one of those breaking the fewest soft min days); else, at the starts in
+    order of the least weight evicted, evicting and placing the evicted in
+    turn (one level deeper), undoing a start whose chain fails. The units on
+    the chain above are not evicted again."""
+    u_mem_ptr, u_mem, u_st_ptr, u_st = data[1], data[2], data[3], data[4]
+    start = state[1]
+    logn, rlogn, mark, stampc, inchain = work[1], work[3], work[4], work[5], work[6]
+    confbuf, confn, roombuf, keys, ncalls = work[7], work[8], work[9], work[10], work[11]
     ncalls[0] += 1
     lo = u_st_ptr[u]
     ns = u_st_ptr[u + 1] - lo
@@ -354,30 +299,7 @@ def _swap(
     for i in range(ns):
         stampc[0] += 1
         n = _conflicts(
-            u,
-            u_st[lo + i],
-            H,
-            u_mem_ptr,
-            u_mem,
-            a_unit,
-            a_dur,
-            a_res_ptr,
-            a_res,
-            a_rc_ptr,
-            a_rc,
-            a_md_ptr,
-            a_md,
-            md_ptr,
-            md_mem,
-            md_k,
-            md_cons,
-            md_soft,
-            occ,
-            start,
-            confbuf[level, i],
-            mark,
-            stampc[0],
-            roombuf[level, i],
+            u, u_st[lo + i], data, state, confbuf[level, i], mark, stampc[0], roombuf[level, i]
         )
         for q in range(max(n, 0)):
             if inchain[confbuf[level, i, q]]:
@@ -387,54 +309,23 @@ def _swap(
         if n == 0:
             nzero += 1
     if nzero > 0:
-        # among the starts that evict nothing, one of those breaking the
-        # fewest soft min days
         least = 1 << 30
-        pick = 0
+        ties = 0
         for i in range(ns):
             if confn[level, i] == 0:
-                c = _soft_cost(
-                    u,
-                    u_st[lo + i],
-                    H,
-                    u_mem_ptr,
-                    u_mem,
-                    a_unit,
-                    a_md_ptr,
-                    a_md,
-                    md_ptr,
-                    md_mem,
-                    md_soft,
-                    start,
-                )
+                c = _soft_cost(u, u_st[lo + i], data, state)
                 confn[level, i] = -2 - c
                 if c < least:
                     least = c
-                    pick = 0
+                    ties = 0
                 if c == least:
-                    pick += 1
-        pick = np.random.randint(pick)
+                    ties += 1
+        pick = np.random.randint(ties)
         for i in range(ns):
             if confn[level, i] == -2 - least:
                 if pick == 0:
                     _place_evicting(
-                        u,
-                        u_st[lo + i],
-                        confbuf[level, i],
-                        0,
-                        roombuf[level, i],
-                        u_mem_ptr,
-                        u_mem,
-                        a_dur,
-                        a_res_ptr,
-                        a_res,
-                        occ,
-                        start,
-                        room,
-                        log,
-                        logn,
-                        rlog,
-                        rlogn,
+                        u, u_st[lo + i], confbuf[level, i], 0, roombuf[level, i], data, state, work
                     )
                     return True
                 pick -= 1
@@ -457,130 +348,27 @@ def _swap(
             break
         cp = logn[0]
         rcp = rlogn[0]
-        _place_evicting(
-            u,
-            u_st[lo + i],
-            confbuf[level, i],
-            n,
-            roombuf[level, i],
-            u_mem_ptr,
-            u_mem,
-            a_dur,
-            a_res_ptr,
-            a_res,
-            occ,
-            start,
-            room,
-            log,
-            logn,
-            rlog,
-            rlogn,
-        )
+        _place_evicting(u, u_st[lo + i], confbuf[level, i], n, roombuf[level, i], data, state, work)
         inchain[u] = 1
         ok = True
         for q in range(n):
             v = confbuf[level, i, q]
             if start[u_mem[u_mem_ptr[v]]] >= 0:
                 continue
-            if not _swap(
-                v,
-                level + 1,
-                H,
-                u_mem_ptr,
-                u_mem,
-                u_st_ptr,
-                u_st,
-                a_unit,
-                a_dur,
-                a_res_ptr,
-                a_res,
-                a_rc_ptr,
-                a_rc,
-                a_md_ptr,
-                a_md,
-                md_ptr,
-                md_mem,
-                md_k,
-                md_cons,
-                md_soft,
-                occ,
-                start,
-                room,
-                log,
-                logn,
-                rlog,
-                rlogn,
-                mark,
-                stampc,
-                inchain,
-                confbuf,
-                confn,
-                roombuf,
-                keys,
-                ncalls,
-                call_limit,
-                weight,
-            ):
+            if not _swap(v, level + 1, data, state, work, call_limit, weight):
                 ok = False
                 break
         inchain[u] = 0
         if ok:
             return True
-        _rollback(
-            cp,
-            rcp,
-            u_mem_ptr,
-            u_mem,
-            a_dur,
-            a_res_ptr,
-            a_res,
-            occ,
-            start,
-            room,
-            log,
-            logn,
-            rlog,
-            rlogn,
-        )
+        _rollback(cp, rcp, data, state, work)
         if ncalls[0] > call_limit:
             return False
     return False
 
 
 @njit
-def run(
-    steps,
-    seed,
-    it0,
-    H,
-    prio,
-    u_mem_ptr,
-    u_mem,
-    u_st_ptr,
-    u_st,
-    a_unit,
-    a_dur,
-    a_res_ptr,
-    a_res,
-    a_rc_ptr,
-    a_rc,
-    a_md_ptr,
-    a_md,
-    md_ptr,
-    md_mem,
-    md_k,
-    md_cons,
-    md_soft,
-    occ,
-    start,
-    room,
-    tabu,
-    tried,
-    weight,
-    call_limit,
-    tenure,
-    tried_weight,
-):
+def run(steps, seed, it0, prio, data, state, tabu, tried, weight, call_limit, tenure, tried_weight):
     """`steps` steps from step number `it0`: each takes the first unplaced
     unit in `prio` and places it by `_swap`; when that fails, at the start
     whose evicted units weigh least (plus `tried_weight` per earlier eviction
@@ -589,24 +377,12 @@ def run(
     next step number. The random stream is seeded from `seed` and `it0`, so
     a run is the same however it is cut into calls."""
     np.random.seed(seed * 1000003 + it0)
+    u_mem_ptr, u_mem, u_st_ptr, u_st = data[1], data[2], data[3], data[4]
+    start = state[1]
+    work = _work(data)
+    logn, rlogn, mark, stampc = work[1], work[3], work[4], work[5]
+    confbuf, confn, roombuf, ncalls = work[7], work[8], work[9], work[11]
     nu = u_mem_ptr.shape[0] - 1
-    log = np.zeros((LOG_CAP, 4), np.int64)
-    rlog = np.zeros(LOG_CAP, np.int64)
-    logn = np.zeros(1, np.int64)
-    rlogn = np.zeros(1, np.int64)
-    mark = np.zeros(nu, np.int64)
-    stampc = np.zeros(1, np.int64)
-    inchain = np.zeros(nu, np.uint8)
-    maxst = 1
-    maxmem = 1
-    for u in range(nu):
-        maxst = max(maxst, u_st_ptr[u + 1] - u_st_ptr[u])
-        maxmem = max(maxmem, u_mem_ptr[u + 1] - u_mem_ptr[u])
-    confbuf = np.zeros((LEVELS + 1, maxst, EVICT_CAP), np.int64)
-    confn = np.zeros((LEVELS + 1, maxst), np.int64)
-    roombuf = -np.ones((LEVELS + 1, maxst, maxmem), np.int64)
-    keys = np.zeros((LEVELS + 1, maxst), np.float64)
-    ncalls = np.zeros(1, np.int64)
     for step in range(steps):
         it = it0 + step
         u = -1
@@ -619,45 +395,7 @@ def run(
         logn[0] = 0
         rlogn[0] = 0
         ncalls[0] = 0
-        if _swap(
-            u,
-            0,
-            H,
-            u_mem_ptr,
-            u_mem,
-            u_st_ptr,
-            u_st,
-            a_unit,
-            a_dur,
-            a_res_ptr,
-            a_res,
-            a_rc_ptr,
-            a_rc,
-            a_md_ptr,
-            a_md,
-            md_ptr,
-            md_mem,
-            md_k,
-            md_cons,
-            md_soft,
-            occ,
-            start,
-            room,
-            log,
-            logn,
-            rlog,
-            rlogn,
-            mark,
-            stampc,
-            inchain,
-            confbuf,
-            confn,
-            roombuf,
-            keys,
-            ncalls,
-            call_limit,
-            weight,
-        ):
+        if _swap(u, 0, data, state, work, call_limit, weight):
             continue
         lo = u_st_ptr[u]
         ns = u_st_ptr[u + 1] - lo
@@ -668,32 +406,7 @@ def run(
             if tabu[u, t] > it:
                 continue
             stampc[0] += 1
-            n = _conflicts(
-                u,
-                t,
-                H,
-                u_mem_ptr,
-                u_mem,
-                a_unit,
-                a_dur,
-                a_res_ptr,
-                a_res,
-                a_rc_ptr,
-                a_rc,
-                a_md_ptr,
-                a_md,
-                md_ptr,
-                md_mem,
-                md_k,
-                md_cons,
-                md_soft,
-                occ,
-                start,
-                confbuf[0, i],
-                mark,
-                stampc[0],
-                roombuf[0, i],
-            )
+            n = _conflicts(u, t, data, state, confbuf[0, i], mark, stampc[0], roombuf[0, i])
             confn[0, i] = n
             if n < 0:
                 continue
@@ -714,23 +427,7 @@ def run(
             tabu[v, tv] = it + tenure
             tried[v, tv] += 1.0
         _place_evicting(
-            u,
-            u_st[lo + best],
-            confbuf[0, best],
-            n,
-            roombuf[0, best],
-            u_mem_ptr,
-            u_mem,
-            a_dur,
-            a_res_ptr,
-            a_res,
-            occ,
-            start,
-            room,
-            log,
-            logn,
-            rlog,
-            rlogn,
+            u, u_st[lo + best], confbuf[0, best], n, roombuf[0, best], data, state, work
         )
     left = 0
     for u in range(nu):
