@@ -63,14 +63,10 @@ def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
                 o = occ[a_res[j], s]
                 if o == -2:
                     return -1
-                if o >= 0:
-                    v = a_unit[o]
-                    if v != u and mark[v] != stamp:
-                        if n >= EVICT_CAP:
-                            return -1
-                        mark[v] = stamp
-                        out[n] = v
-                        n += 1
+                if o >= 0 and a_unit[o] != u:
+                    n = _add(a_unit[o], out, n, mark, stamp)
+                    if n < 0:
+                        return -1
         if a_rc_ptr[a + 1] > a_rc_ptr[a]:
             # the candidate room with the fewest occupants to evict, not one
             # another member of the unit takes (chosen or fixed)
@@ -107,14 +103,10 @@ def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
             rooms_out[i - base] = best_r
             for s in range(t, t + dur):
                 o = occ[best_r, s]
-                if o >= 0:
-                    v = a_unit[o]
-                    if v != u and mark[v] != stamp:
-                        if n >= EVICT_CAP:
-                            return -1
-                        mark[v] = stamp
-                        out[n] = v
-                        n += 1
+                if o >= 0 and a_unit[o] != u:
+                    n = _add(a_unit[o], out, n, mark, stamp)
+                    if n < 0:
+                        return -1
         d = t // H
         for j in range(a_md_ptr[a], a_md_ptr[a + 1]):
             md = a_md[j]
@@ -126,14 +118,24 @@ def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
                 bad = abs(db - d) < md_k[md]
                 if not bad and md_cons[md] and db == d:
                     bad = not (start[b] + a_dur[b] == t or t + dur == start[b])
-                v = a_unit[b]
-                if bad and mark[v] != stamp:
-                    if n >= EVICT_CAP:
+                if bad:
+                    n = _add(a_unit[b], out, n, mark, stamp)
+                    if n < 0:
                         return -1
-                    mark[v] = stamp
-                    out[n] = v
-                    n += 1
     return n
+
+
+@njit
+def _add(v, out, n, mark, stamp):
+    """Unit v added to the n units in `out` (once: `mark`); the new count,
+    -1 when that is more than EVICT_CAP."""
+    if mark[v] == stamp:
+        return n
+    if n >= EVICT_CAP:
+        return -1
+    mark[v] = stamp
+    out[n] = v
+    return n + 1
 
 
 @njit
