@@ -51,6 +51,7 @@ from scheduling.solver_compile import (
     Compiled,
     UnsupportedConstraintError,
     compile_instance,
+    fixed_room,
 )
 from scheduling.solver_model import Builder
 from scheduling.solver_repair import (
@@ -298,10 +299,7 @@ class _Phase:
             b.m.add(self.penalty_var == b.penalty_expr())
             b.m.minimize(self.penalty_var)
         self.start_vars = [b.S(a.index) for a in comp.activities]
-        self.fixed_room: list[int | None] = [
-            a.rooms[0] if a.rooms and len(a.rooms) == 1 and a.rooms[0] != NO_ROOM else None
-            for a in comp.activities
-        ]
+        self.fixed_room: list[int | None] = [fixed_room(a) for a in comp.activities]
         self.moved_var: cp_model.IntVar | None = None
         self.soft_var: cp_model.IntVar | None = None
 

@@ -74,6 +74,12 @@ class CActivity:
     group_id: int = 0
 
 
+def fixed_room(a: CActivity) -> int | None:
+    """The one room the activity always takes (None: it needs none, may go
+    without, or has a choice)."""
+    return a.rooms[0] if a.rooms and len(a.rooms) == 1 and a.rooms[0] != NO_ROOM else None
+
+
 @dataclass
 class CPerson:
     """A teacher or a subgroup class: what limits its days."""

@@ -50,7 +50,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from scheduling.solver_compile import NO_ROOM, Compiled
+from scheduling.solver_compile import NO_ROOM, Compiled, fixed_room
 from scheduling.solver_model import _has_day_rules
 
 #: placements tried per attempt to place one lesson, the chain included
@@ -137,11 +137,11 @@ class Construction:
                 res[a].append(ns + i)
         starts: list[set[int]] = []
         for act in A:
-            if act.rooms and NO_ROOM not in act.rooms:
-                if len(act.rooms) == 1:
-                    res[act.index].append(self.room_base + act.rooms[0])
-                else:
-                    choice[act.index] = [self.room_base + r for r in act.rooms]
+            fixed = fixed_room(act)
+            if fixed is not None:
+                res[act.index].append(self.room_base + fixed)
+            elif act.rooms and NO_ROOM not in act.rooms:
+                choice[act.index] = [self.room_base + r for r in act.rooms]
             starts.append(set(act.starts))
         unit_starts = [sorted(set.intersection(*(starts[a] for a in mem))) for mem in units]
         # day relations: hard min days; back to back when on one day; soft
@@ -187,6 +187,9 @@ class Construction:
         self.weight = np.array(
             [float(sum(A[a].duration for a in mem)) for mem in units], np.float64
         )
+        #: the kernel's arguments, made at the first call: the instance, the
+        #: timetable and the attempts' scratch space (sized for `SWAP_CALLS`)
+        self._kernel_args: tuple[object, object, object] | None = None
         #: a unit no start is allowed for: no timetable exists
         self.impossible = any(not st for st in unit_starts) or any(
             a.rooms is not None and not a.rooms for a in A
@@ -197,18 +200,22 @@ class Construction:
         from scheduling import swap_kernel as k
 
         with _compiled:  # the first call compiles; one thread at a time does
-            data = (
-                self.comp.H, self.u_mem_ptr, self.u_mem, self.u_st_ptr, self.u_st, self.a_unit,
-                self.a_dur, self.a_res_ptr, self.a_res, self.a_rc_ptr, self.a_rc, self.a_md_ptr,
-                self.a_md, self.md_ptr, self.md_mem, self.md_k, self.md_cons, self.md_soft,
-            )  # fmt: skip
+            if self._kernel_args is None:
+                data = (
+                    self.comp.H, self.u_mem_ptr, self.u_mem, self.u_st_ptr, self.u_st,
+                    self.a_unit, self.a_dur, self.a_res_ptr, self.a_res, self.a_rc_ptr,
+                    self.a_rc, self.a_md_ptr, self.a_md, self.md_ptr, self.md_mem, self.md_k,
+                    self.md_cons, self.md_soft,
+                )  # fmt: skip
+                state = (self.occ, self.start, self.room)
+                self._kernel_args = (data, state, k._work(data, SWAP_CALLS))
+            args = self._kernel_args
             left, self.it = k.run(
                 SWAP_CHUNK if n is None else n,
                 self.seed,
                 self.it,
                 self.prio,
-                data,
-                (self.occ, self.start, self.room),
+                *args,
                 self.tabu,
                 self.tried,
                 self.weight,
@@ -227,12 +234,7 @@ class Construction:
         rooms: list[int | None] = []
         for act in comp.activities:
             r = int(self.room[act.index])
-            if r >= 0:
-                rooms.append(r - self.room_base)
-            elif act.rooms and len(act.rooms) == 1 and act.rooms[0] != NO_ROOM:
-                rooms.append(act.rooms[0])
-            else:
-                rooms.append(None)
+            rooms.append(r - self.room_base if r >= 0 else fixed_room(act))
         for cls in comp.symmetric:
             placed = [(starts[a], rooms[a]) for a in cls if starts[a] >= 0]
             pairs = sorted(placed, key=lambda p: p[0])

@@ -25,7 +25,8 @@ indexes into the array after it):
   `md_soft[m]` — soft min days, only preferred (0: none).
 
 The timetable is `state = (occ, start, room)` (a start slot and a room row
-per activity, -1: none), and one attempt's scratch space is `work` (`_work`).
+per activity, -1: none), and the attempts' scratch space is `work` (`_work`,
+made once per construction and reused by every call).
 
 Not compiled with `cache=True`: numba's cache does not load the recursive
 `_swap` back safely (it crashed in a later process), so each process compiles
@@ -39,8 +40,6 @@ from numba import njit
 EVICT_CAP = 24
 #: the deepest chain of evictions one attempt follows (FET uses 14)
 LEVELS = 14
-#: capacity of the undo log of one attempt
-LOG_CAP = 1 << 20
 
 
 @njit
@@ -212,10 +211,14 @@ def _take_off(v, data, state):
 
 
 @njit
-def _work(data):
+def _work(data, call_limit):
     """One attempt's scratch space: the undo log (unit moves, and the rooms
     of the evicted), marks, the chain, and per level and start the units to
-    evict, their number, the rooms chosen and the order keys."""
+    evict, their number, the rooms chosen and the order keys. The log has
+    room for every move an attempt can keep at once: a call places one unit
+    and evicts at most EVICT_CAP, and an attempt stops calling after
+    `call_limit` calls (the deepest chain may run past it by LEVELS), plus
+    the forced placement; `_log_full` guards it all the same."""
     u_mem_ptr, u_st_ptr = data[1], data[3]
     nu = u_mem_ptr.shape[0] - 1
     maxst = 1
@@ -223,10 +226,11 @@ def _work(data):
     for u in range(nu):
         maxst = max(maxst, u_st_ptr[u + 1] - u_st_ptr[u])
         maxmem = max(maxmem, u_mem_ptr[u + 1] - u_mem_ptr[u])
+    rows = (call_limit + LEVELS + 2) * (EVICT_CAP + 1)
     return (
-        np.zeros((LOG_CAP, 4), np.int64),  # log: kind (0 placed, 1 evicted), unit, start, rooms at
+        np.zeros((rows, 4), np.int64),  # log: kind (0 placed, 1 evicted), unit, start, rooms at
         np.zeros(1, np.int64),  # its length
-        np.zeros(LOG_CAP, np.int64),  # rooms of the evicted
+        np.zeros(rows * maxmem, np.int64),  # rooms of the evicted
         np.zeros(1, np.int64),  # its length
         np.zeros(nu, np.int64),  # mark
         np.zeros(1, np.int64),  # stamp counter
@@ -244,6 +248,8 @@ def _evict(v, data, state, work):
     """Take unit v off the timetable, logging where it was (and its rooms)."""
     log, logn, rlog, rlogn = work[0], work[1], work[2], work[3]
     u_mem_ptr, u_mem = data[1], data[2]
+    if logn[0] >= log.shape[0] or rlogn[0] + u_mem_ptr[v + 1] - u_mem_ptr[v] > rlog.shape[0]:
+        raise RuntimeError("swap kernel: undo log full")
     log[logn[0], 0] = 1
     log[logn[0], 1] = v
     log[logn[0], 2] = state[1][u_mem[u_mem_ptr[v]]]
@@ -263,6 +269,8 @@ def _place_evicting(u, t, conf, nconf, rooms, data, state, work):
             _evict(conf[i], data, state, work)
     _put(u, t, rooms, 0, data, state)
     log, logn = work[0], work[1]
+    if logn[0] >= log.shape[0]:
+        raise RuntimeError("swap kernel: undo log full")
     log[logn[0], 0] = 0
     log[logn[0], 1] = u
     log[logn[0], 2] = t
@@ -370,7 +378,9 @@ def _swap(u, level, data, state, work, call_limit, weight):
 
 
 @njit
-def run(steps, seed, it0, prio, data, state, tabu, tried, weight, call_limit, tenure, tried_weight):
+def run(
+    steps, seed, it0, prio, data, state, work, tabu, tried, weight, call_limit, tenure, tried_weight
+):
     """`steps` steps from step number `it0`: each takes the first unplaced
     unit in `prio` and places it by `_swap`; when that fails, at the start
     whose evicted units weigh least (plus `tried_weight` per earlier eviction
@@ -381,7 +391,6 @@ def run(steps, seed, it0, prio, data, state, tabu, tried, weight, call_limit, te
     np.random.seed(seed * 1000003 + it0)
     u_mem_ptr, u_mem, u_st_ptr, u_st = data[1], data[2], data[3], data[4]
     start = state[1]
-    work = _work(data)
     logn, rlogn, mark, stampc = work[1], work[3], work[4], work[5]
     confbuf, confn, roombuf, ncalls = work[7], work[8], work[9], work[11]
     nu = u_mem_ptr.shape[0] - 1

@@ -3,6 +3,7 @@ first timetable of an exact packing, every result through the checker."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 import scheduling.solver as solver_mod
@@ -98,13 +99,29 @@ def test_the_same_seed_gives_the_same_timetable() -> None:
     assert all(r is not None for r in runs)
 
 
+def test_the_undo_log_is_sized_for_the_call_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scratch space is made once, its undo log sized from `SWAP_CALLS`
+    (the kernel raises when it is full): with a limit of one call an attempt
+    the packing is still placed, every step within the smaller log."""
+    monkeypatch.setattr(solver_swap, "SWAP_CALLS", 1)
+    inst = packed_school()
+    comp = compile_instance(inst)
+    con = solver_swap.Construction(comp, seed=2)
+    while con.steps() > 0:
+        assert con.it < 20_000
+    log = con._kernel_args[2][0]  # type: ignore[index]
+    assert log.shape[0] == (1 + 14 + 2) * (24 + 1)
+    rep = check(inst, timetable(comp, *con.placement()))
+    assert rep.complete and rep.hard == 0
+
+
 def test_it_stops_when_told_and_between_chunks_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """One more lesson than class A has room for: no timetable. The search
     runs chunks of `SWAP_CHUNK` steps and asks `go_on` after each."""
     monkeypatch.setattr(solver_swap, "SWAP_CHUNK", 50)
     inst = packed_school()
     extra = m.Activity(id=999, subject="S2", teachers=("T2",), students=("A",))
-    inst = msgspec_replace(inst, activities=(*inst.activities, extra))
+    inst = msgspec.structs.replace(inst, activities=(*inst.activities, extra))
     comp = compile_instance(inst)
     con = solver_swap.Construction(comp, seed=1)
     assert con.steps(solver_swap.SWAP_CHUNK) > 0
@@ -161,9 +178,3 @@ def test_shipena_exact_packing_has_a_timetable_the_checker_accepts() -> None:
     assert found is not None
     rep = check(inst, timetable(comp, *found))
     assert rep.complete and rep.hard == 0, rep.hard_by_type()
-
-
-def msgspec_replace(inst: m.Instance, **kw: object) -> m.Instance:
-    import msgspec
-
-    return msgspec.structs.replace(inst, **kw)
