@@ -16,13 +16,16 @@ schools it applies to (`applies`):
 * Each goes to a random start that evicts nothing when there is one.
   Otherwise it tries the starts in order of the least lesson-hours evicted,
   places itself there and re-places each evicted lesson the same way, one
-  level deeper. A chain that fails is undone. Chains are bounded: at most
-  `kernel.LEVELS` deep and `SWAP_CALLS` placements per attempt.
+  level deeper. A chain that fails is undone. A lesson moved in an
+  attempt is not evicted again in it. Chains are bounded: at most
+  `kernel.LEVELS` deep, one start per level from `kernel.ONE_TRY_FROM` on,
+  and `SWAP_CALLS` placements per attempt.
 * When no chain succeeds, the lesson takes the start whose evicted lessons
-  weigh least, by force. A lesson evicted so cannot return to where it was
-  for `SWAP_TENURE` steps, and each eviction from the same place weighs
-  `SWAP_TRIED_WEIGHT` more the next time (FET's "tried removals", a
-  long-term memory against cycling). The evicted wait for their turn.
+  weigh least, by force, and moves ahead of them in the order: the order
+  learns which lessons are hard. A lesson evicted so cannot return to where
+  it was for `SWAP_TENURE` steps, and each eviction from the same place
+  weighs `SWAP_TRIED_WEIGHT` more the next time (FET's "tried removals", a
+  long-term memory against cycling).
 
 It enforces every hard constraint of the schools it applies to:
 

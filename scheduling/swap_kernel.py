@@ -40,6 +40,11 @@ from numba import njit
 EVICT_CAP = 24
 #: the deepest chain of evictions one attempt follows (FET uses 14)
 LEVELS = 14
+#: from this level of a chain on, a unit tries only its best start: when that
+#: chain fails, the level above tries its next start instead (FET's choice;
+#: trying every start at every level spent the attempt's calls deep down and
+#: left GYR 20–47 units short after 280 s, where this solved it)
+ONE_TRY_FROM = 5
 
 
 @njit
@@ -68,11 +73,15 @@ def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
                         return -1
         if a_rc_ptr[a + 1] > a_rc_ptr[a]:
             # the candidate room with the fewest occupants to evict, not one
-            # another member of the unit takes (chosen or fixed)
+            # another member of the unit takes (chosen or fixed); the
+            # candidates looked at from a random one on, so that a tie does
+            # not always go to the first
             best_r = -1
             best_c = 1 << 30
-            for j in range(a_rc_ptr[a], a_rc_ptr[a + 1]):
-                r = a_rc[j]
+            nrc = a_rc_ptr[a + 1] - a_rc_ptr[a]
+            off = np.random.randint(nrc)
+            for jj in range(nrc):
+                r = a_rc[a_rc_ptr[a] + (off + jj) % nrc]
                 blocked = False
                 for i2 in range(base, i):
                     if rooms_out[i2 - base] == r:
@@ -213,8 +222,9 @@ def _take_off(v, data, state):
 @njit
 def _work(data, call_limit):
     """One attempt's scratch space: the undo log (unit moves, and the rooms
-    of the evicted), marks, the chain, and per level and start the units to
-    evict, their number, the rooms chosen and the order keys. The log has
+    of the evicted), marks, the units moved in the attempt, and per level
+    and start the units to evict, their number, the rooms chosen, the order
+    keys and the order the starts are looked at in. The log has
     room for every move an attempt can keep at once: a call places one unit
     and evicts at most EVICT_CAP, and an attempt stops calling after
     `call_limit` calls (the deepest chain may run past it by LEVELS), plus
@@ -234,12 +244,13 @@ def _work(data, call_limit):
         np.zeros(1, np.int64),  # its length
         np.zeros(nu, np.int64),  # mark
         np.zeros(1, np.int64),  # stamp counter
-        np.zeros(nu, np.uint8),  # in the chain above
+        np.zeros(nu, np.uint8),  # moved in this attempt (not to be evicted again)
         np.zeros((LEVELS + 1, maxst, EVICT_CAP), np.int64),  # units to evict
         np.zeros((LEVELS + 1, maxst), np.int64),  # their number
         -np.ones((LEVELS + 1, maxst, maxmem), np.int64),  # rooms chosen
         np.zeros((LEVELS + 1, maxst), np.float64),  # order keys
         np.zeros(1, np.int64),  # calls in this attempt
+        np.zeros((LEVELS + 1, maxst), np.int64),  # the order the starts are looked at in
     )
 
 
@@ -288,6 +299,7 @@ def _rollback(cp, rcp, data, state, work):
             _take_off(v, data, state)
         else:
             _put(v, log[logn[0], 2], rlog, log[logn[0], 3], data, state)
+            work[6][v] = 0  # back where it was: no longer moved
     rlogn[0] = rcp
 
 
@@ -296,27 +308,42 @@ def _swap(u, level, data, state, work, call_limit, weight):
     """Place unit u: at a random start that evicts nothing if there is one
     (one of those breaking the fewest soft min days); else, at the starts in
     order of the least weight evicted, evicting and placing the evicted in
-    turn (one level deeper), undoing a start whose chain fails. The units on
-    the chain above are not evicted again."""
+    turn (one level deeper), undoing a start whose chain fails; from level
+    `ONE_TRY_FROM` on, only the first start is tried. A unit moved in this
+    attempt (and not moved back) is not evicted again."""
     u_mem_ptr, u_mem, u_st_ptr, u_st = data[1], data[2], data[3], data[4]
     start = state[1]
-    logn, rlogn, mark, stampc, inchain = work[1], work[3], work[4], work[5], work[6]
+    logn, rlogn, mark, stampc, moved = work[1], work[3], work[4], work[5], work[6]
     confbuf, confn, roombuf, keys, ncalls = work[7], work[8], work[9], work[10], work[11]
     ncalls[0] += 1
     lo = u_st_ptr[u]
     ns = u_st_ptr[u + 1] - lo
-    nzero = 0
+    # the starts in a random order: the first that evicts nothing and breaks
+    # no soft min day is taken at once, without looking at the rest
+    perm = work[12][level]
     for i in range(ns):
+        perm[i] = i
+    for i in range(ns - 1):
+        j = i + np.random.randint(ns - i)
+        perm[i], perm[j] = perm[j], perm[i]
+    nzero = 0
+    for k in range(ns):
+        i = perm[k]
         stampc[0] += 1
         n = _conflicts(
             u, u_st[lo + i], data, state, confbuf[level, i], mark, stampc[0], roombuf[level, i]
         )
         for q in range(max(n, 0)):
-            if inchain[confbuf[level, i, q]]:
+            if moved[confbuf[level, i, q]]:
                 n = -1
                 break
         confn[level, i] = n
         if n == 0:
+            if _soft_cost(u, u_st[lo + i], data, state) == 0:
+                _place_evicting(
+                    u, u_st[lo + i], confbuf[level, i], 0, roombuf[level, i], data, state, work
+                )
+                return True
             nzero += 1
     if nzero > 0:
         least = 1 << 30
@@ -359,7 +386,8 @@ def _swap(u, level, data, state, work, call_limit, weight):
         cp = logn[0]
         rcp = rlogn[0]
         _place_evicting(u, u_st[lo + i], confbuf[level, i], n, roombuf[level, i], data, state, work)
-        inchain[u] = 1
+        for q in range(n):
+            moved[confbuf[level, i, q]] = 1
         ok = True
         for q in range(n):
             v = confbuf[level, i, q]
@@ -368,11 +396,10 @@ def _swap(u, level, data, state, work, call_limit, weight):
             if not _swap(v, level + 1, data, state, work, call_limit, weight):
                 ok = False
                 break
-        inchain[u] = 0
         if ok:
             return True
         _rollback(cp, rcp, data, state, work)
-        if ncalls[0] > call_limit:
+        if ncalls[0] > call_limit or level >= ONE_TRY_FROM:
             return False
     return False
 
@@ -385,28 +412,37 @@ def run(
     unit in `prio` and places it by `_swap`; when that fails, at the start
     whose evicted units weigh least (plus `tried_weight` per earlier eviction
     of each from where it is), not one it was evicted from in the last
-    `tenure` steps, evicting them. Returns the units left unplaced and the
-    next step number. The random stream is seeded from `seed` and `it0`, so
+    `tenure` steps, evicting them, and moves ahead of them in `prio` (which
+    is changed in place). Returns the units left unplaced and the next step
+    number. The random stream is seeded from `seed` and `it0`, so
     a run is the same however it is cut into calls."""
     np.random.seed(seed * 1000003 + it0)
     u_mem_ptr, u_mem, u_st_ptr, u_st = data[1], data[2], data[3], data[4]
     start = state[1]
-    logn, rlogn, mark, stampc = work[1], work[3], work[4], work[5]
+    log, logn, rlogn, mark, stampc, moved = work[0], work[1], work[3], work[4], work[5], work[6]
     confbuf, confn, roombuf, ncalls = work[7], work[8], work[9], work[11]
     nu = u_mem_ptr.shape[0] - 1
+    newp = np.empty(nu, np.int64)
     for step in range(steps):
         it = it0 + step
         u = -1
+        pos = -1
         for p in range(nu):
             if start[u_mem[u_mem_ptr[prio[p]]]] < 0:
                 u = prio[p]
+                pos = p
                 break
         if u < 0:
             return 0, it
         logn[0] = 0
         rlogn[0] = 0
         ncalls[0] = 0
-        if _swap(u, 0, data, state, work, call_limit, weight):
+        moved[u] = 1
+        ok = _swap(u, 0, data, state, work, call_limit, weight)
+        for q in range(logn[0]):
+            moved[log[q, 1]] = 0
+        moved[u] = 0
+        if ok:
             continue
         lo = u_st_ptr[u]
         ns = u_st_ptr[u + 1] - lo
@@ -432,11 +468,30 @@ def run(
         if best < 0:
             continue
         n = confn[0, best]
+        stampc[0] += 1
         for q in range(n):
             v = confbuf[0, best, q]
             tv = start[u_mem[u_mem_ptr[v]]]
             tabu[v, tv] = it + tenure
             tried[v, tv] += 1.0
+            mark[v] = stampc[0]
+        # u goes before the units it evicts in the order: it is placed
+        # before them from now on (the order learns which units are hard)
+        k = 0
+        for q in range(pos):
+            if mark[prio[q]] != stampc[0]:
+                newp[k] = prio[q]
+                k += 1
+        newp[k] = u
+        k += 1
+        for q in range(pos):
+            if mark[prio[q]] == stampc[0]:
+                newp[k] = prio[q]
+                k += 1
+        for q in range(pos + 1, nu):
+            newp[k] = prio[q]
+            k += 1
+        prio[:] = newp
         _place_evicting(
             u, u_st[lo + best], confbuf[0, best], n, roombuf[0, best], data, state, work
         )
