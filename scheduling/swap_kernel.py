@@ -11,7 +11,8 @@ Every function takes the instance as one tuple, `data` (CSR pairs: `*_ptr`
 indexes into the array after it):
 
     (H, u_mem_ptr, u_mem, u_st_ptr, u_st, a_unit, a_dur, a_res_ptr, a_res,
-     a_rc_ptr, a_rc, a_md_ptr, a_md, md_ptr, md_mem, md_k, md_cons, md_soft)
+     a_rc_ptr, a_rc, a_md_ptr, a_md, md_ptr, md_mem, md_k, md_cons, md_soft,
+     md_p)
 
 * `H` — slots a day; `u_mem_ptr, u_mem` — a unit's activities; `u_st_ptr,
   u_st` — its allowed start slots; `a_unit`, `a_dur` — an activity's unit
@@ -22,7 +23,9 @@ indexes into the array after it):
 * `a_md_ptr, a_md` — the day relations an activity is in; `md_ptr, md_mem`
   their activities; `md_k[m]` — the least number of days between them (hard
   min days; 0: none); `md_cons[m]` — on one day they must be back to back;
-  `md_soft[m]` — soft min days, only preferred (0: none).
+  `md_soft[m]` — soft min days (0: none), enforced at each look with the
+  probability `md_p[m]` (their weight, as FET reads a soft min-days
+  constraint when it places) and otherwise only preferred.
 
 The timetable is `state = (occ, start, room)` (a start slot and a room row
 per activity, -1: none), and the attempts' scratch space is `work` (`_work`,
@@ -54,7 +57,7 @@ def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
     more than EVICT_CAP to evict). The rooms its members would take go to
     `rooms_out` (-1: none chosen)."""
     H, u_mem_ptr, u_mem, _, _, a_unit, a_dur, a_res_ptr, a_res = data[:9]
-    a_rc_ptr, a_rc, a_md_ptr, a_md, md_ptr, md_mem, md_k, md_cons = data[9:17]
+    a_rc_ptr, a_rc, a_md_ptr, a_md, md_ptr, md_mem, md_k, md_cons, md_soft, md_p = data[9:19]
     occ, start, _ = state
     n = 0
     base = u_mem_ptr[u]
@@ -118,12 +121,15 @@ def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
         d = t // H
         for j in range(a_md_ptr[a], a_md_ptr[a + 1]):
             md = a_md[j]
+            k = md_k[md]
+            if md_soft[md] > 0 and np.random.random() < md_p[md]:
+                k = md_soft[md]
             for q in range(md_ptr[md], md_ptr[md + 1]):
                 b = md_mem[q]
                 if b == a or start[b] < 0 or a_unit[b] == u:
                     continue
                 db = start[b] // H
-                bad = abs(db - d) < md_k[md]
+                bad = abs(db - d) < k
                 if not bad and md_cons[md] and db == d:
                     bad = not (start[b] + a_dur[b] == t or t + dur == start[b])
                 if bad:

@@ -115,6 +115,39 @@ def test_the_undo_log_is_sized_for_the_call_limit(monkeypatch: pytest.MonkeyPatc
     assert rep.complete and rep.hard == 0
 
 
+def test_soft_min_days_are_enforced_with_their_weight_until_relaxed() -> None:
+    """A soft min-days constraint counts as hard at a look with the
+    probability of its weight (as FET reads it when it places): class A's
+    second lesson with T1 on the day of the first evicts the first. Once
+    relaxed (`Construction.relax`) it is only preferred: nothing to evict."""
+    import numpy as np
+
+    from scheduling import swap_kernel as k
+
+    inst = packed_school()
+    spread = m.MinDaysBetweenActivities(activities=(110, 111), min_days=1, weight=99.9)
+    inst = msgspec.structs.replace(inst, constraints=(*inst.constraints, spread))
+    comp = compile_instance(inst)
+    con = solver_swap.Construction(comp, seed=1)
+    con.steps(0)  # the kernel's arguments, and its random stream seeded
+    data, state, _ = con._kernel_args  # type: ignore[misc]
+    first, second = (next(a.index for a in comp.activities if a.id == i) for i in (110, 111))
+    k._put(con.a_unit[first], 0, np.full(4, -1), 0, data, state)
+
+    def evicted_by_second_at_hour_1() -> list[int]:
+        out, mark, rooms = (
+            np.zeros(24, np.int64),
+            np.zeros(len(con.units), np.int64),
+            np.full(4, -1),
+        )
+        n = k._conflicts(con.a_unit[second], 1, data, state, out, mark, 1, rooms)
+        return [int(v) for v in out[:n]]
+
+    assert evicted_by_second_at_hour_1() == [con.a_unit[first]]
+    con.relax()
+    assert evicted_by_second_at_hour_1() == []
+
+
 def test_it_stops_when_told_and_between_chunks_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """One more lesson than class A has room for: no timetable. The search
     runs chunks of `SWAP_CHUNK` steps and asks `go_on` after each."""
