@@ -62,8 +62,8 @@ from scheduling.solver_repair import (
     widening,
 )
 from scheduling.solver_rooms import assign_rooms
-from scheduling.solver_swap import SWAP_RELAX_SHARE, construct
 from scheduling.solver_swap import applies as swap_applies
+from scheduling.solver_swap import construct
 
 __all__ = [
     "Progress",
@@ -644,14 +644,11 @@ class _Solver:
         """The first timetable by recursive swapping (`solver_swap`), by
         `SWAP_SHARE` of the time limit; recorded when found."""
         end = SWAP_SHARE * self.time_limit_s  # leave phase 2 a little
-        began = self.elapsed()
-        relax_at = began + SWAP_RELAX_SHARE * (end - began)
         found = construct(
             comp,
             seed=self.seed,
             go_on=lambda: not self.stopped() and self.elapsed() < end,
             on_chunk=lambda _left: self.report("search"),
-            relax=lambda: self.elapsed() >= relax_at,
         )
         if found is None:
             return False

@@ -74,10 +74,13 @@ SWAP_CHUNK = 200
 #: it (Collegiate Junior School: all of its min days are 95 %). Shipena (its
 #: 309 min days 99.5 %): placed in 3 s of swapping instead of about 20 s.
 SOFT_MIN_DAYS_AS_FET = True
-#: the share of the swapping's time after which the soft min days are only
-#: preferred (`Construction.relax`): Collegiate Junior School, with 245 of
-#: them at 95 %, was 3 lessons short after 150 s with them enforced so
-SWAP_RELAX_SHARE = 0.5
+#: steps per unit (lesson or same-start group) after which the soft min
+#: days are only preferred (`Construction.relax`); counted in steps, not
+#: seconds, so that a seed gives the same timetable on any machine.
+#: Collegiate Junior School, with 245 of them at 95 %, was 3 lessons short
+#: after 150 s (about 11,800 steps) with them enforced; Shipena is placed
+#: in 1.2 steps a unit
+SWAP_RELAX_STEPS = 5
 
 Ints = npt.NDArray[np.int64]
 
@@ -275,13 +278,12 @@ def construct(
     seed: int,
     go_on: Callable[[], bool],
     on_chunk: Callable[[int], None] | None = None,
-    relax: Callable[[], bool] | None = None,
 ) -> tuple[list[int], list[int | None]] | None:
     """A timetable (starts, rooms) by recursive swapping, or None when
     `go_on()` turned False first (checked between chunks of steps) or a
-    lesson has no allowed start. `on_chunk(units left)` after each chunk;
-    once `relax()` is True, the soft min days are only preferred
-    (`Construction.relax`)."""
+    lesson has no allowed start. `on_chunk(units left)` after each chunk.
+    After `SWAP_RELAX_STEPS` steps a unit, the soft min days are only
+    preferred (`Construction.relax`)."""
     con = Construction(comp, seed=seed)
     if con.impossible:
         return None
@@ -293,6 +295,5 @@ def construct(
             on_chunk(left)
         if not go_on():
             return None
-        if relax is not None and relax():
+        if con.it >= SWAP_RELAX_STEPS * len(con.units):
             con.relax()
-            relax = None
