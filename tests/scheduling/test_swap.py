@@ -148,6 +148,31 @@ def test_soft_min_days_are_enforced_with_their_weight_until_relaxed() -> None:
     assert evicted_by_second_at_hour_1() == []
 
 
+@pytest.mark.parametrize(("per_unit", "relaxed"), [(0, True), (10_000, False)])
+def test_the_soft_min_days_are_relaxed_after_so_many_steps_a_unit(
+    monkeypatch: pytest.MonkeyPatch, per_unit: int, relaxed: bool
+) -> None:
+    """No timetable exists (one lesson more than class A has room for): the
+    construction relaxes its soft min days once it has run
+    `SWAP_RELAX_STEPS` steps a unit, counted in steps, not seconds."""
+    monkeypatch.setattr(solver_swap, "SWAP_CHUNK", 50)
+    monkeypatch.setattr(solver_swap, "SWAP_RELAX_STEPS", per_unit)
+    calls: list[int] = []
+    monkeypatch.setattr(solver_swap.Construction, "relax", lambda self: calls.append(self.it))
+    inst = packed_school()
+    extra = m.Activity(id=999, subject="S2", teachers=("T2",), students=("A",))
+    inst = msgspec.structs.replace(inst, activities=(*inst.activities, extra))
+    asked: list[int] = []
+
+    def go_on() -> bool:
+        asked.append(1)
+        return len(asked) < 3
+
+    assert solver_swap.construct(compile_instance(inst), seed=1, go_on=go_on) is None
+    assert bool(calls) == relaxed
+    assert all(it % 50 == 0 for it in calls)
+
+
 def test_it_stops_when_told_and_between_chunks_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """One more lesson than class A has room for: no timetable. The search
     runs chunks of `SWAP_CHUNK` steps and asks `go_on` after each."""
