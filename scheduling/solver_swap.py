@@ -37,8 +37,11 @@ It enforces every hard constraint of the schools it applies to:
   ("consecutive if same day", also for soft min days);
 * same starting times.
 
-Soft constraints are not looked at: phase 2 (CP-SAT and its neighbourhood
-search) improves the soft score from this timetable.
+Of the soft constraints only the soft min days are looked at: enforced at
+each look with the probability of their weight (as FET reads them when it
+places), else preferred, and after `SWAP_RELAX_STEPS` steps a unit only
+preferred. Phase 2 (CP-SAT and its neighbourhood search) improves the soft
+score from this timetable.
 
 The inner loop is compiled by numba (`scheduling.swap_kernel`). A run is
 deterministic for a seed: the random stream is reseeded per call from the
@@ -161,17 +164,19 @@ class Construction:
             starts.append(set(act.starts))
         unit_starts = [sorted(set.intersection(*(starts[a] for a in mem))) for mem in units]
         # day relations: hard min days; back to back when on one day; soft
-        # min days (preferred, not enforced: `_soft_cost` in the kernel)
-        rel: list[tuple[list[int], int, int, int]] = [
+        # min days, enforced with the probability of their weight (as FET
+        # reads them) and otherwise preferred (`_soft_cost` in the kernel)
+        rel: list[tuple[list[int], int, int, int, float]] = [
             (
                 md.activities,
                 md.min_days if md.cost == 0 else 0,
                 int(md.consecutive),
                 md.min_days if md.cost else 0,
+                md.cost / SCALE if SOFT_MIN_DAYS_AS_FET else 0.0,
             )
             for md in comp.min_days
         ]
-        rel += [(list(acts), 0, 1, 0) for acts in comp.same_day_adjacent]
+        rel += [(list(acts), 0, 1, 0, 0.0) for acts in comp.same_day_adjacent]
         a_rel: list[list[int]] = [[] for _ in range(n)]
         for i, (acts, *_) in enumerate(rel):
             for a in acts:
@@ -195,11 +200,7 @@ class Construction:
         self.md_k = np.array([r[1] for r in rel], np.int64)
         self.md_cons = np.array([r[2] for r in rel], np.int64)
         self.md_soft = np.array([r[3] for r in rel], np.int64)
-        self.md_p = np.array(
-            [md.cost / SCALE if SOFT_MIN_DAYS_AS_FET and md.cost else 0.0 for md in comp.min_days]
-            + [0.0] * len(comp.same_day_adjacent),
-            np.float64,
-        )
+        self.md_p = np.array([r[4] for r in rel], np.float64)
         self.occ = occ
         self.start = -np.ones(n, np.int64)
         self.room = -np.ones(n, np.int64)
@@ -287,6 +288,7 @@ def construct(
     con = Construction(comp, seed=seed)
     if con.impossible:
         return None
+    relax_at: int | None = SWAP_RELAX_STEPS * len(con.units)
     while True:
         left = con.steps()
         if left == 0:
@@ -295,5 +297,6 @@ def construct(
             on_chunk(left)
         if not go_on():
             return None
-        if con.it >= SWAP_RELAX_STEPS * len(con.units):
+        if relax_at is not None and con.it >= relax_at:
             con.relax()
+            relax_at = None

@@ -234,7 +234,8 @@ def _work(data, call_limit):
     room for every move an attempt can keep at once: a call places one unit
     and evicts at most EVICT_CAP, and an attempt stops calling after
     `call_limit` calls (the deepest chain may run past it by LEVELS), plus
-    the forced placement; `_log_full` guards it all the same."""
+    the forced placement; `_evict` and `_place_evicting` raise when it is
+    full all the same."""
     u_mem_ptr, u_st_ptr = data[1], data[3]
     nu = u_mem_ptr.shape[0] - 1
     maxst = 1
@@ -333,6 +334,8 @@ def _swap(u, level, data, state, work, call_limit, weight):
         j = i + np.random.randint(ns - i)
         perm[i], perm[j] = perm[j], perm[i]
     nzero = 0
+    least = 1 << 30
+    ties = 0
     for k in range(ns):
         i = perm[k]
         stampc[0] += 1
@@ -345,24 +348,20 @@ def _swap(u, level, data, state, work, call_limit, weight):
                 break
         confn[level, i] = n
         if n == 0:
-            if _soft_cost(u, u_st[lo + i], data, state) == 0:
+            c = _soft_cost(u, u_st[lo + i], data, state)
+            if c == 0:
                 _place_evicting(
                     u, u_st[lo + i], confbuf[level, i], 0, roombuf[level, i], data, state, work
                 )
                 return True
+            confn[level, i] = -2 - c  # evicts nothing, breaks c soft min days
             nzero += 1
+            if c < least:
+                least = c
+                ties = 0
+            if c == least:
+                ties += 1
     if nzero > 0:
-        least = 1 << 30
-        ties = 0
-        for i in range(ns):
-            if confn[level, i] == 0:
-                c = _soft_cost(u, u_st[lo + i], data, state)
-                confn[level, i] = -2 - c
-                if c < least:
-                    least = c
-                    ties = 0
-                if c == least:
-                    ties += 1
         pick = np.random.randint(ties)
         for i in range(ns):
             if confn[level, i] == -2 - least:
