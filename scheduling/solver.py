@@ -63,7 +63,7 @@ from scheduling.solver_repair import (
 )
 from scheduling.solver_rooms import assign_rooms
 from scheduling.solver_swap import applies as swap_applies
-from scheduling.solver_swap import construct
+from scheduling.solver_swap import construct, warm_up
 
 __all__ = [
     "Progress",
@@ -137,6 +137,11 @@ SWAP = True
 SWAP_AFTER_S = 20.0
 SWAP_AFTER_SHARE = 0.1
 SWAP_SHARE = 0.9
+#: the swapping's kernel is compiled in a second thread from this many
+#: seconds before phase 1 gives way to it: the compilation takes about 10 s
+#: of CPU, so about 20 s beside CP-SAT on one core (which releases the
+#: interpreter lock while it searches); it was in the swapping's time before
+SWAP_WARM_UP_LEAD_S = 20.0
 
 
 def swap_after(time_limit_s: float) -> float:
@@ -417,6 +422,8 @@ class _Solver:
         #: soft min days (indices into `Compiled.min_days`) phase 1 leaves
         #: soft after they made it infeasible (`_drop_min_days_core`)
         self.min_days_dropped: set[int] = set()
+        #: compiles the swapping's kernel during phase 1 (`SWAP_WARM_UP_LEAD_S`)
+        self._warm_up: threading.Timer | None = None
 
     # progress ---------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -574,6 +581,13 @@ class _Solver:
 
     # the whole solve -------------------------------------------------------------------
     def solve(self) -> SolveResult:
+        try:
+            return self._solve()
+        finally:
+            if self._warm_up is not None:
+                self._warm_up.cancel()
+
+    def _solve(self) -> SolveResult:
         if self.stopped():
             return self.result("stopped")
         self.report("model")
@@ -590,6 +604,13 @@ class _Solver:
         swap = SWAP and not ws and swap_applies(comp)
         if swap:
             self.search_end = swap_after(self.time_limit_s)
+            # the swapping's kernel compiled meanwhile (CP-SAT's search runs
+            # without the interpreter lock), late enough to spare the schools
+            # CP-SAT solves quickly
+            lead = max(0.0, self.search_end - SWAP_WARM_UP_LEAD_S - self.elapsed())
+            self._warm_up = threading.Timer(lead, warm_up)
+            self._warm_up.daemon = True
+            self._warm_up.start()
 
         # phase 1 first with the soft min days enforced (a first timetable
         # near the soft optimum), then with them capped at one day, each for a

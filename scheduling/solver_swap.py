@@ -14,14 +14,14 @@ schools it applies to (`applies`):
   starts, then the most resource-hours). A "same starting time" group is
   placed as one unit.
 * Each goes to a random start that evicts nothing when there is one.
-  Otherwise it tries the starts in order of the least lesson-hours evicted,
-  places itself there and re-places each evicted lesson the same way, one
-  level deeper. A chain that fails is undone. A lesson moved in an
-  attempt is not evicted again in it. Chains are bounded: at most
+  Otherwise it tries the starts in order of the fewest lessons evicted (a
+  same-start group counts one), places itself there and re-places each
+  evicted lesson the same way, one level deeper. A chain that fails is
+  undone. A lesson moved in an attempt is not evicted again in it. Chains are bounded: at most
   `kernel.LEVELS` deep, one start per level from `kernel.ONE_TRY_FROM` on,
   and `SWAP_CALLS` placements per attempt.
-* When no chain succeeds, the lesson takes the start whose evicted lessons
-  weigh least, by force, and moves ahead of them in the order: the order
+* When no chain succeeds, the lesson takes the start with the fewest
+  evicted lessons, by force, and moves ahead of them in the order: the order
   learns which lessons are hard. A lesson evicted so cannot return to where
   it was for `SWAP_TENURE` steps, and each eviction from the same place
   weighs `SWAP_TRIED_WEIGHT` more the next time (FET's "tried removals", a
@@ -66,7 +66,7 @@ SWAP_CALLS = 400
 #: steps a lesson evicted by force may not go back to the start it left
 SWAP_TENURE = 20
 #: how much more an eviction weighs for each earlier eviction of the same
-#: lesson from the same start (in lesson-hours)
+#: lesson from the same start (an evicted lesson weighs 1)
 SWAP_TRIED_WEIGHT = 0.1
 #: steps per compiled call: the stop flag and the time are looked at
 #: between calls (about 0.5–1 s on GYR)
@@ -84,6 +84,13 @@ SOFT_MIN_DAYS_AS_FET = True
 #: after 150 s (about 11,800 steps) with them enforced; Shipena is placed
 #: in 1.2 steps a unit
 SWAP_RELAX_STEPS = 5
+
+#: compare starts by the lesson-hours they evict instead of the number of
+#: lessons (units). Counting, as FET does: GYR's swapping alone solved 7 of
+#: seeds 1–8 within 200 s (84–186 s) where weighing by hours solved 4
+#: (66–121 s); its 20 eleven-hour lessons are then evicted as readily as a
+#: one-hour one
+EVICT_WEIGHT_BY_HOURS = False
 
 Ints = npt.NDArray[np.int64]
 
@@ -206,8 +213,13 @@ class Construction:
         self.room = -np.ones(n, np.int64)
         self.tabu = np.zeros((len(units), comp.S), np.int64)
         self.tried = np.zeros((len(units), comp.S), np.float64)
+        #: what evicting a unit costs when starts are compared (`_swap`, and
+        #: the forced placement): one per unit, whatever its length (FET
+        #: counts the conflicting activities; see `EVICT_WEIGHT_BY_HOURS`)
         self.weight = np.array(
-            [float(sum(A[a].duration for a in mem)) for mem in units], np.float64
+            [float(sum(A[a].duration for a in mem)) if EVICT_WEIGHT_BY_HOURS else 1.0
+             for mem in units],
+            np.float64,
         )
         #: the kernel's arguments, made at the first call: the instance, the
         #: timetable and the attempts' scratch space (sized for `SWAP_CALLS`)
@@ -271,6 +283,30 @@ class Construction:
                 for a, (t, room) in zip(cls, pairs, strict=True):
                     starts[a], rooms[a] = t, room
         return starts, rooms
+
+
+def warm_up() -> None:
+    """Compile the kernel (about 10 s of CPU, once a process) by running it
+    on a school of one lesson, so that a construction started afterwards
+    begins at once: `Construction.steps` compiles on first use otherwise.
+    Safe from a second thread: the compilation is behind a lock."""
+    from scheduling import model as m
+    from scheduling.solver_compile import compile_instance
+
+    tiny = m.Instance(
+        name="warm-up",
+        days=(m.Day(name="D"),),
+        hours=(m.Hour(name="H"),),
+        teachers=(m.Teacher(name="T"),),
+        students=(m.StudentsSet(name="C", students=1, subgroups=("C",)),),
+        rooms=(m.Room(name="R"),),
+        activities=(m.Activity(id=1, subject="S", teachers=("T",), students=("C",)),),
+        constraints=(
+            m.MinDaysBetweenActivities(activities=(1,), min_days=1, weight=95.0),
+            m.SubjectPreferredRooms(subject="S", rooms=("R",)),
+        ),
+    )
+    Construction(compile_instance(tiny), seed=0).steps(1)
 
 
 def construct(

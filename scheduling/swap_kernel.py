@@ -314,7 +314,7 @@ def _rollback(cp, rcp, data, state, work):
 def _swap(u, level, data, state, work, call_limit, weight):
     """Place unit u: at a random start that evicts nothing if there is one
     (one of those breaking the fewest soft min days); else, at the starts in
-    order of the least weight evicted, evicting and placing the evicted in
+    order of the least `weight` evicted, evicting and placing the evicted in
     turn (one level deeper), undoing a start whose chain fails; from level
     `ONE_TRY_FROM` on, only the first start is tried. A unit moved in this
     attempt (and not moved back) is not evicted again."""

@@ -92,6 +92,21 @@ def test_an_exact_packing_is_placed_with_no_hard_violation() -> None:
     assert {at[i].room for i in range(100, 104)} == {"R2"}
 
 
+def test_warm_up_compiles_the_kernel_for_a_real_school() -> None:
+    """`warm_up` (run by the solver in a second thread during phase 1)
+    compiles the kernel for the argument types a real construction passes,
+    so that the construction does not compile it again."""
+    from scheduling import swap_kernel
+
+    solver_swap.warm_up()
+    compiled = list(swap_kernel.run.signatures)
+    assert compiled
+    con = solver_swap.Construction(compile_instance(packed_school()), seed=1)
+    while con.steps() > 0:
+        pass
+    assert list(swap_kernel.run.signatures) == compiled
+
+
 def test_the_same_seed_gives_the_same_timetable() -> None:
     comp = compile_instance(packed_school())
     runs = [solver_swap.construct(comp, seed=s, go_on=lambda: True) for s in (3, 3, 4)]
