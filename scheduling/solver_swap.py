@@ -217,8 +217,10 @@ class Construction:
         #: the forced placement): one per unit, whatever its length (FET
         #: counts the conflicting activities; see `EVICT_WEIGHT_BY_HOURS`)
         self.weight = np.array(
-            [float(sum(A[a].duration for a in mem)) if EVICT_WEIGHT_BY_HOURS else 1.0
-             for mem in units],
+            [
+                float(sum(A[a].duration for a in mem)) if EVICT_WEIGHT_BY_HOURS else 1.0
+                for mem in units
+            ],
             np.float64,
         )
         #: the kernel's arguments, made at the first call: the instance, the
