@@ -138,12 +138,14 @@ SWAP_AFTER_S = 20.0
 SWAP_AFTER_SHARE = 0.1
 SWAP_SHARE = 0.9
 #: the swapping's kernel is compiled in a second thread from this many
-#: seconds before phase 1 gives way to it (but not in phase 1's first half,
-#: where CP-SAT solves the schools it solves quickly, Namibia's in 1–16 s,
-#: and should have the core to itself): the compilation takes about 10 s
+#: seconds before phase 1 gives way to it, but not in phase 1's first
+#: `SWAP_WARM_UP_AFTER_S`, where CP-SAT solves the schools it solves quickly
+#: (Namibia's in 1–16 s) and should have the core to itself: the
+#: compilation takes about 10 s
 #: of CPU, so about 20 s beside CP-SAT on one core (which releases the
 #: interpreter lock while it searches); it was in the swapping's time before
 SWAP_WARM_UP_LEAD_S = 20.0
+SWAP_WARM_UP_AFTER_S = 10.0
 
 
 def swap_after(time_limit_s: float) -> float:
@@ -608,8 +610,8 @@ class _Solver:
             self.search_end = swap_after(self.time_limit_s)
             # the swapping's kernel compiled meanwhile (CP-SAT's search runs
             # without the interpreter lock), late enough to spare the schools
-            # CP-SAT solves quickly: not in the first half of phase 1
-            at = max(self.search_end - SWAP_WARM_UP_LEAD_S, self.search_end / 2)
+            # CP-SAT solves quickly: not in phase 1's first SWAP_WARM_UP_AFTER_S
+            at = max(self.search_end - SWAP_WARM_UP_LEAD_S, SWAP_WARM_UP_AFTER_S)
             self._warm_up = threading.Timer(max(0.0, at - self.elapsed()), warm_up)
             self._warm_up.daemon = True
             self._warm_up.start()

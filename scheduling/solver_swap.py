@@ -14,14 +14,15 @@ schools it applies to (`applies`):
   starts, then the most resource-hours). A "same starting time" group is
   placed as one unit.
 * Each goes to a random start that evicts nothing when there is one.
-  Otherwise it tries the starts in order of the fewest lessons evicted (a
-  same-start group counts one), places itself there and re-places each
+  Otherwise it tries the starts in order of the least weight evicted (a
+  lesson's or same-start group's hours, at most `EVICT_WEIGHT_CAP`), places
+  itself there and re-places each
   evicted lesson the same way, one level deeper. A chain that fails is
   undone. A lesson moved in an attempt is not evicted again in it. Chains are bounded: at most
   `kernel.LEVELS` deep, one start per level from `kernel.ONE_TRY_FROM` on,
   and `SWAP_CALLS` placements per attempt.
-* When no chain succeeds, the lesson takes the start with the fewest
-  evicted lessons, by force, and moves ahead of them in the order: the order
+* When no chain succeeds, the lesson takes the start whose evicted weigh
+  least, by force, and moves ahead of them in the order: the order
   learns which lessons are hard. A lesson evicted so cannot return to where
   it was for `SWAP_TENURE` steps, and each eviction from the same place
   weighs `SWAP_TRIED_WEIGHT` more the next time (FET's "tried removals", a
@@ -68,7 +69,7 @@ SWAP_CALLS = 100
 #: steps a lesson evicted by force may not go back to the start it left
 SWAP_TENURE = 20
 #: how much more an eviction weighs for each earlier eviction of the same
-#: lesson from the same start (an evicted lesson weighs 1)
+#: lesson from the same start (a one-hour lesson weighs 1)
 SWAP_TRIED_WEIGHT = 0.1
 #: steps per compiled call: the stop flag and the time are looked at
 #: between calls (about 0.5–1 s on GYR)
@@ -87,12 +88,17 @@ SOFT_MIN_DAYS_AS_FET = True
 #: in 1.2 steps a unit
 SWAP_RELAX_STEPS = 5
 
-#: compare starts by the lesson-hours they evict instead of the number of
-#: lessons (units). Counting, as FET does: GYR's swapping alone solved 7 of
-#: seeds 1–8 within 200 s (84–186 s) where weighing by hours solved 4
-#: (66–121 s); its 20 eleven-hour lessons are then evicted as readily as a
-#: one-hour one
-EVICT_WEIGHT_BY_HOURS = False
+#: what evicting a unit weighs when starts are compared (`_swap`, and the
+#: forced placement): its lesson-hours, but at most this many. Measured with
+#: the swapping alone: counting each unit as one (FET counts conflicting
+#: activities) solved GYR's seeds 1–8 (median 79 s) but not ConColY13T1a
+#: (Namibia: 27 double lessons among 1,471 single ones; 14 units short
+#: after 120 s); weighing by hours solved ConColY13T1a in 17 s but only 4 of
+#: GYR's 8 (with 400 placements an attempt; its 20 eleven-hour lessons then
+#: hardly ever move); capped at 2, both: GYR's 8 in a median of 71 s (worst
+#: 125 s), ConColY13T1a in 18 s, Collegiate Junior School seeds 1–3 in
+#: 28–38 s (counted: 30–43 s)
+EVICT_WEIGHT_CAP = 2.0
 
 Ints = npt.NDArray[np.int64]
 
@@ -215,14 +221,9 @@ class Construction:
         self.room = -np.ones(n, np.int64)
         self.tabu = np.zeros((len(units), comp.S), np.int64)
         self.tried = np.zeros((len(units), comp.S), np.float64)
-        #: what evicting a unit costs when starts are compared (`_swap`, and
-        #: the forced placement): one per unit, whatever its length (FET
-        #: counts the conflicting activities; see `EVICT_WEIGHT_BY_HOURS`)
+        #: what evicting a unit weighs (`EVICT_WEIGHT_CAP`)
         self.weight = np.array(
-            [
-                float(sum(A[a].duration for a in mem)) if EVICT_WEIGHT_BY_HOURS else 1.0
-                for mem in units
-            ],
+            [min(EVICT_WEIGHT_CAP, float(sum(A[a].duration for a in mem))) for mem in units],
             np.float64,
         )
         #: the kernel's arguments, made at the first call: the instance, the
