@@ -107,6 +107,27 @@ def test_warm_up_compiles_the_kernel_for_a_real_school() -> None:
     assert list(swap_kernel.run.signatures) == compiled
 
 
+def test_an_evicted_lesson_weighs_its_hours_at_most_the_cap() -> None:
+    """Starts are compared by the weight they evict: a lesson's hours, at
+    most `EVICT_WEIGHT_CAP` (2), a same-start group's together."""
+    inst = packed_school()
+    longer = {102: 2, 103: 3, 111: 2}
+    acts = tuple(msgspec.structs.replace(a, duration=longer.get(a.id, 1)) for a in inst.activities)
+    con = solver_swap.Construction(
+        compile_instance(msgspec.structs.replace(inst, activities=acts)), seed=1
+    )
+    weight = {
+        tuple(sorted(acts[a].id for a in mem)): float(w)
+        for mem, w in zip(con.units, con.weight, strict=True)
+    }
+    assert solver_swap.EVICT_WEIGHT_CAP == 2.0
+    assert weight[(101,)] == 1.0
+    assert weight[(102,)] == 2.0
+    assert weight[(103,)] == 2.0  # three hours, capped
+    assert weight[(100, 211)] == 2.0  # a same-start group of two one-hour lessons
+    assert weight[(111,)] == 2.0
+
+
 def test_the_same_seed_gives_the_same_timetable() -> None:
     comp = compile_instance(packed_school())
     runs = [solver_swap.construct(comp, seed=s, go_on=lambda: True) for s in (3, 3, 4)]
