@@ -140,10 +140,10 @@ SWAP_SHARE = 0.9
 #: the swapping's kernel is compiled in a second thread from this many
 #: seconds before phase 1 gives way to it, but not in phase 1's first
 #: `SWAP_WARM_UP_AFTER_S`, where CP-SAT solves the schools it solves quickly
-#: (Namibia's in 1–16 s) and should have the core to itself: the
-#: compilation takes about 10 s
-#: of CPU, so about 20 s beside CP-SAT on one core (which releases the
-#: interpreter lock while it searches); it was in the swapping's time before
+#: (Namibia's in 1–16 s) and should have the core to itself. The
+#: compilation takes about 10 s of CPU, so about 20 s beside CP-SAT on one
+#: core (CP-SAT releases the interpreter lock while it searches); it was in
+#: the swapping's time before
 SWAP_WARM_UP_LEAD_S = 20.0
 SWAP_WARM_UP_AFTER_S = 10.0
 

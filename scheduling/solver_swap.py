@@ -16,11 +16,11 @@ schools it applies to (`applies`):
 * Each goes to a random start that evicts nothing when there is one.
   Otherwise it tries the starts in order of the least weight evicted (a
   lesson's or same-start group's hours, at most `EVICT_WEIGHT_CAP`), places
-  itself there and re-places each
-  evicted lesson the same way, one level deeper. A chain that fails is
-  undone. A lesson moved in an attempt is not evicted again in it. Chains are bounded: at most
-  `kernel.LEVELS` deep, one start per level from `kernel.ONE_TRY_FROM` on,
-  and `SWAP_CALLS` placements per attempt.
+  itself there and re-places each evicted lesson the same way, one level
+  deeper. A chain that fails is undone. A lesson moved in an attempt is not
+  evicted again in it. Chains are bounded: at most `kernel.LEVELS` deep,
+  one start per level from `kernel.ONE_TRY_FROM` on, and `SWAP_CALLS`
+  placements per attempt.
 * When no chain succeeds, the lesson takes the start whose evicted weigh
   least, by force, and moves ahead of them in the order: the order
   learns which lessons are hard. A lesson evicted so cannot return to where
