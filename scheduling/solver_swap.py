@@ -83,13 +83,15 @@ SOFT_MIN_DAYS_AS_FET = True
 #: steps per unit (lesson or same-start group) after which the soft min
 #: days are only preferred (`Construction.relax`), for a school whose
 #: spreads the swapping cannot keep; counted in steps, not seconds, so that
-#: a seed gives the same timetable on any machine. Collegiate Junior School
-#: (883 units, 245 spreads at 95 %), with them never relaxed: placed after
-#: 10,686 / 25,044 / 10,308 steps (seeds 1–3, 39–77 s), and FET's own reading
-#: accepts the timetable (seed 1: soft 72.20, FET's own 104.50); relaxed
-#: after 5 steps a unit (as before) it was placed sooner but FET's reading
-#: failed. Shipena is placed in 1.2 steps a unit
-SWAP_RELAX_STEPS = 30
+#: a seed gives the same timetable on any machine. Shipena is placed in 1.2
+#: steps a unit. Collegiate Junior School (883 units, 245 spreads at 95 %)
+#: is placed after the relaxing, and FET's own reading of its timetable
+#: fails. Not kept: 30 steps a unit, with which Collegiate is placed with
+#: its spreads kept (10,686 / 25,044 / 10,308 steps, seeds 1–3) and FET's
+#: reading accepted seed 1's timetable (soft 72.20, FET's own 104.50) but
+#: not seed 3's, and GYR's seed 2 (3 spreads at 90 %) found nothing in
+#: 270 s (74 s with 5)
+SWAP_RELAX_STEPS = 5
 
 #: what evicting a unit weighs when starts are compared (`_swap`, and the
 #: forced placement): its lesson-hours, but at most this many. Measured with
