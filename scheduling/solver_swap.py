@@ -57,7 +57,8 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from scheduling.solver_compile import NO_ROOM, SCALE, Compiled, fixed_room
+from scheduling import model as m
+from scheduling.solver_compile import NO_ROOM, SCALE, Compiled, compile_instance, fixed_room
 from scheduling.solver_model import _has_day_rules
 
 #: placements tried per attempt to place one lesson, the chain included.
@@ -300,9 +301,6 @@ def warm_up() -> None:
     on a school of one lesson, so that a construction started afterwards
     begins at once: `Construction.steps` compiles on first use otherwise.
     Safe from a second thread: the compilation is behind a lock."""
-    from scheduling import model as m
-    from scheduling.solver_compile import compile_instance
-
     tiny = m.Instance(
         name="warm-up",
         days=(m.Day(name="D"),),
