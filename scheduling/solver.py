@@ -51,6 +51,7 @@ from scheduling.solver_compile import (
     Compiled,
     UnsupportedConstraintError,
     compile_instance,
+    fet_reading_excess,
     fixed_room,
 )
 from scheduling.solver_model import Builder
@@ -63,7 +64,7 @@ from scheduling.solver_repair import (
 )
 from scheduling.solver_rooms import assign_rooms
 from scheduling.solver_swap import applies as swap_applies
-from scheduling.solver_swap import construct, warm_up
+from scheduling.solver_swap import construct, relaxed_after, warm_up
 
 __all__ = [
     "Progress",
@@ -247,6 +248,10 @@ class _Run:
         self.timetable: Timetable | None = None
         self.soft: float | None = None
         self.moved: int | None = None
+        #: its pairs of soft min days broken beyond FET's reading
+        #: (`fet_reading_excess`): a timetable with fewer is better, whatever
+        #: its soft score
+        self.excess = 0
         self.solutions = 0
         self.first_s: float | None = None
 
@@ -441,16 +446,22 @@ class _Solver:
         run = self.run
         if self.warm_starts is not None:
             moved = sum(1 for w, t in zip(self.warm_starts, starts, strict=True) if 0 <= w != t)
+        excess = fet_reading_excess(self.comp, starts) if self.comp is not None else 0
         if run.soft is not None:
-            if self.keep_best == "soft" and soft > run.soft:
+            if self.keep_best == "soft" and (excess, soft) > (run.excess, run.soft):
                 return
-            if self.keep_best == "moved" and (moved or 0, soft) > (run.moved or 0, run.soft):
+            if self.keep_best == "moved" and (moved or 0, excess, soft) > (
+                run.moved or 0,
+                run.excess,
+                run.soft,
+            ):
                 return
         with run.lock:
             run.best = (starts, rooms)
             run.timetable = tt
             run.soft = soft
             run.moved = moved
+            run.excess = excess
             run.solutions += 1
             if run.first_s is None:
                 run.first_s = now
@@ -655,7 +666,7 @@ class _Solver:
             outcome, optimal = self._phase1(comp, symmetry, ws, min_days_hard=0)
         if outcome == "none" and swap and not self.stopped():
             self.search_end = None
-            if self._construct(comp):
+            if self._construct(comp, symmetry):
                 outcome, optimal = "found", False
         if outcome == "found":
             return self._improve(comp, optimal, ws, symmetry)
@@ -665,9 +676,11 @@ class _Solver:
             return self.result("infeasible", message=outcome)
         return self.result("stopped" if self.stopped() else "incomplete")
 
-    def _construct(self, comp: Compiled) -> bool:
+    def _construct(self, comp: Compiled, symmetry: bool) -> bool:
         """The first timetable by recursive swapping (`solver_swap`), by
-        `SWAP_SHARE` of the time limit; recorded when found."""
+        `SWAP_SHARE` of the time limit; recorded when found. When it
+        exceeds gap limits (the swapping does not look at those above zero),
+        the relaxed search takes the excess to zero from it."""
         end = SWAP_SHARE * self.time_limit_s  # leave phase 2 a little
         found = construct(
             comp,
@@ -677,9 +690,28 @@ class _Solver:
         )
         if found is None:
             return False
-        self.record(*found, None, self.elapsed())
-        self.report("search")
-        return True
+        if not relaxed_after(comp) or check(self.instance, self._timetable(*found)).hard == 0:
+            self.record(*found, None, self.elapsed())
+            self.report("search")
+            return True
+        return RELAX_GAPS and self._relaxed_from(comp, symmetry, *found)
+
+    def _relaxed_from(
+        self, comp: Compiled, symmetry: bool, starts: list[int], rooms: list[int | None]
+    ) -> bool:
+        """The relaxed search (`RELAX_GAPS`, `_descend`) from a timetable
+        that breaks only gap limits above zero: their excess, taken to zero
+        by the neighbourhood search. Whether a timetable was found."""
+        extra: dict[str, object] = {"linearization_level": 0}
+        ph = _Phase("search", comp, soft=False, symmetry=symmetry, relax_gaps=True)
+        if ph.builder.infeasible_reason is not None or not ph.relaxed:
+            return False
+        ph.first_only = True
+        sub = self._fixed_copy(ph, comp, set(), starts, rooms)
+        self.run_phase(ph, {**extra, **LNS_STEP_PARAMS}, model=sub)
+        if ph.relaxed_best is not None:
+            self._descend(ph, int(cp_model.UNKNOWN), extra)
+        return self.run.best is not None
 
     # minimal change ------------------------------------------------------------------
     def _minimal_change(self, comp: Compiled) -> SolveResult:

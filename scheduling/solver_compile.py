@@ -184,6 +184,52 @@ SOFT_SUPPORTED = (
 )
 
 
+#: FET's reading of a timetable rolls each broken pair of a soft min-days
+#: constraint with its weight as it places the later lesson of the pair, so a
+#: lesson breaking two pairs of one constraint of 95 % passes one try in 400,
+#: and FET gave up on such a lesson of Collegiate Junior School (fet-data),
+#: where its own timetables have at most two lessons of a set on a day. The
+#: lessons of a soft min days of at least this weight (and more than two
+#: lessons) should break at most `FET_READING_BROKEN_MAX` of its pairs each:
+#: phase 2 costs each pair beyond at `FET_READING_COST` (`fet_reading_excess`)
+FET_READING_FROM = 90.0
+FET_READING_BROKEN_MAX = 1
+#: … a cost above any soft score a school reaches (FET's weights sum per
+#: violation to at most 100 each), so that phase 2 removes them first
+FET_READING_COST = 1000 * SCALE
+
+
+def fet_reading_capped(md: CMinDays) -> bool:
+    """Whether `md`'s lessons may break at most `FET_READING_BROKEN_MAX` of
+    its pairs each (`FET_READING_FROM`)."""
+    return md.cost >= cost_of(FET_READING_FROM) and len(md.activities) > FET_READING_BROKEN_MAX + 1
+
+
+def broken_pairs(md: CMinDays, days: list[int]) -> list[int]:
+    """Per lesson of `md` (in its order), how many of its pairs it breaks
+    (closer than `md.min_days` days) on these days (by activity index;
+    -1: unplaced, breaking nothing)."""
+    ds = [days[a] for a in md.activities]
+    return [
+        sum(1 for j, e in enumerate(ds) if j != i and e >= 0 and abs(d - e) < md.min_days)
+        if d >= 0
+        else 0
+        for i, d in enumerate(ds)
+    ]
+
+
+def fet_reading_excess(comp: Compiled, starts: list[int]) -> int:
+    """The pairs broken beyond `FET_READING_BROKEN_MAX`, summed over the
+    lessons of the capped soft min days (`fet_reading_capped`)."""
+    days = [t // comp.H if t >= 0 else -1 for t in starts]
+    return sum(
+        max(0, n - FET_READING_BROKEN_MAX)
+        for md in comp.min_days
+        if fet_reading_capped(md)
+        for n in broken_pairs(md, days)
+    )
+
+
 def _slot(H: int, s: m.Slot) -> int:
     return s[0] * H + s[1]
 

@@ -31,7 +31,16 @@ from typing import TypeAlias
 
 from ortools.sat.python import cp_model
 
-from scheduling.solver_compile import NO_ROOM, CActivity, CMinDays, Compiled, CPerson
+from scheduling.solver_compile import (
+    FET_READING_BROKEN_MAX,
+    FET_READING_COST,
+    NO_ROOM,
+    CActivity,
+    CMinDays,
+    Compiled,
+    CPerson,
+    fet_reading_capped,
+)
 
 Lit: TypeAlias = cp_model.IntVar
 LinExpr: TypeAlias = cp_model.LinearExpr | int
@@ -429,6 +438,8 @@ class Builder:
                 continue
             if md.cost and not self.soft and self.relax_min_days:
                 self._relaxed_min_days(md)
+            if self.soft and fet_reading_capped(md):
+                self._cap_broken(md)
             for i, a in enumerate(acts):
                 for b in acts[i + 1 :]:
                     for k in range(md.min_days if self.soft else 0):
@@ -445,6 +456,25 @@ class Builder:
             for i, a in enumerate(acts):
                 for b in acts[i + 1 :]:
                     self._adjacent_if_same_day(a, b)
+
+    def _cap_broken(self, md: CMinDays) -> None:
+        """Per lesson of `md` and day, the pairs it breaks there beyond
+        `FET_READING_BROKEN_MAX`, costed at `FET_READING_COST` each."""
+        m, c, k = self.m, self.c, md.min_days
+        cap = FET_READING_BROKEN_MAX
+        for a in md.activities:
+            for d in sorted({t // c.H for t in self.x[a]}):
+                near = [
+                    self.y(b, d2)
+                    for b in md.activities
+                    if b != a
+                    for d2 in range(max(0, d - k + 1), min(c.D, d + k))
+                    if any(t // c.H == d2 for t in self.x[b])
+                ]
+                if len(near) > cap:
+                    e = m.new_int_var(0, len(near) - cap, "")
+                    m.add(e >= sum(near) - cap).only_enforce_if(self.y(a, d))
+                    self.costs.append((FET_READING_COST, e, len(near) - cap))
 
     def _relaxed_min_days(self, md: CMinDays) -> None:
         """A soft min days as penalties (`relax_min_days`): per window of

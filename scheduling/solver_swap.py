@@ -41,8 +41,13 @@ It enforces every hard constraint of the schools it applies to:
 Of the soft constraints only the soft min days are looked at: enforced at
 each look with the probability of their weight (as FET reads them when it
 places), else preferred, and after `SWAP_RELAX_STEPS` steps a unit only
-preferred. Phase 2 (CP-SAT and its neighbourhood search) improves the soft
-score from this timetable.
+preferred. A complete timetable in which a lesson breaks more than one pair
+of a heavy soft min days (`fet_reading_capped`: FET's reading of the
+timetable may not get past it) is repaired (`Construction.cap`): those
+lessons are taken off and placed again with that rule enforced; when time
+runs out first, the timetable before the repair is the result. Phase 2
+(CP-SAT and its neighbourhood search) improves the soft score from this
+timetable.
 
 The inner loop is compiled by numba (`scheduling.swap_kernel`). A run is
 deterministic for a seed: the random stream is reseeded per call from the
@@ -58,8 +63,17 @@ import numpy as np
 import numpy.typing as npt
 
 from scheduling import model as m
-from scheduling.solver_compile import NO_ROOM, SCALE, Compiled, compile_instance, fixed_room
-from scheduling.solver_model import _has_day_rules
+from scheduling.solver_compile import (
+    FET_READING_BROKEN_MAX,
+    NO_ROOM,
+    SCALE,
+    Compiled,
+    CPerson,
+    broken_pairs,
+    compile_instance,
+    fet_reading_capped,
+    fixed_room,
+)
 
 #: placements tried per attempt to place one lesson, the chain included.
 #: GYR's swapping alone, seeds 1–8, with the evicted counted: 100 solved all
@@ -113,19 +127,119 @@ _compiled = threading.Lock()
 
 def applies(comp: Compiled) -> bool:
     """Whether the construction enforces all of the instance's hard
-    constraints: none of the day rules (gaps, hours and days limits, early
-    beginnings), consecutive or grouped pairs, same days, not overlapping,
-    occupy-max, or "ends the students' day"."""
-    if any(_has_day_rules(p) for p in comp.subgroups + comp.teachers):
+    constraints, but for gap limits above zero, which the relaxed search
+    takes to zero after it (`relaxed_after`): of the day rules only max days
+    a week and those gap limits; of the pairwise time relations only same
+    starting times, consecutive lessons and min days; no "ends the
+    students' day", same days, not overlapping or occupy-max."""
+    if not all(_day_rules_kept(p) for p in comp.subgroups + comp.teachers):
         return False
     return not (
-        comp.ends_day
-        or comp.consecutive
-        or comp.grouped
-        or comp.same_day
-        or comp.not_overlapping
-        or comp.occupy_max
+        comp.ends_day or comp.grouped or comp.same_day or comp.not_overlapping or comp.occupy_max
     )
+
+
+def relaxed_after(comp: Compiled) -> bool:
+    """Whether someone has a hard gap limit above zero, which the swapping
+    does not look at: its timetable then goes to the relaxed search."""
+    return any(
+        g is not None and g[1] == 0 and g[0] > 0
+        for p in comp.subgroups + comp.teachers
+        for g in (p.max_gaps_week, p.max_gaps_day)
+    )
+
+
+def _day_rules_kept(p: CPerson) -> bool:
+    """Whether p's hard day rules are only those the construction enforces
+    (max days a week) or leaves to the relaxed search (gap limits above
+    zero); soft ones are phase 2's."""
+    return (
+        all(g is None or g[1] > 0 or g[0] > 0 for g in (p.max_gaps_week, p.max_gaps_day))
+        and p.early_max is None
+        and (p.min_hours_daily is None or p.min_hours_daily[2] > 0)
+        and all(c > 0 for _, c in ([p.max_hours_daily] if p.max_hours_daily else []))
+        and all(c > 0 for _, c in p.more_hours_daily)
+        and all(c > 0 for _, c in p.max_hours_cont)
+        and all(c > 0 for *_, c in p.interval_max_days)
+    )
+
+
+def _member_starts(
+    comp: Compiled,
+    mem: list[int],
+    starts: list[set[int]],
+    rel: list[tuple[list[int], int, int, int, float]],
+) -> tuple[list[int], dict[int, dict[int, int]]]:
+    """A unit's members, the first one first (the unit's start is its start:
+    a member no other comes right before), and per allowed start of the unit
+    where each member starts: the same slot for a same-start group, the
+    next non-break slot of the day after a lesson for the one consecutive
+    to it; where the day relations `rel` between two members hold (hard
+    min days, and back to back on one day: the kernel does not look at
+    partners in the unit it places)."""
+    if len(mem) == 1:
+        return mem, {t: {mem[0]: t} for t in starts[mem[0]]}
+    inside = set(mem)
+    edges: list[tuple[int, int, bool]] = []  # (x, y, consecutive: y right after x)
+    for g in comp.same_start:
+        g_in = [a for a in g if a in inside]
+        edges += [(g_in[0], b, False) for b in g_in[1:]]
+    after = {b for a, b in comp.consecutive if a in inside}
+    edges += [(a, b, True) for a, b in comp.consecutive if a in inside]
+    first = min(a for a in mem if a not in after) if len(after) < len(mem) else mem[0]
+    H = comp.H
+    allowed: dict[int, dict[int, int]] = {}
+    for t in range(comp.S):
+        at = {first: t}
+        grew = True
+        while grew and len(at) < len(mem):
+            grew = False
+            for x, y, cons in edges:
+                if x in at and y not in at:
+                    nxt = comp.next_start(x, at[x]) if cons else at[x]
+                    if nxt is None:
+                        break
+                    at[y] = nxt
+                    grew = True
+                elif y in at and x not in at:
+                    if not cons:
+                        at[x] = at[y]
+                    else:
+                        before = [
+                            s
+                            for s in range(at[y] - 1, (at[y] // H) * H - 1, -1)
+                            if comp.next_start(x, s) == at[y]
+                        ]
+                        if not before:
+                            break
+                        at[x] = before[0]
+                    grew = True
+        if len(at) < len(mem) or any(at[a] not in starts[a] for a in mem):
+            continue
+        if all(
+            (comp.next_start(x, at[x]) if cons else at[x]) == at[y] for x, y, cons in edges
+        ) and all(_related_ok(comp, r, at) for r in rel):
+            allowed[t] = at
+    return [first, *(a for a in mem if a != first)], allowed
+
+
+def _related_ok(
+    comp: Compiled, r: tuple[list[int], int, int, int, float], at: dict[int, int]
+) -> bool:
+    """Whether the members of one unit starting at `at` keep day relation r
+    among themselves (as `swap_kernel._conflicts` checks it between units)."""
+    acts, k, cons = r[0], r[1], r[2]
+    inside = [a for a in acts if a in at]
+    for i, a in enumerate(inside):
+        for b in inside[i + 1 :]:
+            da, db = at[a] // comp.H, at[b] // comp.H
+            if abs(da - db) < k:
+                return False
+            if cons and da == db:
+                dur_a, dur_b = comp.activities[a].duration, comp.activities[b].duration
+                if not (at[a] + dur_a == at[b] or at[b] + dur_b == at[a]):
+                    return False
+    return True
 
 
 def _csr(lists: list[list[int]]) -> tuple[Ints, Ints]:
@@ -148,7 +262,7 @@ class Construction:
         n = len(A)
         ns, nt = len(comp.subgroups), len(comp.teachers)
         self.room_base = ns + nt
-        # units: same-start groups joined
+        # units: same-start groups and consecutive lessons joined
         parent = list(range(n))
 
         def find(x: int) -> int:
@@ -160,6 +274,8 @@ class Construction:
         for g in comp.same_start:
             for b in g[1:]:
                 parent[find(b)] = find(g[0])
+        for a, b in comp.consecutive:
+            parent[find(b)] = find(a)
         by_root: dict[int, list[int]] = {}
         for a in range(n):
             by_root.setdefault(find(a), []).append(a)
@@ -183,7 +299,6 @@ class Construction:
             elif act.rooms and NO_ROOM not in act.rooms:
                 choice[act.index] = [self.room_base + r for r in act.rooms]
             starts.append(set(act.starts))
-        unit_starts = [sorted(set.intersection(*(starts[a] for a in mem))) for mem in units]
         # day relations: hard min days; back to back when on one day; soft
         # min days, enforced with the probability of their weight (as FET
         # reads them) and otherwise preferred (`_soft_cost` in the kernel)
@@ -202,6 +317,19 @@ class Construction:
         for i, (acts, *_) in enumerate(rel):
             for a in acts:
                 a_rel[a].append(i)
+        # where each member starts when its unit starts at t: the same t, or
+        # right after the lesson before it (`Compiled.next_start`); the unit
+        # starts where every member then has an allowed start
+        a_at = -np.ones((n, comp.S), np.int64)
+        unit_starts: list[list[int]] = []
+        for ui, mem in enumerate(units):
+            units[ui], at = _member_starts(
+                comp, mem, starts, [rel[i] for i in sorted({i for a in mem for i in a_rel[a]})]
+            )
+            unit_starts.append(sorted(at))
+            for t, where in at.items():
+                for a, ta in where.items():
+                    a_at[a, t] = ta
         occ = -np.ones((self.room_base + len(comp.rooms), comp.S), np.int64)
         for r, room in enumerate(comp.rooms):
             for s in room.unavailable:
@@ -222,6 +350,15 @@ class Construction:
         self.md_cons = np.array([r[2] for r in rel], np.int64)
         self.md_soft = np.array([r[3] for r in rel], np.int64)
         self.md_p = np.array([r[4] for r in rel], np.float64)
+        #: the most pairs of a soft min days one lesson may break: any until
+        #: `cap`
+        self.md_cap = np.full(len(rel), 1 << 30, np.int64)
+        self.a_at = a_at
+        #: per resource row, the most days it may be busy (hard max days)
+        self.r_maxdays = np.full(self.room_base + len(comp.rooms), comp.D, np.int64)
+        for i, p in enumerate([*comp.subgroups, *comp.teachers]):
+            if p.max_days is not None and p.max_days[1] == 0:
+                self.r_maxdays[i] = p.max_days[0]
         self.occ = occ
         self.start = -np.ones(n, np.int64)
         self.room = -np.ones(n, np.int64)
@@ -250,7 +387,8 @@ class Construction:
                     self.comp.H, self.u_mem_ptr, self.u_mem, self.u_st_ptr, self.u_st,
                     self.a_unit, self.a_dur, self.a_res_ptr, self.a_res, self.a_rc_ptr,
                     self.a_rc, self.a_md_ptr, self.a_md, self.md_ptr, self.md_mem, self.md_k,
-                    self.md_cons, self.md_soft, self.md_p,
+                    self.md_cons, self.md_soft, self.md_p, self.md_cap, self.a_at,
+                    self.r_maxdays,
                 )  # fmt: skip
                 state = (self.occ, self.start, self.room)
                 self._kernel_args = (data, state, k._work(data, SWAP_CALLS))
@@ -276,6 +414,35 @@ class Construction:
         construction goes on from where it is, under looser rules. (The
         kernel reads the array in place.)"""
         self.md_p[:] = 0.0
+
+    def cap(self) -> int:
+        """From now on a lesson breaks at most `FET_READING_BROKEN_MAX` pairs
+        of a heavy soft min days (`fet_reading_capped`), as FET's reading of
+        the timetable needs: the lessons breaking more are taken off (the
+        one breaking the most first, until none does) and `steps` places them
+        again under that rule. Returns how many were taken off."""
+        from scheduling import swap_kernel as k
+
+        comp = self.comp
+        days = [int(t) // comp.H if t >= 0 else -1 for t in self.start]
+        off = 0
+        for ix, md in enumerate(comp.min_days):
+            if not fet_reading_capped(md):
+                continue
+            self.md_cap[ix] = FET_READING_BROKEN_MAX
+            while True:
+                n = broken_pairs(md, days)
+                worst = max(range(len(n)), key=lambda i: n[i])
+                if n[worst] <= FET_READING_BROKEN_MAX:
+                    break
+                u = int(self.a_unit[md.activities[worst]])
+                assert self._kernel_args is not None
+                data, state, _ = self._kernel_args
+                k._take_off(u, data, state)
+                for a in self.units[u]:
+                    days[a] = -1
+                off += 1
+        return off
 
     def placement(self) -> tuple[list[int], list[int | None]]:
         """Each activity's start slot and room (None: none), interchangeable
@@ -333,14 +500,18 @@ def construct(
     if con.impossible:
         return None
     relax_at: int | None = SWAP_RELAX_STEPS * len(con.units)
+    uncapped: tuple[list[int], list[int | None]] | None = None
     while True:
         left = con.steps()
+        if left == 0 and uncapped is None:
+            uncapped = con.placement()
+            left = con.cap()
         if left == 0:
             return con.placement()
         if on_chunk is not None:
             on_chunk(left)
         if not go_on():
-            return None
+            return uncapped
         if relax_at is not None and con.it >= relax_at:
             con.relax()
             relax_at = None

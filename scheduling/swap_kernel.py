@@ -12,7 +12,7 @@ indexes into the array after it):
 
     (H, u_mem_ptr, u_mem, u_st_ptr, u_st, a_unit, a_dur, a_res_ptr, a_res,
      a_rc_ptr, a_rc, a_md_ptr, a_md, md_ptr, md_mem, md_k, md_cons, md_soft,
-     md_p)
+     md_p, md_cap, a_at, r_maxdays)
 
 * `H` — slots a day; `u_mem_ptr, u_mem` — a unit's activities; `u_st_ptr,
   u_st` — its allowed start slots; `a_unit`, `a_dur` — an activity's unit
@@ -25,7 +25,13 @@ indexes into the array after it):
   min days; 0: none); `md_cons[m]` — on one day they must be back to back;
   `md_soft[m]` — soft min days (0: none), enforced at each look with the
   probability `md_p[m]` (their weight, as FET reads a soft min-days
-  constraint when it places) and otherwise only preferred.
+  constraint when it places) and otherwise only preferred; `md_cap[m]` —
+  the most of its pairs one lesson may break even so (read in place: the
+  construction sets it when it repairs, `Construction.cap`);
+* `a_at[a, t]` — where activity a starts when its unit starts at t (t itself,
+  or later for the second of two consecutive lessons); `r_maxdays[r]` — the
+  most days resource r may be busy on (a teacher's or a subgroup's max days
+  a week; the number of days when there is none).
 
 The timetable is `state = (occ, start, room)` (a start slot and a room row
 per activity, -1: none), and the attempts' scratch space is `work` (`_work`,
@@ -57,12 +63,17 @@ def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
     more than EVICT_CAP to evict). The rooms its members would take go to
     `rooms_out` (-1: none chosen)."""
     H, u_mem_ptr, u_mem, _, _, a_unit, a_dur, a_res_ptr, a_res = data[:9]
-    a_rc_ptr, a_rc, a_md_ptr, a_md, md_ptr, md_mem, md_k, md_cons, md_soft, md_p = data[9:19]
+    a_rc_ptr, a_rc, a_md_ptr, a_md, md_ptr, md_mem, md_k, md_cons, md_soft, md_p, md_cap = data[
+        9:20
+    ]
+    a_at, r_maxdays = data[20], data[21]
     occ, start, _ = state
     n = 0
     base = u_mem_ptr[u]
+    t0 = t
     for i in range(base, u_mem_ptr[u + 1]):
         a = u_mem[i]
+        t = a_at[a, t0]
         rooms_out[i - base] = -1
         dur = a_dur[a]
         for j in range(a_res_ptr[a], a_res_ptr[a + 1]):
@@ -74,6 +85,11 @@ def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
                     n = _add(a_unit[o], out, n, mark, stamp)
                     if n < 0:
                         return -1
+        for j in range(a_res_ptr[a], a_res_ptr[a + 1]):
+            if r_maxdays[a_res[j]] * H < a_at.shape[1]:
+                n = _max_days(a_res[j], u, t // H, data, state, out, n, mark, stamp)
+                if n < 0:
+                    return -1
         if a_rc_ptr[a + 1] > a_rc_ptr[a]:
             # the candidate room with the fewest occupants to evict, not one
             # another member of the unit takes (chosen or fixed); the
@@ -122,8 +138,10 @@ def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
         for j in range(a_md_ptr[a], a_md_ptr[a + 1]):
             md = a_md[j]
             k = md_k[md]
-            if md_soft[md] > 0 and np.random.random() < md_p[md]:
-                k = md_soft[md]
+            ks = md_soft[md]
+            if ks > 0 and np.random.random() < md_p[md]:
+                k = ks
+            kept = 0
             for q in range(md_ptr[md], md_ptr[md + 1]):
                 b = md_mem[q]
                 if b == a or start[b] < 0 or a_unit[b] == u:
@@ -132,11 +150,70 @@ def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
                 bad = abs(db - d) < k
                 if not bad and md_cons[md] and db == d:
                     bad = not (start[b] + a_dur[b] == t or t + dur == start[b])
+                if not bad and abs(db - d) < ks:
+                    # a broken soft pair: at most md_cap for a, and as many
+                    # for b with its partners that are not leaving now
+                    bad = kept >= md_cap[md] or _broken(b, a, u, ks, md, data, state, mark, stamp)
+                    if not bad:
+                        kept += 1
                 if bad:
                     n = _add(a_unit[b], out, n, mark, stamp)
                     if n < 0:
                         return -1
     return n
+
+
+@njit
+def _max_days(r, u, d, data, state, out, n, mark, stamp):
+    """Resource r (with a max days a week) busy on day d too: when that is
+    more days than it may be busy on, the units it has on its other day
+    with the fewest of them that stay leave too (added to the n in `out`).
+    The new count; -1 when no day can be emptied so."""
+    H, a_unit, a_at, r_maxdays = data[0], data[5], data[20], data[21]
+    occ = state[0]
+    busy = 0
+    best_e = -1
+    best_c = 1 << 30
+    for e in range(a_at.shape[1] // H):
+        c = 0
+        for s in range(e * H, e * H + H):
+            o = occ[r, s]
+            if o >= 0 and a_unit[o] != u and mark[a_unit[o]] != stamp:
+                c += 1
+        if c > 0 or e == d:
+            busy += 1
+        if c > 0 and e != d and c < best_c:
+            best_c = c
+            best_e = e
+    if busy <= r_maxdays[r]:
+        return n
+    if best_e < 0:
+        return -1
+    for s in range(best_e * H, best_e * H + H):
+        o = occ[r, s]
+        if o >= 0 and a_unit[o] != u:
+            n = _add(a_unit[o], out, n, mark, stamp)
+            if n < 0:
+                return -1
+    return n
+
+
+@njit
+def _broken(b, a, u, ks, md, data, state, mark, stamp):
+    """Whether b already breaks `md_cap` pairs of soft min days `md` (closer
+    than `ks` days) with lessons other than a that are not leaving in this
+    placement (`mark`) nor being placed with unit u."""
+    H, a_unit, md_ptr, md_mem, md_cap = data[0], data[5], data[13], data[14], data[19]
+    start = state[1]
+    db = start[b] // H
+    n = 0
+    for q in range(md_ptr[md], md_ptr[md + 1]):
+        c = md_mem[q]
+        if c == a or c == b or start[c] < 0 or a_unit[c] == u or mark[a_unit[c]] == stamp:
+            continue
+        if abs(start[c] // H - db) < ks:
+            n += 1
+    return n >= md_cap[md]
 
 
 @njit
@@ -166,10 +243,11 @@ def _soft_cost(u, t, data, state):
         data[17],
     )
     start = state[1]
+    a_at = data[20]
     c = 0
-    d = t // H
     for i in range(u_mem_ptr[u], u_mem_ptr[u + 1]):
         a = u_mem[i]
+        d = a_at[a, t] // H
         for j in range(a_md_ptr[a], a_md_ptr[a + 1]):
             md = a_md[j]
             k = md_soft[md]
@@ -190,11 +268,14 @@ def _put(u, t, rooms, off, data, state):
     """Place unit u at t (its slots must be free), member k in room
     `rooms[off + k]` (-1: none chosen)."""
     u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res = data[1], data[2], data[6], data[7], data[8]
+    a_at = data[20]
     occ, start, room = state
     k = 0
+    t0 = t
     for i in range(u_mem_ptr[u], u_mem_ptr[u + 1]):
         a = u_mem[i]
         dur = a_dur[a]
+        t = a_at[a, t0]
         start[a] = t
         for j in range(a_res_ptr[a], a_res_ptr[a + 1]):
             for s in range(t, t + dur):
@@ -211,10 +292,10 @@ def _put(u, t, rooms, off, data, state):
 def _take_off(v, data, state):
     u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res = data[1], data[2], data[6], data[7], data[8]
     occ, start, room = state
-    t = start[u_mem[u_mem_ptr[v]]]
     for i in range(u_mem_ptr[v], u_mem_ptr[v + 1]):
         a = u_mem[i]
         dur = a_dur[a]
+        t = start[a]
         for j in range(a_res_ptr[a], a_res_ptr[a + 1]):
             for s in range(t, t + dur):
                 occ[a_res[j], s] = -1

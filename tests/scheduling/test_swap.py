@@ -73,9 +73,34 @@ def timetable(comp: Compiled, starts: list[int], rooms: list[int | None]) -> m.T
     )
 
 
-def test_applies_only_where_it_enforces_every_hard_constraint() -> None:
-    assert solver_swap.applies(compile_instance(packed_school()))
-    assert not solver_swap.applies(compile_instance(packed_school(gap_limit=True)))
+@pytest.mark.parametrize(
+    ("extra", "applies", "relaxed_after"),
+    [
+        (None, True, False),
+        # enforced by the swapping
+        (m.TeacherMaxDaysPerWeek(teacher="T0", max_days=2), True, False),
+        (m.TwoActivitiesConsecutive(first=102, second=103), True, False),
+        # above zero: the relaxed search takes its excess to zero after it
+        (m.TeacherMaxGapsPerWeek(teacher="T0", max_gaps=1), True, True),
+        (m.TeacherMaxGapsPerDay(teacher="T0", max_gaps=1), True, True),
+        # soft: phase 2's
+        (m.TeacherMaxHoursDaily(teacher="T0", max_hours=2, weight=90), True, False),
+        # hard day rules it does not handle
+        (m.TeacherMaxGapsPerWeek(teacher="T0", max_gaps=0), False, False),
+        (m.TeacherMaxHoursDaily(teacher="T0", max_hours=3), False, False),
+        (m.StudentsEarlyMaxBeginningsAtSecondHour(max_beginnings=0), False, False),
+        (m.TwoActivitiesGrouped(first=102, second=103), False, False),
+    ],
+)
+def test_applies_only_where_it_enforces_every_hard_constraint(
+    extra: m.Constraint | None, applies: bool, relaxed_after: bool
+) -> None:
+    inst = packed_school()
+    if extra is not None:
+        inst = msgspec.structs.replace(inst, constraints=(*inst.constraints, extra))
+    comp = compile_instance(inst)
+    assert solver_swap.applies(comp) == applies
+    assert solver_swap.relaxed_after(comp) == relaxed_after
 
 
 def test_an_exact_packing_is_placed_with_no_hard_violation() -> None:
@@ -184,6 +209,84 @@ def test_soft_min_days_are_enforced_with_their_weight_until_relaxed() -> None:
     assert evicted_by_second_at_hour_1() == []
 
 
+def spread_school() -> m.Instance:
+    """Class A fills its 2 days of 3 hours: four lessons with T at least a
+    day apart (95 %), two with U."""
+    acts = [
+        m.Activity(id=i, subject="M", teachers=("T",), students=("A",), group_id=1)
+        for i in (1, 2, 3, 4)
+    ] + [m.Activity(id=i, subject="E", teachers=("U",), students=("A",)) for i in (5, 6)]
+    return m.Instance(
+        name="spread",
+        days=(m.Day(name="D0"), m.Day(name="D1")),
+        hours=tuple(m.Hour(name=f"H{i}") for i in range(3)),
+        teachers=(m.Teacher(name="T"), m.Teacher(name="U")),
+        students=(m.StudentsSet(name="A", students=20, subgroups=("A",)),),
+        activities=tuple(acts),
+        constraints=(m.MinDaysBetweenActivities(activities=(1, 2, 3, 4), min_days=1, weight=95.0),),
+    )
+
+
+def test_a_complete_timetable_is_repaired_to_break_one_pair_a_lesson_at_most() -> None:
+    """Three of the four lessons with T on day 0 (each breaks two pairs of
+    the 95 % spread, which FET's reading of the timetable may not get past):
+    `cap` takes off one of them, and the steps after it place it again with
+    no lesson breaking more than one pair (two on each day), where the only
+    free slot is back on day 0."""
+    import numpy as np
+
+    from scheduling import swap_kernel as k
+    from scheduling.solver_compile import fet_reading_excess
+
+    comp = compile_instance(spread_school())
+    con = solver_swap.Construction(comp, seed=1)
+    con.relax()
+    con.steps(0)
+    data, state, _ = con._kernel_args  # type: ignore[misc]
+    at = {1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 6: 5}  # slot = day * 3 + hour
+    for a in comp.activities:
+        k._put(con.a_unit[a.index], at[a.id], np.full(1, -1), 0, data, state)
+    assert fet_reading_excess(comp, [int(t) for t in con.start]) == 3
+    assert con.cap() == 1
+    while con.steps() > 0:
+        pass
+    starts, rooms = con.placement()
+    assert fet_reading_excess(comp, starts) == 0
+    days = sorted(t // comp.H for a, t in zip(comp.activities, starts, strict=True) if a.id <= 4)
+    assert days == [0, 0, 1, 1]
+    rep = check(comp.instance, timetable(comp, starts, rooms))
+    assert rep.complete and rep.hard == 0
+
+
+def test_construct_repairs_and_gives_the_timetable_before_when_out_of_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`construct` repairs its first complete timetable (`cap`); when time
+    runs out before the repair is placed, that timetable is the result."""
+    from scheduling import swap_kernel as k
+
+    comp = compile_instance(spread_school())
+    monkeypatch.setattr(solver_swap, "SWAP_CHUNK", 1)  # one unit a call
+    monkeypatch.setattr(solver_swap.Construction, "cap", lambda self: 0)
+    first = solver_swap.construct(comp, seed=1, go_on=lambda: True)
+    assert first is not None
+
+    capped: list[int] = []
+
+    def take_two_off(con: solver_swap.Construction) -> int:
+        assert con._kernel_args is not None
+        data, state, _ = con._kernel_args
+        for u in (0, 1):
+            k._take_off(u, data, state)
+        capped.append(1)
+        return 2
+
+    monkeypatch.setattr(solver_swap.Construction, "cap", take_two_off)
+    # out of time once the repair has begun: the timetable before it
+    assert solver_swap.construct(comp, seed=1, go_on=lambda: not capped) == first
+    assert capped == [1]
+
+
 @pytest.mark.parametrize(("per_unit", "relaxed"), [(0, True), (10_000, False)])
 def test_the_soft_min_days_are_relaxed_after_so_many_steps_a_unit(
     monkeypatch: pytest.MonkeyPatch, per_unit: int, relaxed: bool
@@ -272,3 +375,110 @@ def test_shipena_exact_packing_has_a_timetable_the_checker_accepts() -> None:
     assert found is not None
     rep = check(inst, timetable(comp, *found))
     assert rep.complete and rep.hard == 0, rep.hard_by_type()
+
+
+def day_school(constraints: list[m.Constraint], *, days: int = 1, hours: int = 4) -> m.Instance:
+    """Teacher T with one lesson to each of classes A, B and C."""
+    return m.Instance(
+        name="day",
+        days=tuple(m.Day(name=f"D{i}") for i in range(days)),
+        hours=tuple(m.Hour(name=f"H{i}") for i in range(hours)),
+        teachers=(m.Teacher(name="T"),),
+        students=tuple(m.StudentsSet(name=c, students=20, subgroups=(c,)) for c in "ABC"),
+        activities=tuple(
+            m.Activity(id=i, subject="M", teachers=("T",), students=(c,))
+            for i, c in zip((1, 2, 3), "ABC", strict=True)
+        ),
+        constraints=tuple(constraints),
+    )
+
+
+def unit_starts(con: solver_swap.Construction, comp: Compiled, first: int, second: int) -> dict:
+    """Where the unit of `first` may start, and where `second` then starts."""
+    a, b = comp.by_id[first], comp.by_id[second]
+    u = con.a_unit[a]
+    assert con.a_unit[b] == u and con.units[u][0] == a
+    return {int(t): int(con.a_at[b, t]) for t in con.u_st[con.u_st_ptr[u] : con.u_st_ptr[u + 1]]}
+
+
+def test_consecutive_lessons_are_one_unit_placed_across_a_break_unless_they_must_touch() -> None:
+    """Lesson 2 right after lesson 1: one unit, 2 at the next slot of the day
+    that is not a break (hour 2 is one), so 1 may start at hours 0 and 1 but
+    not 3. With "consecutive if same day" between them too (FET's generator
+    then wants them in touching slots), not across the break."""
+    cs: list[m.Constraint] = [
+        m.BreakTimes(slots=((0, 2),)),
+        m.TwoActivitiesConsecutive(first=1, second=2),
+    ]
+    comp = compile_instance(day_school(cs))
+    con = solver_swap.Construction(comp, seed=1)
+    assert unit_starts(con, comp, 1, 2) == {0: 1, 1: 3}
+    together = m.MinDaysBetweenActivities(
+        activities=(1, 2), min_days=1, weight=95, consecutive_if_same_day=True
+    )
+    comp = compile_instance(day_school([*cs, together]))
+    con = solver_swap.Construction(comp, seed=1)
+    assert unit_starts(con, comp, 1, 2) == {0: 1}
+    while con.steps() > 0:
+        pass
+    rep = check(comp.instance, timetable(comp, *con.placement()))
+    assert rep.complete and rep.hard == 0
+
+
+def test_a_teacher_busy_on_more_days_than_allowed_frees_a_day() -> None:
+    """T may teach on one day of two: lesson 2 on day 1 evicts lesson 1 from
+    day 0; on day 0 it evicts nothing. The construction puts all three on
+    one day."""
+    import numpy as np
+
+    from scheduling import swap_kernel as k
+
+    inst = day_school([m.TeacherMaxDaysPerWeek(teacher="T", max_days=1)], days=2, hours=3)
+    comp = compile_instance(inst)
+    con = solver_swap.Construction(comp, seed=1)
+    con.steps(0)
+    data, state, _ = con._kernel_args  # type: ignore[misc]
+    one, two = comp.by_id[1], comp.by_id[2]
+    k._put(con.a_unit[one], 0, np.full(1, -1), 0, data, state)
+
+    def evicted(t: int) -> list[int]:
+        out, mark = np.zeros(24, np.int64), np.zeros(len(con.units), np.int64)
+        n = k._conflicts(con.a_unit[two], t, data, state, out, mark, 1, np.full(1, -1))
+        return [int(v) for v in out[:n]]
+
+    assert evicted(comp.H + 1) == [con.a_unit[one]]  # day 1
+    assert evicted(1) == []  # day 0
+    k._take_off(con.a_unit[one], data, state)
+    while con.steps() > 0:
+        pass
+    starts, rooms = con.placement()
+    assert len({t // comp.H for t in starts}) == 1
+    rep = check(inst, timetable(comp, starts, rooms))
+    assert rep.complete and rep.hard == 0
+
+
+def test_a_timetable_over_a_gap_limit_goes_to_the_relaxed_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The swapping does not look at gap limits above zero: its timetable
+    with T's lessons at hours 0, 2 and 4 (2 gaps, at most 1 allowed) is
+    where the relaxed search starts, and it takes the excess to zero."""
+    inst = day_school([m.TeacherMaxGapsPerWeek(teacher="T", max_gaps=1)], hours=5)
+    comp = compile_instance(inst)
+    assert solver_swap.applies(comp) and solver_swap.relaxed_after(comp)
+    monkeypatch.setattr(solver_mod._Solver, "_phase1", lambda *a, **kw: ("none", False))
+    monkeypatch.setattr(solver_mod, "construct", lambda *a, **kw: ([0, 2, 4], [None] * 3))
+    relaxed: list[int] = []
+    real = solver_mod._Solver._relaxed_from
+
+    def spy(self: solver_mod._Solver, *a: object) -> bool:
+        relaxed.append(1)
+        return real(self, *a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(solver_mod._Solver, "_relaxed_from", spy)
+    bad = check(inst, timetable(comp, [0, 2, 4], [None] * 3))
+    assert bad.hard == 1
+    r = solve(inst, time_limit_s=20, improve_s=1)
+    assert relaxed and r.timetable is not None
+    rep = check(inst, r.timetable)
+    assert rep.complete and rep.hard == 0
