@@ -12,7 +12,8 @@ schools it applies to (`applies`):
 
 * Lessons are placed one at a time, the hardest first (fewest allowed
   starts, then the most resource-hours). A "same starting time" group is
-  placed as one unit.
+  placed as one unit, and so are lessons one right after the other
+  ("consecutive": the next slot of the day that is not a break).
 * Each goes to a random start that evicts nothing when there is one.
   Otherwise it tries the starts in order of the least weight evicted (a
   lesson's or same-start group's hours, at most `EVICT_WEIGHT_CAP`), places
@@ -28,7 +29,8 @@ schools it applies to (`applies`):
   weighs `SWAP_TRIED_WEIGHT` more the next time (FET's "tried removals", a
   long-term memory against cycling).
 
-It enforces every hard constraint of the schools it applies to:
+It enforces every hard constraint of the schools it applies to but gap
+limits above zero:
 
 * no overlap of a subgroup, teacher or room;
 * allowed starts (not-available times, breaks, preferred times);
@@ -36,7 +38,14 @@ It enforces every hard constraint of the schools it applies to:
   the room is closed;
 * hard min days between activities; back to back when on one day
   ("consecutive if same day", also for soft min days);
-* same starting times.
+* same starting times; consecutive lessons;
+* a teacher's or class's max days a week: a lesson on one more day than
+  allowed evicts the lessons of that person's other day with the fewest.
+
+A hard gap limit above zero (a teacher's "at most 1 gap a week") is not
+looked at: a timetable over it goes to the solver's relaxed search, which
+takes the excess to zero (`relaxed_after`; Insight Learning Centre, South
+Africa: 8 teachers over their limit, 20 s).
 
 Of the soft constraints only the soft min days are looked at: enforced at
 each look with the probability of their weight (as FET reads them when it
@@ -255,6 +264,8 @@ class Construction:
     `placement`."""
 
     def __init__(self, comp: Compiled, *, seed: int) -> None:
+        from scheduling import swap_kernel as k
+
         self.comp = comp
         self.seed = seed
         self.it = 0
@@ -352,13 +363,24 @@ class Construction:
         self.md_p = np.array([r[4] for r in rel], np.float64)
         #: the most pairs of a soft min days one lesson may break: any until
         #: `cap`
-        self.md_cap = np.full(len(rel), 1 << 30, np.int64)
+        self.md_cap = np.full(len(rel), k.UNCAPPED, np.int64)
         self.a_at = a_at
         #: per resource row, the most days it may be busy (hard max days)
         self.r_maxdays = np.full(self.room_base + len(comp.rooms), comp.D, np.int64)
         for i, p in enumerate([*comp.subgroups, *comp.teachers]):
             if p.max_days is not None and p.max_days[1] == 0:
                 self.r_maxdays[i] = p.max_days[0]
+        #: kernel flags per unit: a member starts later than the unit; a
+        #: member has max days or a soft min days that `cap` may cap
+        self.u_flags = np.zeros(len(units), np.int64)
+        capped = {i for i, md in enumerate(comp.min_days) if fet_reading_capped(md)}
+        for ui, (mem, st) in enumerate(zip(units, unit_starts, strict=True)):
+            if any(a_at[a, t] != t for a in mem for t in st):
+                self.u_flags[ui] |= k.NOT_PLAIN
+            if any(self.r_maxdays[r] < comp.D for a in mem for r in res[a]) or any(
+                i in capped for a in mem for i in a_rel[a]
+            ):
+                self.u_flags[ui] |= k.EXTRA
         self.occ = occ
         self.start = -np.ones(n, np.int64)
         self.room = -np.ones(n, np.int64)
@@ -388,7 +410,7 @@ class Construction:
                     self.a_unit, self.a_dur, self.a_res_ptr, self.a_res, self.a_rc_ptr,
                     self.a_rc, self.a_md_ptr, self.a_md, self.md_ptr, self.md_mem, self.md_k,
                     self.md_cons, self.md_soft, self.md_p, self.md_cap, self.a_at,
-                    self.r_maxdays,
+                    self.r_maxdays, self.u_flags,
                 )  # fmt: skip
                 state = (self.occ, self.start, self.room)
                 self._kernel_args = (data, state, k._work(data, SWAP_CALLS))

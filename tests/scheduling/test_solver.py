@@ -924,13 +924,7 @@ def test_a_weightless_min_days_constraint_still_keeps_a_same_day_pair_together()
     assert (at[1].hour, at[2].hour, at[3].hour) == (0, 1, 2)
 
 
-def test_a_lesson_breaks_at_most_one_pair_of_a_heavy_min_days_as_fet_reads_it() -> None:
-    # Three parts at least a day apart (95 %) on 3 days, each wanting day 0
-    # twice over (two preferences of 99 %): the soft optimum has all three on
-    # day 0 (3 broken pairs, 2.85, against 2.93 for two there and one not),
-    # but then each part breaks two pairs, and FET's reading of the timetable
-    # rolls the 95 % twice for the part it places last (one try in 400).
-    # Phase 2 keeps each part to one broken pair (`FET_READING_BROKEN_MAX`).
+def _heavy_spread_school() -> m.Instance:
     acts = [
         m.Activity(id=i, subject="M", teachers=("T",), students=("A",), group_id=1)
         for i in (1, 2, 3)
@@ -942,7 +936,17 @@ def test_a_lesson_breaks_at_most_one_pair_of_a_heavy_min_days_as_fet_reads_it() 
     for i in (1, 2, 3):
         cs.append(m.ActivityPreferredStartingTime(activity=i, day=0, weight=99))
         cs.append(m.ActivityPreferredStartingTimes(activity=i, slots=day0, weight=99))
-    inst = school(acts, cs)
+    return school(acts, cs)
+
+
+def test_a_lesson_breaks_at_most_one_pair_of_a_heavy_min_days_as_fet_reads_it() -> None:
+    # Three parts at least a day apart (95 %) on 3 days, each wanting day 0
+    # twice over (two preferences of 99 %): the soft optimum has all three on
+    # day 0 (3 broken pairs, 2.85, against 2.93 for two there and one not),
+    # but then each part breaks two pairs, and FET's reading of the timetable
+    # rolls the 95 % twice for the part it places last (one try in 400).
+    # Phase 2 keeps each part to one broken pair (`FET_READING_BROKEN_MAX`).
+    inst = _heavy_spread_school()
     got = solved(inst)
     assert sorted(p.day for p in got.values()).count(0) == 2
     r = solve(inst, time_limit_s=20)
@@ -950,3 +954,34 @@ def test_a_lesson_breaks_at_most_one_pair_of_a_heavy_min_days_as_fet_reads_it() 
     comp = compile_instance(inst)
     assert fet_reading_excess(comp, [comp.H * p.day + p.hour for p in got.values()]) == 0
     assert fet_reading_excess(comp, [0, 1, 2]) == 3  # all three on day 0
+
+
+def test_a_timetable_fets_reading_gets_past_is_kept_over_a_lower_soft_score() -> None:
+    """The best timetable so far (phase 2 keeps the best by soft score) is
+    first the one breaking fewer heavy pairs beyond one a lesson
+    (`fet_reading_excess`), then the one with the lower soft score."""
+    inst = _heavy_spread_school()
+    s = solver_mod._Solver(
+        inst,
+        time_limit_s=10,
+        seed=1,
+        workers=1,
+        warm_start=None,
+        minimal_change=False,
+        on_progress=None,
+        stop=None,
+        improve_s=None,
+        deterministic=True,
+        params=None,
+    )
+    s.comp = compile_instance(inst)
+    s.keep_best = "soft"
+    rooms: list[int | None] = [None] * 3
+    s.record([0, 1, 2], rooms, None, 0.0)  # all on day 0: soft 2.85, 3 beyond
+    assert s.run.excess == 3 and s.run.soft == pytest.approx(2.85)
+    s.record([0, 4, 8], rooms, None, 0.0)  # one a day: soft 3.96, none beyond
+    assert s.run.best == ([0, 4, 8], rooms)
+    s.record([0, 1, 2], rooms, None, 0.0)  # lower soft score, but not kept
+    assert s.run.best == ([0, 4, 8], rooms)
+    s.record([0, 1, 4], rooms, None, 0.0)  # two on day 0: 2.93, none beyond
+    assert s.run.best == ([0, 1, 4], rooms) and s.run.soft == pytest.approx(2.93)

@@ -443,7 +443,10 @@ def test_a_teacher_busy_on_more_days_than_allowed_frees_a_day() -> None:
 
     def evicted(t: int) -> list[int]:
         out, mark = np.zeros(24, np.int64), np.zeros(len(con.units), np.int64)
-        n = k._conflicts(con.a_unit[two], t, data, state, out, mark, 1, np.full(1, -1))
+        u = con.a_unit[two]
+        n = k._conflicts(u, t, data, state, out, mark, 1, np.full(1, -1))
+        assert con.u_flags[u] & k.EXTRA  # as `_swap` and `run` do
+        n = k._extra_rules(u, t, data, state, out, n, mark, 1)
         return [int(v) for v in out[:n]]
 
     assert evicted(comp.H + 1) == [con.a_unit[one]]  # day 1
