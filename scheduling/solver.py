@@ -47,10 +47,13 @@ from ortools.sat.python import cp_model
 from scheduling.checker import check
 from scheduling.model import Instance, Placement, Timetable
 from scheduling.solver_compile import (
+    FET_READING_BROKEN_MAX,
     NO_ROOM,
     Compiled,
     UnsupportedConstraintError,
+    broken_pairs,
     compile_instance,
+    fet_reading_capped,
     fet_reading_excess,
     fixed_room,
 )
@@ -154,6 +157,14 @@ def swap_after(time_limit_s: float) -> float:
     `SWAP_AFTER_SHARE` of the limit, at least `SWAP_AFTER_S`, at most half."""
     return min(0.5 * time_limit_s, max(SWAP_AFTER_S, SWAP_AFTER_SHARE * time_limit_s))
 
+
+#: the share of phase 2's neighbourhoods seeded at a lesson breaking more
+#: pairs of a heavy soft min days than FET's reading gets past, while there
+#: is one (`fet_reading_capped`; the improvement time then goes on to the
+#: time limit, `_Run.excess`). Arabic_Saudi_2 (fet-data): three sets with
+#: three lessons on a day were left after 20 s of improvement with the
+#: neighbourhoods seeded at any broken pair
+LNS_OVER_SHARE = 0.9
 
 #: each phase-1 search first runs a light CP-SAT (one presolve round, no
 #: probing, no inprocessing during the search) for at most `LIGHT_DET_S` of
@@ -493,6 +504,7 @@ class _Solver:
         return (
             first is not None
             and self.improve_s is not None
+            and self.run.excess == 0
             and (self.elapsed() - first >= self.improve_s)
         )
 
@@ -502,7 +514,12 @@ class _Solver:
             left = min(left, self.deadline - self.elapsed())
         if phase == "search" and self.search_end is not None:
             left = min(left, self.search_end - self.elapsed())
-        if phase != "search" and self.improve_s is not None and self.run.first_s is not None:
+        if (
+            phase != "search"
+            and self.improve_s is not None
+            and self.run.first_s is not None
+            and self.run.excess == 0  # else on to the time limit (`_Run.excess`)
+        ):
             left = min(left, self.run.first_s + self.improve_s - self.elapsed())
         return left
 
@@ -1267,6 +1284,10 @@ class _Solver:
         lessons taken in until there are enough."""
         H = comp.H
         bad: list[tuple[int, int]] = []
+        #: the broken pairs of a lesson that breaks more of a heavy soft min
+        #: days than FET's reading gets past (`fet_reading_capped`)
+        over: list[tuple[int, int]] = []
+        days = [t // H for t in starts]
         for md in comp.min_days:
             if not md.cost:
                 continue
@@ -1275,27 +1296,35 @@ class _Solver:
                 for b in acts[i + 1 :]:
                     if abs(starts[a] // H - starts[b] // H) < md.min_days:
                         bad.append((a, b))
+            if fet_reading_capped(md):
+                for a, k in zip(acts, broken_pairs(md, days), strict=True):
+                    if k > FET_READING_BROKEN_MAX:
+                        over += [
+                            (a, b) for b in acts if b != a and abs(days[a] - days[b]) < md.min_days
+                        ]
 
         def seed() -> list[int]:
+            if over and rng.random() < LNS_OVER_SHARE:
+                return list(rng.choice(over))
             if bad and rng.random() < 0.7:
                 return list(rng.choice(bad))
             return [rng.randrange(len(comp.activities))]
 
         free: set[int] = set()
         frontier: list[int] = []
-        days: set[int] = set()
+        days_free: set[int] = set()
         seen: set[tuple[str, int]] = set()
         while len(free) < size:
             if not frontier:  # widen: another violation (or lesson) and a day
-                if len(days) >= comp.D and len(seen) >= len(by_person):
+                if len(days_free) >= comp.D and len(seen) >= len(by_person):
                     break
                 new = seed()
-                days |= {starts[a] // H for a in new}
-                days.add(rng.randrange(comp.D))
+                days_free |= {starts[a] // H for a in new}
+                days_free.add(rng.randrange(comp.D))
                 free.update(new)
                 frontier.extend(new)
             a = frontier.pop(0)
-            _take_people_of(comp, a, starts, days, free, frontier, seen, by_person, rng)
+            _take_people_of(comp, a, starts, days_free, free, frontier, seen, by_person, rng)
         return free
 
     def _warm(self, comp: Compiled, ws: dict[int, Placement]) -> tuple[list[int], list[int | None]]:

@@ -11,6 +11,7 @@ import msgspec
 import pytest
 
 import scheduling.solver as solver_mod
+import scheduling.solver_compile as solver_compile
 from scheduling import model as m
 from scheduling.checker import check
 from scheduling.solver import Progress, UnsupportedConstraintError, solve
@@ -637,6 +638,9 @@ def test_neighbourhood_search_improves_the_first_timetable(
 
     monkeypatch.setattr(solver_mod, "LNS_MAIN_SHARE", 0.0)
     monkeypatch.setattr(solver_mod, "LNS_MAIN_MIN_S", 0.0)
+    # no cap on broken pairs (`FET_READING_FROM`): a timetable FET's reading
+    # gets past would be kept over a lower soft score, and reported so
+    monkeypatch.setattr(solver_compile, "FET_READING_FROM", 101.0)
     base = _soft_school()
     # preferred times from a timetable of another seed (20 s of CP-SAT's own
     # search): its soft score can be reached
@@ -985,3 +989,30 @@ def test_a_timetable_fets_reading_gets_past_is_kept_over_a_lower_soft_score() ->
     assert s.run.best == ([0, 4, 8], rooms)
     s.record([0, 1, 4], rooms, None, 0.0)  # two on day 0: 2.93, none beyond
     assert s.run.best == ([0, 1, 4], rooms) and s.run.soft == pytest.approx(2.93)
+
+
+def test_the_improvement_goes_on_while_fets_reading_would_not_get_past() -> None:
+    """`improve_s` bounds phase 2 once the best timetable breaks no more
+    heavy pairs than FET's reading gets past; before, it goes on to the
+    time limit."""
+    inst = _heavy_spread_school()
+    s = solver_mod._Solver(
+        inst,
+        time_limit_s=100,
+        seed=1,
+        workers=1,
+        warm_start=None,
+        minimal_change=False,
+        on_progress=None,
+        stop=None,
+        improve_s=0,
+        deterministic=True,
+        params=None,
+    )
+    s.comp = compile_instance(inst)
+    s.record([0, 1, 2], [None] * 3, None, 0.0)  # all on day 0
+    assert s.run.excess == 3
+    assert not s.should_stop("improve") and s.remaining("improve") > 90
+    s.record([0, 1, 4], [None] * 3, None, 0.0)
+    assert s.run.excess == 0
+    assert s.should_stop("improve") and s.remaining("improve") <= 0
