@@ -201,18 +201,20 @@ def test_teacher_gap_limit_above_zero_is_relaxed_in_phase_one_and_kept() -> None
         assert len(t_day0) >= 4 - max_gaps
 
 
-def _bare_solver(inst: m.Instance) -> solver_mod._Solver:
+def _bare_solver(
+    inst: m.Instance, *, time_limit_s: float = 20, improve_s: float | None = None
+) -> solver_mod._Solver:
     """The solver's state before `solve`, for its parts one by one."""
     return solver_mod._Solver(
         inst,
-        time_limit_s=20,
+        time_limit_s=time_limit_s,
         seed=1,
         workers=1,
         warm_start=None,
         minimal_change=False,
         on_progress=None,
         stop=None,
-        improve_s=None,
+        improve_s=improve_s,
         deterministic=True,
         params=None,
     )
@@ -965,19 +967,7 @@ def test_a_timetable_fets_reading_gets_past_is_kept_over_a_lower_soft_score() ->
     first the one breaking fewer heavy pairs beyond one a lesson
     (`fet_reading_excess`), then the one with the lower soft score."""
     inst = _heavy_spread_school()
-    s = solver_mod._Solver(
-        inst,
-        time_limit_s=10,
-        seed=1,
-        workers=1,
-        warm_start=None,
-        minimal_change=False,
-        on_progress=None,
-        stop=None,
-        improve_s=None,
-        deterministic=True,
-        params=None,
-    )
+    s = _bare_solver(inst)
     s.comp = compile_instance(inst)
     s.keep_best = "soft"
     rooms: list[int | None] = [None] * 3
@@ -996,19 +986,7 @@ def test_the_improvement_goes_on_while_fets_reading_would_not_get_past() -> None
     heavy pairs than FET's reading gets past; before, it goes on to the
     time limit."""
     inst = _heavy_spread_school()
-    s = solver_mod._Solver(
-        inst,
-        time_limit_s=100,
-        seed=1,
-        workers=1,
-        warm_start=None,
-        minimal_change=False,
-        on_progress=None,
-        stop=None,
-        improve_s=0,
-        deterministic=True,
-        params=None,
-    )
+    s = _bare_solver(inst, time_limit_s=100, improve_s=0)
     s.comp = compile_instance(inst)
     s.record([0, 1, 2], [None] * 3, None, 0.0)  # all on day 0
     assert s.run.excess == 3
