@@ -462,14 +462,15 @@ class Builder:
         `FET_READING_BROKEN_MAX`, costed at `FET_READING_COST` each."""
         m, c, k = self.m, self.c, md.min_days
         cap = FET_READING_BROKEN_MAX
+        days = {a: sorted({t // c.H for t in self.x[a]}) for a in md.activities}
         for a in md.activities:
-            for d in sorted({t // c.H for t in self.x[a]}):
+            for d in days[a]:
                 near = [
                     self.y(b, d2)
                     for b in md.activities
                     if b != a
-                    for d2 in range(max(0, d - k + 1), min(c.D, d + k))
-                    if any(t // c.H == d2 for t in self.x[b])
+                    for d2 in days[b]
+                    if abs(d2 - d) < k
                 ]
                 if len(near) > cap:
                     e = m.new_int_var(0, len(near) - cap, "")
