@@ -41,13 +41,26 @@ The timetable is `state = (occ, start, room)` (a start slot and a room row
 per activity, -1: none), and the attempts' scratch space is `work` (`_work`,
 made once per construction and reused by every call).
 
-Not compiled with `cache=True`: numba's cache does not load the recursive
-`_swap` back safely (it crashed in a later process), so each process compiles
-the kernel once, on first use.
+Compiled with `cache=True`: the first process on a machine compiles the
+kernel (about 20 s of CPU) and writes it to numba's cache (`__pycache__`
+beside this file, or `NUMBA_CACHE_DIR`); later ones load it in well under a
+second. `_swap` keeps its own stack of levels rather than calling itself:
+numba's cache cannot hold a recursive function (numba issue #6061; it
+crashed in a later process).
 """
 
 import numpy as np
 from numba import njit
+
+
+def _kernel(fn):
+    """`njit` with numba's cache, or without it where there is no writable
+    place for one (numba raises then: no locator available)."""
+    try:
+        return njit(cache=True)(fn)
+    except RuntimeError:
+        return njit(fn)
+
 
 #: the most units one placement may evict (a slot needing more is not tried)
 EVICT_CAP = 24
@@ -65,7 +78,7 @@ NOT_PLAIN = 1
 EXTRA = 2
 
 
-@njit
+@_kernel
 def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
     """The units that must leave for unit u to start at t, into `out`; their
     number, or -1 when u cannot start there (a closed resource, no room, or
@@ -158,7 +171,7 @@ def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
     return n
 
 
-@njit
+@_kernel
 def _extra_rules(u, t0, data, state, out, n, mark, stamp):
     """`_conflicts` for unit u at t0, continued with the rules few schools
     have: max days a week (`_max_days`) and the cap on broken pairs of a
@@ -214,7 +227,7 @@ def _extra_rules(u, t0, data, state, out, n, mark, stamp):
     return n
 
 
-@njit
+@_kernel
 def _max_days(r, u, d, data, state, out, n, mark, stamp):
     """Resource r (with a max days a week) busy on day d too: when that is
     more days than it may be busy on, the units it has on its other day
@@ -249,7 +262,7 @@ def _max_days(r, u, d, data, state, out, n, mark, stamp):
     return n
 
 
-@njit
+@_kernel
 def _broken(b, a, u, ks, md, data, state, mark, stamp):
     """Whether b already breaks `md_cap` pairs of soft min days `md` (closer
     than `ks` days) with lessons other than a that are not leaving in this
@@ -267,7 +280,7 @@ def _broken(b, a, u, ks, md, data, state, mark, stamp):
     return n >= md_cap[md]
 
 
-@njit
+@_kernel
 def _add(v, out, n, mark, stamp):
     """Unit v added to the n units in `out` (once: `mark`); the new count,
     -1 when that is more than EVICT_CAP."""
@@ -280,7 +293,7 @@ def _add(v, out, n, mark, stamp):
     return n + 1
 
 
-@njit
+@_kernel
 def _soft_cost(u, t, data, state):
     """How far unit u at t falls short of its soft min days: per placed
     partner of another unit closer than `md_soft` days, the days missing."""
@@ -314,7 +327,7 @@ def _soft_cost(u, t, data, state):
     return c
 
 
-@njit
+@_kernel
 def _put(u, t, rooms, off, data, state):
     """Place unit u at t (its slots must be free), member k in room
     `rooms[off + k]` (-1: none chosen)."""
@@ -339,7 +352,7 @@ def _put(u, t, rooms, off, data, state):
         k += 1
 
 
-@njit
+@_kernel
 def _take_off(v, data, state):
     u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res = data[1], data[2], data[6], data[7], data[8]
     occ, start, room = state
@@ -357,7 +370,7 @@ def _take_off(v, data, state):
         start[a] = -1
 
 
-@njit
+@_kernel
 def _work(data, call_limit):
     """One attempt's scratch space: the undo log (unit moves, and the rooms
     of the evicted), marks, the units moved in the attempt, and per level
@@ -390,10 +403,14 @@ def _work(data, call_limit):
         np.zeros((LEVELS + 1, maxst), np.float64),  # order keys
         np.zeros(1, np.int64),  # calls in this attempt
         np.zeros((LEVELS + 1, maxst), np.int64),  # the order the starts are looked at in
+        np.zeros(LEVELS + 1, np.int64),  # st_u: each level's unit
+        np.zeros(LEVELS + 1, np.int64),  # st_oi: the start it is at (in the order)
+        np.zeros(LEVELS + 1, np.int64),  # st_q: the next evicted unit to place again
+        np.zeros((LEVELS + 1, 2), np.int64),  # st_cp: the logs' lengths before that start
     )
 
 
-@njit
+@_kernel
 def _evict(v, data, state, work):
     """Take unit v off the timetable, logging where it was (and its rooms)."""
     log, logn, rlog, rlogn = work[0], work[1], work[2], work[3]
@@ -411,7 +428,7 @@ def _evict(v, data, state, work):
     _take_off(v, data, state)
 
 
-@njit
+@_kernel
 def _place_evicting(u, t, conf, nconf, rooms, data, state, work):
     u_mem_ptr, u_mem = data[1], data[2]
     for i in range(nconf):
@@ -427,7 +444,7 @@ def _place_evicting(u, t, conf, nconf, rooms, data, state, work):
     logn[0] += 1
 
 
-@njit
+@_kernel
 def _rollback(cp, rcp, data, state, work):
     """Undo the log back to entry `cp` (the rooms' log back to `rcp`)."""
     log, logn, rlog, rlogn = work[0], work[1], work[2], work[3]
@@ -442,108 +459,178 @@ def _rollback(cp, rcp, data, state, work):
     rlogn[0] = rcp
 
 
-@njit
-def _swap(u, level, data, state, work, call_limit, weight):
-    """Place unit u: at a random start that evicts nothing if there is one
+#: `_swap`'s steps (it keeps its own stack of levels: numba's cache cannot
+#: hold a recursive function, numba issue #6061)
+_ENTER = 0  # look at the starts of the level's unit
+_TRY = 1  # place it at its next start in order, evicting
+_NEXT = 2  # place the next evicted unit one level deeper
+_RETURN = 3  # the level is done, with `result`
+
+
+@_kernel
+def _swap(u0, data, state, work, call_limit, weight):
+    """Place unit u0: at a random start that evicts nothing if there is one
     (one of those breaking the fewest soft min days); else, at the starts in
     order of the least `weight` evicted, evicting and placing the evicted in
     turn (one level deeper), undoing a start whose chain fails; from level
     `ONE_TRY_FROM` on, only the first start is tried. A unit moved in this
-    attempt (and not moved back) is not evicted again."""
+    attempt (and not moved back) is not evicted again. Depth first, as a
+    recursion would go, with the levels' state in `work` (`st_*`)."""
     u_mem_ptr, u_mem, u_st_ptr, u_st = data[1], data[2], data[3], data[4]
     start = state[1]
     logn, rlogn, mark, stampc, moved = work[1], work[3], work[4], work[5], work[6]
     confbuf, confn, roombuf, keys, ncalls = work[7], work[8], work[9], work[10], work[11]
-    ncalls[0] += 1
-    lo = u_st_ptr[u]
-    ns = u_st_ptr[u + 1] - lo
-    # the starts in a random order: the first that evicts nothing and breaks
-    # no soft min day is taken at once, without looking at the rest
-    perm = work[12][level]
-    for i in range(ns):
-        perm[i] = i
-    for i in range(ns - 1):
-        j = i + np.random.randint(ns - i)
-        perm[i], perm[j] = perm[j], perm[i]
-    nzero = 0
-    least = 1 << 30
-    ties = 0
-    for k in range(ns):
-        i = perm[k]
-        stampc[0] += 1
-        n = _conflicts(
-            u, u_st[lo + i], data, state, confbuf[level, i], mark, stampc[0], roombuf[level, i]
-        )
-        if n >= 0 and data[22][u] & EXTRA:
-            n = _extra_rules(u, u_st[lo + i], data, state, confbuf[level, i], n, mark, stampc[0])
-        for q in range(max(n, 0)):
-            if moved[confbuf[level, i, q]]:
-                n = -1
-                break
-        confn[level, i] = n
-        if n == 0:
-            c = _soft_cost(u, u_st[lo + i], data, state)
-            if c == 0:
-                _place_evicting(
-                    u, u_st[lo + i], confbuf[level, i], 0, roombuf[level, i], data, state, work
+    order, st_u, st_oi, st_q, st_cp = work[12], work[13], work[14], work[15], work[16]
+    level = 0
+    st_u[0] = u0
+    step = _ENTER
+    result = False
+    while True:
+        u = st_u[level]
+        lo = u_st_ptr[u]
+        ns = u_st_ptr[u + 1] - lo
+        if step == _ENTER:
+            ncalls[0] += 1
+            # the starts in a random order: the first that evicts nothing and
+            # breaks no soft min day is taken at once, without looking at the rest
+            perm = order[level]
+            for i in range(ns):
+                perm[i] = i
+            for i in range(ns - 1):
+                j = i + np.random.randint(ns - i)
+                perm[i], perm[j] = perm[j], perm[i]
+            nzero = 0
+            least = 1 << 30
+            ties = 0
+            result = False
+            step = _RETURN
+            for k in range(ns):
+                i = perm[k]
+                stampc[0] += 1
+                n = _conflicts(
+                    u,
+                    u_st[lo + i],
+                    data,
+                    state,
+                    confbuf[level, i],
+                    mark,
+                    stampc[0],
+                    roombuf[level, i],
                 )
-                return True
-            confn[level, i] = -2 - c  # evicts nothing, breaks c soft min days
-            nzero += 1
-            if c < least:
-                least = c
-                ties = 0
-            if c == least:
-                ties += 1
-    if nzero > 0:
-        pick = np.random.randint(ties)
-        for i in range(ns):
-            if confn[level, i] == -2 - least:
-                if pick == 0:
-                    _place_evicting(
-                        u, u_st[lo + i], confbuf[level, i], 0, roombuf[level, i], data, state, work
+                if n >= 0 and data[22][u] & EXTRA:
+                    n = _extra_rules(
+                        u, u_st[lo + i], data, state, confbuf[level, i], n, mark, stampc[0]
                     )
-                    return True
-                pick -= 1
-    if level >= LEVELS - 1 or ncalls[0] > call_limit:
-        return False
-    for i in range(ns):
-        n = confn[level, i]
-        if n > 0:
-            w = 0.0
-            for q in range(n):
-                w += weight[confbuf[level, i, q]]
-            keys[level, i] = w + np.random.random()
-        else:
-            keys[level, i] = 1e18
-    order = np.argsort(keys[level, :ns])
-    for oi in range(ns):
-        i = order[oi]
-        n = confn[level, i]
-        if n <= 0:
-            break
-        cp = logn[0]
-        rcp = rlogn[0]
-        _place_evicting(u, u_st[lo + i], confbuf[level, i], n, roombuf[level, i], data, state, work)
-        for q in range(n):
-            moved[confbuf[level, i, q]] = 1
-        ok = True
-        for q in range(n):
-            v = confbuf[level, i, q]
-            if start[u_mem[u_mem_ptr[v]]] >= 0:
+                for q in range(max(n, 0)):
+                    if moved[confbuf[level, i, q]]:
+                        n = -1
+                        break
+                confn[level, i] = n
+                if n == 0:
+                    c = _soft_cost(u, u_st[lo + i], data, state)
+                    if c == 0:
+                        _place_evicting(
+                            u,
+                            u_st[lo + i],
+                            confbuf[level, i],
+                            0,
+                            roombuf[level, i],
+                            data,
+                            state,
+                            work,
+                        )
+                        result = True
+                        break
+                    confn[level, i] = -2 - c  # evicts nothing, breaks c soft min days
+                    nzero += 1
+                    if c < least:
+                        least = c
+                        ties = 0
+                    if c == least:
+                        ties += 1
+            if result:
                 continue
-            if not _swap(v, level + 1, data, state, work, call_limit, weight):
-                ok = False
-                break
-        if ok:
-            return True
-        _rollback(cp, rcp, data, state, work)
-        if ncalls[0] > call_limit or level >= ONE_TRY_FROM:
-            return False
-    return False
+            if nzero > 0:
+                pick = np.random.randint(ties)
+                for i in range(ns):
+                    if confn[level, i] == -2 - least:
+                        if pick == 0:
+                            _place_evicting(
+                                u,
+                                u_st[lo + i],
+                                confbuf[level, i],
+                                0,
+                                roombuf[level, i],
+                                data,
+                                state,
+                                work,
+                            )
+                            result = True
+                            break
+                        pick -= 1
+                continue
+            if level >= LEVELS - 1 or ncalls[0] > call_limit:
+                continue
+            for i in range(ns):
+                n = confn[level, i]
+                if n > 0:
+                    w = 0.0
+                    for q in range(n):
+                        w += weight[confbuf[level, i, q]]
+                    keys[level, i] = w + np.random.random()
+                else:
+                    keys[level, i] = 1e18
+            order[level, :ns] = np.argsort(keys[level, :ns])
+            st_oi[level] = 0
+            step = _TRY
+        elif step == _TRY:
+            result = False
+            step = _RETURN
+            if st_oi[level] >= ns:
+                continue
+            i = order[level, st_oi[level]]
+            n = confn[level, i]
+            if n <= 0:
+                continue
+            st_cp[level, 0] = logn[0]
+            st_cp[level, 1] = rlogn[0]
+            _place_evicting(
+                u, u_st[lo + i], confbuf[level, i], n, roombuf[level, i], data, state, work
+            )
+            for q in range(n):
+                moved[confbuf[level, i, q]] = 1
+            st_q[level] = 0
+            step = _NEXT
+        elif step == _NEXT:
+            i = order[level, st_oi[level]]
+            n = confn[level, i]
+            q = st_q[level]
+            while q < n and start[u_mem[u_mem_ptr[confbuf[level, i, q]]]] >= 0:
+                q += 1
+            if q == n:  # every unit this start evicted is placed again
+                result = True
+                step = _RETURN
+                continue
+            st_q[level] = q + 1
+            level += 1
+            st_u[level] = confbuf[level - 1, i, q]
+            step = _ENTER
+        else:  # _RETURN: the level's unit placed (result) or not
+            if level == 0:
+                return result
+            level -= 1
+            if result:
+                step = _NEXT
+                continue
+            _rollback(st_cp[level, 0], st_cp[level, 1], data, state, work)
+            if ncalls[0] > call_limit or level >= ONE_TRY_FROM:
+                step = _RETURN  # result stays False
+            else:
+                st_oi[level] += 1
+                step = _TRY
 
 
-@njit
+@_kernel
 def run(
     steps, seed, it0, prio, data, state, work, tabu, tried, weight, call_limit, tenure, tried_weight
 ):
@@ -577,7 +664,7 @@ def run(
         rlogn[0] = 0
         ncalls[0] = 0
         moved[u] = 1
-        ok = _swap(u, 0, data, state, work, call_limit, weight)
+        ok = _swap(u, data, state, work, call_limit, weight)
         for q in range(logn[0]):
             moved[log[q, 1]] = 0
         moved[u] = 0

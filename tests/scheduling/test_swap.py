@@ -132,6 +132,30 @@ def test_warm_up_compiles_the_kernel_for_a_real_school() -> None:
     assert list(swap_kernel.run.signatures) == compiled
 
 
+def test_a_later_process_loads_the_kernel_from_numbas_cache() -> None:
+    """The kernel is compiled once a machine: a new process loads it from
+    numba's cache (written by this one's `warm_up` if no earlier process
+    did), compiles nothing, and runs it (a recursive `_swap` crashed there,
+    numba issue #6061)."""
+    import subprocess
+    import sys
+
+    solver_swap.warm_up()
+    probe = (
+        "from scheduling import solver_swap, swap_kernel as k\n"
+        "solver_swap.warm_up()\n"
+        "fns = [v for v in vars(k).values() if hasattr(v, 'stats')]\n"
+        "print(sum(len(f.stats.cache_hits) for f in fns), "
+        "sum(len(f.stats.cache_misses) for f in fns))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    hits, misses = (int(x) for x in out.stdout.split())
+    assert misses == 0
+    assert hits >= 2  # run and _work at least; the functions they call load with them
+
+
 def test_an_evicted_lesson_weighs_its_hours_at_most_the_cap() -> None:
     """Starts are compared by the weight they evict: a lesson's hours, at
     most `EVICT_WEIGHT_CAP` (2), a same-start group's together."""
