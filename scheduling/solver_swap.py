@@ -65,6 +65,7 @@ seed and the step number, and a call is always `SWAP_CHUNK` steps.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
@@ -506,6 +507,47 @@ def warm_up() -> None:
     Construction(compile_instance(tiny), seed=0).steps(1)
 
 
+class Swapping:
+    """A construction that can be cut into turns (`go`), each going on from
+    where the one before stopped: the solver gives the swapping a first
+    turn before CP-SAT's phase 1 and the rest after it. After
+    `SWAP_RELAX_STEPS` steps a unit, the soft min days are only preferred
+    (`Construction.relax`); the first complete timetable is repaired
+    (`Construction.cap`), and kept in `uncapped` meanwhile."""
+
+    def __init__(self, comp: Compiled, *, seed: int) -> None:
+        self.con = Construction(comp, seed=seed)
+        #: a lesson has no allowed start: no timetable exists
+        self.impossible = self.con.impossible
+        self.relax_at: int | None = SWAP_RELAX_STEPS * len(self.con.units)
+        #: the first complete timetable, before the repair
+        self.uncapped: tuple[list[int], list[int | None]] | None = None
+
+    def go(
+        self, go_on: Callable[[], bool], on_chunk: Callable[[int], None] | None = None
+    ) -> tuple[list[int], list[int | None]] | None:
+        """Steps until a complete repaired timetable (returned), or None when
+        `go_on()` turned False first (checked between chunks of steps) or a
+        lesson has no allowed start. `on_chunk(units left)` after each chunk."""
+        con = self.con
+        if self.impossible:
+            return None
+        while True:
+            left = con.steps()
+            if left == 0 and self.uncapped is None:
+                self.uncapped = con.placement()
+                left = con.cap()
+            if left == 0:
+                return con.placement()
+            if on_chunk is not None:
+                on_chunk(left)
+            if not go_on():
+                return None
+            if self.relax_at is not None and con.it >= self.relax_at:
+                con.relax()
+                self.relax_at = None
+
+
 def construct(
     comp: Compiled,
     *,
@@ -513,27 +555,23 @@ def construct(
     go_on: Callable[[], bool],
     on_chunk: Callable[[int], None] | None = None,
 ) -> tuple[list[int], list[int | None]] | None:
-    """A timetable (starts, rooms) by recursive swapping, or None when
-    `go_on()` turned False first (checked between chunks of steps) or a
-    lesson has no allowed start. `on_chunk(units left)` after each chunk.
-    After `SWAP_RELAX_STEPS` steps a unit, the soft min days are only
-    preferred (`Construction.relax`)."""
-    con = Construction(comp, seed=seed)
-    if con.impossible:
-        return None
-    relax_at: int | None = SWAP_RELAX_STEPS * len(con.units)
-    uncapped: tuple[list[int], list[int | None]] | None = None
-    while True:
-        left = con.steps()
-        if left == 0 and uncapped is None:
-            uncapped = con.placement()
-            left = con.cap()
-        if left == 0:
-            return con.placement()
-        if on_chunk is not None:
-            on_chunk(left)
-        if not go_on():
-            return uncapped
-        if relax_at is not None and con.it >= relax_at:
-            con.relax()
-            relax_at = None
+    """A timetable (starts, rooms) by recursive swapping in one turn
+    (`Swapping`): the repaired one, or the one before the repair when
+    `go_on()` turned False during it, or None when it turned False before
+    any (or a lesson has no allowed start)."""
+    sw = Swapping(comp, seed=seed)
+    found = sw.go(go_on, on_chunk)
+    return found if found is not None else sw.uncapped
+
+
+def kernel_ready() -> bool:
+    """Whether the kernel is compiled in this process or numba's cache
+    holds it (an index for `run` where the cache is kept): then a
+    construction starts at once, without about 20 s of compilation."""
+    from scheduling import swap_kernel as k
+
+    if k.run.signatures:
+        return True
+    cache = getattr(k.run, "_cache", None)
+    index = getattr(getattr(cache, "_cache_file", None), "_index_path", None)
+    return isinstance(index, str) and os.path.exists(index)

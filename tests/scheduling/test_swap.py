@@ -360,17 +360,18 @@ def test_it_stops_when_told_and_between_chunks_only(monkeypatch: pytest.MonkeyPa
 def test_solve_falls_back_to_it_when_cp_sat_finds_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """When CP-SAT's phase 1 ends without a timetable the swapping gives the
-    first one, and phase 2 improves it as usual."""
+    """With no first turn, when CP-SAT's phase 1 ends without a timetable
+    the swapping gives the first one, and phase 2 improves it as usual."""
+    monkeypatch.setattr(solver_mod, "SWAP_FIRST_S", 0.0)
     monkeypatch.setattr(solver_mod._Solver, "_phase1", lambda *a, **kw: ("none", False))
     called: list[int] = []
-    real = solver_mod.construct
+    real = solver_swap.Swapping.go
 
-    def spy(*a: object, **kw: object) -> object:
+    def spy(self: solver_swap.Swapping, *a: object, **kw: object) -> object:
         called.append(1)
-        return real(*a, **kw)  # type: ignore[arg-type]
+        return real(self, *a, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(solver_mod, "construct", spy)
+    monkeypatch.setattr(solver_swap.Swapping, "go", spy)
     inst = packed_school()
     r = solve(inst, time_limit_s=20, improve_s=2)
     assert called and r.timetable is not None
@@ -379,11 +380,73 @@ def test_solve_falls_back_to_it_when_cp_sat_finds_nothing(
     assert r.soft == pytest.approx(rep.soft)
 
 
-def test_cp_sat_still_comes_first(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_swapping_comes_first_when_its_kernel_is_at_hand(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its first turn places the school; CP-SAT's phase 1 never runs."""
+    solver_swap.warm_up()
+
+    def phase1(*a: object, **kw: object) -> None:
+        raise AssertionError("phase 1 ran")
+
+    monkeypatch.setattr(solver_mod._Solver, "_phase1", phase1)
+    inst = packed_school()
+    r = solve(inst, time_limit_s=20, improve_s=0)
+    assert r.timetable is not None
+    rep = check(inst, r.timetable)
+    assert rep.complete and rep.hard == 0
+
+
+def test_cp_sat_comes_first_when_the_kernel_is_not_compiled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     called: list[int] = []
-    monkeypatch.setattr(solver_mod, "construct", lambda *a, **kw: called.append(1))
+    monkeypatch.setattr(solver_mod, "kernel_ready", lambda: False)
+    monkeypatch.setattr(solver_swap.Swapping, "go", lambda *a, **kw: called.append(1))
     r = solve(packed_school(), time_limit_s=20, improve_s=0)
     assert r.timetable is not None and not called
+
+
+def test_the_swapping_goes_on_after_phase_1_from_where_its_first_turn_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A first turn too short to place the school (one step a chunk, a
+    turn of no time: one chunk), phase 1 with nothing: the second turn
+    continues the same construction, its steps counted on."""
+    solver_swap.warm_up()
+    monkeypatch.setattr(solver_swap, "SWAP_CHUNK", 1)
+    monkeypatch.setattr(solver_mod, "SWAP_FIRST_S", 1e-9)
+    monkeypatch.setattr(solver_mod._Solver, "_phase1", lambda *a, **kw: ("none", False))
+    turns: list[tuple[int, int]] = []
+    real = solver_swap.Swapping.go
+
+    def spy(self: solver_swap.Swapping, *a: object, **kw: object) -> object:
+        turns.append((id(self), self.con.it))
+        return real(self, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(solver_swap.Swapping, "go", spy)
+    inst = packed_school()
+    r = solve(inst, time_limit_s=20, improve_s=0)
+    assert r.timetable is not None and check(inst, r.timetable).hard == 0
+    assert len(turns) == 2
+    assert turns[0] == (turns[1][0], 0)
+    assert turns[1][1] >= 1
+
+
+def test_kernel_ready_only_with_the_kernel_compiled_or_cached(tmp_path: object) -> None:
+    """A process with an empty numba cache does not count the kernel as
+    ready (the solver then lets CP-SAT go first while it compiles)."""
+    import os
+    import subprocess
+    import sys
+
+    probe = "from scheduling import solver_swap\nprint(solver_swap.kernel_ready())\n"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    cmd = [sys.executable, "-c", probe]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True, env=env)
+    assert out.stdout.strip() == "False"
+    solver_swap.warm_up()
+    assert solver_swap.kernel_ready()
 
 
 @pytest.mark.slow
@@ -494,7 +557,7 @@ def test_a_timetable_over_a_gap_limit_goes_to_the_relaxed_search(
     comp = compile_instance(inst)
     assert solver_swap.applies(comp) and solver_swap.relaxed_after(comp)
     monkeypatch.setattr(solver_mod._Solver, "_phase1", lambda *a, **kw: ("none", False))
-    monkeypatch.setattr(solver_mod, "construct", lambda *a, **kw: ([0, 2, 4], [None] * 3))
+    monkeypatch.setattr(solver_swap.Swapping, "go", lambda *a, **kw: ([0, 2, 4], [None] * 3))
     relaxed: list[int] = []
     real = solver_mod._Solver._relaxed_from
 
