@@ -657,13 +657,14 @@ class _Solver:
                 if self.stopped():
                     return self.result("stopped")
             self.search_end = self.elapsed() + swap_after(self.time_limit_s)
-            # else the kernel compiled meanwhile (CP-SAT's search runs
-            # without the interpreter lock), late enough to spare the schools
-            # CP-SAT solves quickly: not in phase 1's first SWAP_WARM_UP_AFTER_S
-            at = max(self.search_end - SWAP_WARM_UP_LEAD_S, SWAP_WARM_UP_AFTER_S)
-            self._warm_up = threading.Timer(max(0.0, at - self.elapsed()), warm_up)
-            self._warm_up.daemon = True
-            self._warm_up.start()
+            if not kernel_ready():
+                # the kernel compiled meanwhile (CP-SAT's search runs without
+                # the interpreter lock), late enough to spare the schools
+                # CP-SAT solves quickly: not in phase 1's first SWAP_WARM_UP_AFTER_S
+                at = max(self.search_end - SWAP_WARM_UP_LEAD_S, SWAP_WARM_UP_AFTER_S)
+                self._warm_up = threading.Timer(max(0.0, at - self.elapsed()), warm_up)
+                self._warm_up.daemon = True
+                self._warm_up.start()
 
         # phase 1 first with the soft min days enforced (a first timetable
         # near the soft optimum), then with them capped at one day, each for a

@@ -435,7 +435,8 @@ def test_the_swapping_goes_on_after_phase_1_from_where_its_first_turn_stopped(
 
 def test_kernel_ready_only_with_the_kernel_compiled_or_cached(tmp_path: object) -> None:
     """A process with an empty numba cache does not count the kernel as
-    ready (the solver then lets CP-SAT go first while it compiles)."""
+    ready (the solver then lets CP-SAT go first while it compiles); one
+    whose cache holds it does, before compiling or loading anything."""
     import os
     import subprocess
     import sys
@@ -445,8 +446,10 @@ def test_kernel_ready_only_with_the_kernel_compiled_or_cached(tmp_path: object) 
     cmd = [sys.executable, "-c", probe]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True, env=env)
     assert out.stdout.strip() == "False"
-    solver_swap.warm_up()
+    solver_swap.warm_up()  # compiled here, and in the cache for the next process
     assert solver_swap.kernel_ready()
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "True"
 
 
 @pytest.mark.slow
