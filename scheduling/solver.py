@@ -718,18 +718,19 @@ class _Solver:
     def _construct(self, comp: Compiled, symmetry: bool, end: float | None = None) -> bool:
         """A turn of the recursive swapping (`solver_swap.Swapping`, going on
         from its turn before) until `end`, by default `SWAP_SHARE` of the
-        time limit; the timetable recorded when found (at the default end,
-        the one before its repair if the repair did not finish). When it
+        time limit; the timetable recorded when found (the one before its
+        repair if the repair did not finish in the turn). When it
         exceeds gap limits (the swapping does not look at those above zero),
         the relaxed search takes the excess to zero from it."""
         assert self.swapping is not None
-        last = end is None
         stop = SWAP_SHARE * self.time_limit_s if end is None else end  # leave phase 2 a little
         found = self.swapping.go(
             lambda: not self.stopped() and self.elapsed() < stop,
             lambda _left: self.report("search"),
         )
-        if found is None and last:
+        if found is None:
+            # a complete timetable whose repair did not finish (it may never:
+            # ACHILES-MANHA's spread cannot hold): phase 2 costs what is left
             found = self.swapping.uncapped
         if found is None:
             return False
