@@ -459,6 +459,13 @@ def _rollback(cp, rcp, data, state, work):
     rlogn[0] = rcp
 
 
+@_kernel
+def _place_free(u, t, level, i, data, state, work):
+    """Place unit u at t, the i-th of its starts looked at on `level`, which
+    evicts nothing, in the rooms chosen there."""
+    _place_evicting(u, t, work[7][level, i], 0, work[9][level, i], data, state, work)
+
+
 #: `_swap`'s steps (it keeps its own stack of levels: numba's cache cannot
 #: hold a recursive function, numba issue #6061)
 _ENTER = 0  # look at the starts of the level's unit
@@ -529,16 +536,7 @@ def _swap(u0, data, state, work, call_limit, weight):
                 if n == 0:
                     c = _soft_cost(u, u_st[lo + i], data, state)
                     if c == 0:
-                        _place_evicting(
-                            u,
-                            u_st[lo + i],
-                            confbuf[level, i],
-                            0,
-                            roombuf[level, i],
-                            data,
-                            state,
-                            work,
-                        )
+                        _place_free(u, u_st[lo + i], level, i, data, state, work)
                         result = True
                         break
                     confn[level, i] = -2 - c  # evicts nothing, breaks c soft min days
@@ -555,16 +553,7 @@ def _swap(u0, data, state, work, call_limit, weight):
                 for i in range(ns):
                     if confn[level, i] == -2 - least:
                         if pick == 0:
-                            _place_evicting(
-                                u,
-                                u_st[lo + i],
-                                confbuf[level, i],
-                                0,
-                                roombuf[level, i],
-                                data,
-                                state,
-                                work,
-                            )
+                            _place_free(u, u_st[lo + i], level, i, data, state, work)
                             result = True
                             break
                         pick -= 1
