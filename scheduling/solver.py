@@ -130,13 +130,13 @@ MIN_DAYS_HARD_S = 30.0
 MIN_DAYS_LOOP_SHARE = 0.5
 MIN_DAYS_RETRY_FACTOR = 3.0
 
-#: schools whose hard constraints `solver_swap` enforces (no day rules and
-#: no pairwise time relations but same starting times and min days): when
-#: CP-SAT's phase 1 has no timetable after `swap_after(time limit)` seconds,
-#: the recursive swapping looks for one, until `SWAP_SHARE` of the time
-#: limit. CP-SAT comes first because it solves most such schools in seconds
-#: with a better soft score (Namibia's, 1–16 s, soft 0); it finds none for
-#: the exact packings (GYR, Shipena, Collegiate Junior School)
+#: schools whose hard constraints `solver_swap` enforces (`applies`): the
+#: recursive swapping has a first turn (`SWAP_FIRST_S`) when its kernel is
+#: at hand; then CP-SAT's phase 1 for `swap_after(time limit)` seconds;
+#: when that has no timetable, the swapping goes on until `SWAP_SHARE` of
+#: the time limit. CP-SAT finds none for the exact packings (GYR, Shipena,
+#: Collegiate Junior School) and places a few schools the swapping is slow
+#: on (JMSS, ConcordiaY15T1a: 13–19 s)
 SWAP = True
 SWAP_AFTER_S = 20.0
 SWAP_AFTER_SHARE = 0.1
@@ -144,10 +144,10 @@ SWAP_SHARE = 0.9
 #: the swapping's kernel is compiled in a second thread from this many
 #: seconds before phase 1 gives way to it, but not in phase 1's first
 #: `SWAP_WARM_UP_AFTER_S`, where CP-SAT solves the schools it solves quickly
-#: (Namibia's in 1–16 s) and should have the core to itself. The
-#: compilation takes about 10 s of CPU, so about 20 s beside CP-SAT on one
-#: core (CP-SAT releases the interpreter lock while it searches); it was in
-#: the swapping's time before
+#: (Namibia's in 1–16 s) and should have the core to itself: only when it
+#: is not in numba's cache yet (the first solve on a machine). The
+#: compilation takes about 20 s of CPU, more beside CP-SAT on one core
+#: (CP-SAT releases the interpreter lock while it searches)
 SWAP_WARM_UP_LEAD_S = 20.0
 SWAP_WARM_UP_AFTER_S = 10.0
 #: the swapping's first turn, before CP-SAT's phase 1, when its kernel is at
