@@ -109,6 +109,10 @@ class CMinDays:
     min_days: int
     consecutive: bool
     cost: int  # 0 = hard
+    #: its lessons can keep to `FET_READING_BROKEN_MAX` broken pairs each
+    #: (False: more of them than that allows on the days they can take,
+    #: `_fet_cap_possible`)
+    cap_possible: bool = True
 
 
 @dataclass
@@ -201,8 +205,25 @@ FET_READING_COST = 1000 * SCALE
 
 def fet_reading_capped(md: CMinDays) -> bool:
     """Whether `md`'s lessons may break at most `FET_READING_BROKEN_MAX` of
-    its pairs each (`FET_READING_FROM`)."""
-    return md.cost >= cost_of(FET_READING_FROM) and len(md.activities) > FET_READING_BROKEN_MAX + 1
+    its pairs each (`FET_READING_FROM`), where they can."""
+    return (
+        md.cost >= cost_of(FET_READING_FROM)
+        and len(md.activities) > FET_READING_BROKEN_MAX + 1
+        and md.cap_possible
+    )
+
+
+def _fet_cap_possible(comp: Compiled, md: CMinDays) -> bool:
+    """False when a one-day spread has more lessons than the days its lessons
+    can take allow at `FET_READING_BROKEN_MAX` broken pairs each (two a day):
+    then no timetable keeps to it, and FET cannot read the file itself
+    (ACHILES-MANHA: six lessons of a teacher available on two days;
+    EEBLJ-Diurno: five fixed to one day). Such a spread is not capped (the
+    swapping's repair and phase 2 would spend their time on it)."""
+    if md.min_days != 1:
+        return True
+    days = {t // comp.H for a in md.activities for t in comp.activities[a].starts}
+    return len(md.activities) <= (FET_READING_BROKEN_MAX + 1) * len(days)
 
 
 def broken_pairs(md: CMinDays, days: list[int]) -> list[int]:
@@ -621,6 +642,8 @@ def compile_instance(inst: m.Instance) -> Compiled:
             )
         )
     comp.symmetric = _symmetry_classes(comp, inst)
+    for cmd in comp.min_days:
+        cmd.cap_possible = _fet_cap_possible(comp, cmd)
     return comp
 
 

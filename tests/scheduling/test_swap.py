@@ -575,3 +575,22 @@ def test_a_timetable_over_a_gap_limit_goes_to_the_relaxed_search(
     assert relaxed and r.timetable is not None
     rep = check(inst, r.timetable)
     assert rep.complete and rep.hard == 0
+
+
+def test_a_heavy_spread_that_cannot_keep_to_two_lessons_a_day_is_not_capped() -> None:
+    """T's three lessons, 95 % one day apart: with T available on one day of
+    two they cannot keep to two a day (FET itself cannot read such a file:
+    ACHILES-MANHA), so the spread is not capped, and a construction does
+    not spend its time on a repair that cannot finish; on two days it is."""
+    from scheduling.solver_compile import fet_reading_capped
+
+    spread = m.MinDaysBetweenActivities(activities=(1, 2, 3), min_days=1, weight=95.0)
+    two_days = compile_instance(day_school([spread], days=2))
+    assert fet_reading_capped(two_days.min_days[0])
+    away = m.TeacherNotAvailableTimes(teacher="T", slots=tuple((1, h) for h in range(4)))
+    one_day = compile_instance(day_school([spread, away], days=2))
+    assert not fet_reading_capped(one_day.min_days[0])
+    # complete in its first chunk, with no repair to wait for (a capped one
+    # would take two lessons off and never place them again)
+    found = solver_swap.Swapping(one_day, seed=1).go(lambda: False)
+    assert found is not None and all(t // one_day.H == 0 for t in found[0])
