@@ -452,7 +452,7 @@ class _Solver:
         #: soft min days (indices into `Compiled.min_days`) phase 1 leaves
         #: soft after they made it infeasible (`_drop_min_days_core`)
         self.min_days_dropped: set[int] = set()
-        #: the recursive swapping, where it applies (its turns: `_construct`)
+        #: the recursive swapping, made at its first turn (`_construct`)
         self.swapping: Swapping | None = None
         #: compiles the swapping's kernel during phase 1 (`SWAP_WARM_UP_LEAD_S`)
         self._warm_up: threading.Timer | None = None
@@ -647,17 +647,17 @@ class _Solver:
         # swapping does (`_construct`)
         swap = SWAP and not ws and swap_applies(comp)
         if swap:
-            self.swapping = Swapping(comp, seed=self.seed)
             # with the kernel at hand, the swapping's first turn comes first:
             # it places most such schools in seconds (`SWAP_FIRST_S`)
+            ready = kernel_ready()
             first = min(SWAP_FIRST_S, SWAP_FIRST_SHARE * self.time_limit_s)
-            if first > 0 and kernel_ready():
+            if first > 0 and ready:
                 if self._construct(comp, symmetry, self.elapsed() + first):
                     return self._improve(comp, False, ws, symmetry)
                 if self.stopped():
                     return self.result("stopped")
             self.search_end = self.elapsed() + swap_after(self.time_limit_s)
-            if not kernel_ready():
+            if not ready:
                 # the kernel compiled meanwhile (CP-SAT's search runs without
                 # the interpreter lock), late enough to spare the schools
                 # CP-SAT solves quickly: not in phase 1's first SWAP_WARM_UP_AFTER_S
@@ -722,7 +722,8 @@ class _Solver:
         repair if the repair did not finish in the turn). When it
         exceeds gap limits (the swapping does not look at those above zero),
         the relaxed search takes the excess to zero from it."""
-        assert self.swapping is not None
+        if self.swapping is None:
+            self.swapping = Swapping(comp, seed=self.seed)
         stop = SWAP_SHARE * self.time_limit_s if end is None else end  # leave phase 2 a little
         found = self.swapping.go(
             lambda: not self.stopped() and self.elapsed() < stop,

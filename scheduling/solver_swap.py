@@ -517,8 +517,6 @@ class Swapping:
 
     def __init__(self, comp: Compiled, *, seed: int) -> None:
         self.con = Construction(comp, seed=seed)
-        #: a lesson has no allowed start: no timetable exists
-        self.impossible = self.con.impossible
         self.relax_at: int | None = SWAP_RELAX_STEPS * len(self.con.units)
         #: the first complete timetable, before the repair
         self.uncapped: tuple[list[int], list[int | None]] | None = None
@@ -530,7 +528,7 @@ class Swapping:
         `go_on()` turned False first (checked between chunks of steps) or a
         lesson has no allowed start. `on_chunk(units left)` after each chunk."""
         con = self.con
-        if self.impossible:
+        if con.impossible:
             return None
         while True:
             left = con.steps()
