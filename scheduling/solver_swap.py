@@ -29,8 +29,7 @@ schools it applies to (`applies`):
   weighs `SWAP_TRIED_WEIGHT` more the next time (FET's "tried removals", a
   long-term memory against cycling).
 
-It enforces every hard constraint of the schools it applies to but gap
-limits above zero:
+It enforces every hard constraint of the schools it applies to:
 
 * no overlap of a subgroup, teacher or room;
 * allowed starts (not-available times, breaks, preferred times);
@@ -40,12 +39,18 @@ limits above zero:
   ("consecutive if same day", also for soft min days);
 * same starting times; consecutive lessons;
 * a teacher's or class's max days a week: a lesson on one more day than
-  allowed evicts the lessons of that person's other day with the fewest.
+  allowed evicts the lessons of that person's other day with the fewest;
+* day rules — gap limits (zero or above), early max beginnings, min hours
+  on a busy day, max hours a day: a placement may leave a person's days
+  needing no more hours (gaps to fill, hours before the first lesson, the
+  min hours) than they have left to place; when it leaves more, lessons at
+  the ends of their days are evicted (`swap_kernel._day_rules`);
+* selections ("these lessons occupy at most k of these slots").
 
-A hard gap limit above zero (a teacher's "at most 1 gap a week") is not
-looked at: a timetable over it goes to the solver's relaxed search, which
+A timetable over a gap limit above zero (none should be: the kernel keeps
+them since 2026-11-30) would go to the solver's relaxed search, which
 takes the excess to zero (`relaxed_after`; Insight Learning Centre, South
-Africa: 8 teachers over their limit, 20 s).
+Africa: 8 teachers over their limit, 20 s, before).
 
 Of the soft constraints only the soft min days are looked at: enforced at
 each look with the probability of their weight (as FET reads them when it
@@ -138,20 +143,34 @@ _compiled = threading.Lock()
 def applies(comp: Compiled) -> bool:
     """Whether the construction enforces all of the instance's hard
     constraints, but for gap limits above zero, which the relaxed search
-    takes to zero after it (`relaxed_after`): of the day rules only max days
-    a week and those gap limits; of the pairwise time relations only same
-    starting times, consecutive lessons and min days; no "ends the
-    students' day", same days, not overlapping or occupy-max."""
+    takes to zero after it (`relaxed_after`): of the day rules max days a
+    week, zero gaps, early max beginnings, min hours on a busy day and max
+    hours a day (`_day_rules_kept`); of the pairwise time relations same
+    starting times, consecutive lessons and min days; "occupy at most k of
+    these slots"; no "ends the students' day", same days or not
+    overlapping."""
     if not all(_day_rules_kept(p) for p in comp.subgroups + comp.teachers):
         return False
-    return not (
-        comp.ends_day or comp.grouped or comp.same_day or comp.not_overlapping or comp.occupy_max
-    )
+    return not (comp.ends_day or comp.grouped or comp.same_day or comp.not_overlapping)
+
+
+def day_rules(comp: Compiled) -> bool:
+    """Whether the construction applies for the day rules it enforces
+    besides max days and gap limits above zero (zero gaps, early
+    beginnings, min or max hours a day) or for selections: schools CP-SAT
+    alone placed before it did (`solver.SWAP_CLOSE_SHARE`)."""
+    if comp.occupy_max:
+        return True
+    for p in comp.subgroups + comp.teachers:
+        rule = _day_rule(p, comp.H)
+        if rule is not None and (rule[0] == 0 or rule[1] >= 0 or rule[2] or rule[3] < comp.H):
+            return True
+    return False
 
 
 def relaxed_after(comp: Compiled) -> bool:
-    """Whether someone has a hard gap limit above zero, which the swapping
-    does not look at: its timetable then goes to the relaxed search."""
+    """Whether someone has a hard gap limit above zero: a swapping timetable
+    is then checked, and one over the limit goes to the relaxed search."""
     return any(
         g is not None and g[1] == 0 and g[0] > 0
         for p in comp.subgroups + comp.teachers
@@ -161,17 +180,36 @@ def relaxed_after(comp: Compiled) -> bool:
 
 def _day_rules_kept(p: CPerson) -> bool:
     """Whether p's hard day rules are only those the construction enforces
-    (max days a week) or leaves to the relaxed search (gap limits above
-    zero); soft ones are phase 2's."""
+    (`_day_rule`, max days a week) or leaves to the relaxed search (gap
+    limits above zero); soft ones are phase 2's. Not: min hours on every
+    day (empty ones too), max hours in a row, max days in an interval."""
     return (
-        all(g is None or g[1] > 0 or g[0] > 0 for g in (p.max_gaps_week, p.max_gaps_day))
-        and p.early_max is None
-        and (p.min_hours_daily is None or p.min_hours_daily[2] > 0)
-        and all(c > 0 for _, c in ([p.max_hours_daily] if p.max_hours_daily else []))
-        and all(c > 0 for _, c in p.more_hours_daily)
+        (p.min_hours_daily is None or p.min_hours_daily[1])
         and all(c > 0 for _, c in p.max_hours_cont)
         and all(c > 0 for *_, c in p.interval_max_days)
     )
+
+
+def _day_rule(p: CPerson, H: int) -> tuple[int, ...] | None:
+    """p's hard day rules as the kernel reads them (`swap_kernel.P_GAPD` …
+    `P_MAXH`, `P_GAPW`): max gaps a day (zero gaps a week: 0 a day too),
+    early max beginnings (-1: none), min hours on a busy day (0: none), max
+    hours a day (H: none), max gaps a week; None when p has none."""
+
+    def hard(g: tuple[int, int] | None) -> int:
+        return -1 if g is None or g[1] else g[0]
+
+    gapw, gapd = hard(p.max_gaps_week), hard(p.max_gaps_day)
+    if gapw == 0:
+        gapd = 0
+    early = -1 if p.early_max is None else p.early_max
+    minh = p.min_hours_daily[0] if p.min_hours_daily and p.min_hours_daily[2] == 0 else 0
+    caps = [k for k, c in ([p.max_hours_daily] if p.max_hours_daily else []) if c == 0]
+    caps += [k for k, c in p.more_hours_daily if c == 0]
+    maxh = min([H, *caps])
+    if gapd < 0 and gapw < 0 and early < 0 and not minh and maxh >= H:
+        return None
+    return gapd, early, minh, maxh, gapw
 
 
 def _member_starts(
@@ -382,6 +420,36 @@ class Construction:
                 i in capped for a in mem for i in a_rel[a]
             ):
                 self.u_flags[ui] |= k.EXTRA
+        # day rules of the people (`swap_kernel._person_excess`) and the
+        # "occupy at most k of these slots" selections
+        people = [*comp.subgroups, *comp.teachers]
+        self.p_rule = np.zeros((len(people), 7), np.int64)
+        self.p_cnt = np.zeros((len(people), comp.S), np.uint8)
+        for i, p in enumerate(people):
+            rule = _day_rule(p, comp.H)
+            if rule is None:
+                continue
+            self.p_rule[i, :4] = rule[:4]
+            self.p_rule[i, k.P_GAPW] = rule[4]
+            self.p_rule[i, k.P_TOTAL] = sum(A[a].duration for a in set(p.activities))
+            self.p_rule[i, k.P_ANY] = 1
+            for d, hours in enumerate(p.counted_hours):
+                self.p_cnt[i, [d * comp.H + h for h in hours]] = 1
+        self.om_ptr, self.om_mem = _csr([acts for acts, _, _ in comp.occupy_max])
+        self.om_sel = np.zeros((len(comp.occupy_max), comp.S), np.uint8)
+        for c, (_, slots, _) in enumerate(comp.occupy_max):
+            self.om_sel[c, slots] = 1
+        self.om_k = np.array([cap for _, _, cap in comp.occupy_max], np.int64)
+        a_om: list[list[int]] = [[] for _ in range(n)]
+        for c, (acts, _, _) in enumerate(comp.occupy_max):
+            for a in set(acts):
+                a_om[a].append(c)
+        self.a_om_ptr, self.a_om = _csr(a_om)
+        for ui, mem in enumerate(units):
+            if any(a_om[a] for a in mem) or any(
+                r < len(people) and self.p_rule[r, k.P_ANY] for a in mem for r in res[a]
+            ):
+                self.u_flags[ui] |= k.DAY_RULES
         self.occ = occ
         self.start = -np.ones(n, np.int64)
         self.room = -np.ones(n, np.int64)
@@ -411,7 +479,8 @@ class Construction:
                     self.a_unit, self.a_dur, self.a_res_ptr, self.a_res, self.a_rc_ptr,
                     self.a_rc, self.a_md_ptr, self.a_md, self.md_ptr, self.md_mem, self.md_k,
                     self.md_cons, self.md_soft, self.md_p, self.md_cap, self.a_at,
-                    self.r_maxdays, self.u_flags,
+                    self.r_maxdays, self.u_flags, self.p_rule, self.p_cnt, self.om_ptr,
+                    self.om_mem, self.om_sel, self.om_k, self.a_om_ptr, self.a_om,
                 )  # fmt: skip
                 state = (self.occ, self.start, self.room)
                 self._kernel_args = (data, state, k._work(data, SWAP_CALLS))
@@ -520,6 +589,8 @@ class Swapping:
         self.relax_at: int | None = SWAP_RELAX_STEPS * len(self.con.units)
         #: the first complete timetable, before the repair
         self.uncapped: tuple[list[int], list[int | None]] | None = None
+        #: units unplaced after the last chunk of steps
+        self.left = len(self.con.units)
 
     def go(
         self, go_on: Callable[[], bool], on_chunk: Callable[[int], None] | None = None
@@ -532,6 +603,7 @@ class Swapping:
             return None
         while True:
             left = con.steps()
+            self.left = left
             if left == 0 and self.uncapped is None:
                 self.uncapped = con.placement()
                 left = con.cap()

@@ -12,7 +12,8 @@ indexes into the array after it):
 
     (H, u_mem_ptr, u_mem, u_st_ptr, u_st, a_unit, a_dur, a_res_ptr, a_res,
      a_rc_ptr, a_rc, a_md_ptr, a_md, md_ptr, md_mem, md_k, md_cons, md_soft,
-     md_p, md_cap, a_at, r_maxdays, u_flags)
+     md_p, md_cap, a_at, r_maxdays, u_flags, p_rule, p_cnt, om_ptr, om_mem,
+     om_sel, om_k, a_om_ptr, a_om)
 
 * `H` — slots a day; `u_mem_ptr, u_mem` — a unit's activities; `u_st_ptr,
   u_st` — its allowed start slots; `a_unit`, `a_dur` — an activity's unit
@@ -34,8 +35,17 @@ indexes into the array after it):
   a week; the number of days when there is none); `u_flags[u]` — bit
   `NOT_PLAIN`: a member of unit u starts later than it (`a_at` is looked
   at), bit `EXTRA`: a member has a resource with max days or is in a soft
-  min days with a cap (`_extra_rules`). Kept out of `_conflicts`' loops, as
-  calls: there they made GYR's steps (which need neither) about 45 % slower.
+  min days with a cap (`_extra_rules`), bit `DAY_RULES`: a member has a
+  person with day rules or is in a selection (`_day_rules`). Kept out of
+  `_conflicts`' loops, as calls: there they made GYR's steps (which need
+  neither) about 45 % slower;
+* `p_rule[p]` — person p's day rules (columns `P_GAPD` … `P_GAPW`; p
+  indexes the subgroups, then the teachers, as resource rows do),
+  `p_cnt[p, s]` — slot s counts for p's gaps (not a break, not a time p
+  is not available);
+* `om_ptr, om_mem` — each selection's lessons, `om_sel[c, s]` — slot s is
+  in selection c, `om_k[c]` — the most of them its lessons may occupy;
+  `a_om_ptr, a_om` — the selections a lesson is in.
 
 The timetable is `state = (occ, start, room)` (a start slot and a room row
 per activity, -1: none), and the attempts' scratch space is `work` (`_work`,
@@ -76,6 +86,14 @@ UNCAPPED = 1 << 30
 #: `u_flags` bits
 NOT_PLAIN = 1
 EXTRA = 2
+DAY_RULES = 4
+#: `p_rule` columns: max gaps a day (-1: none; 0 also with zero gaps a
+#: week), early max beginnings at the second hour (-1: none), min hours on
+#: a busy day (0: none), max hours a day, the person's lesson hours in the
+#: week, the person has any of these (1), max gaps a week (-1: none)
+P_GAPD, P_EARLY, P_MINH, P_MAXH, P_TOTAL, P_ANY, P_GAPW = 0, 1, 2, 3, 4, 5, 6
+#: an excess that no eviction elsewhere brings down (a day over max hours)
+OVER = 1 << 30
 
 
 @_kernel
@@ -224,6 +242,296 @@ def _extra_rules(u, t0, data, state, out, n, mark, stamp):
                         return -1
                 else:
                     kept += 1
+    return n
+
+
+@_kernel
+def _day_rules(u, t0, data, state, out, n, mark, stamp, moved, row):
+    """`_conflicts` for unit u at t0, continued with the day rules of its
+    people (`_person_excess`) and the "occupy at most k of these slots"
+    selections of its lessons (`_selection`). The units already leaving
+    (`mark`) and those moved in the attempt (`moved`) are not chosen. The
+    new count, or -1. `row` is scratch space of a slot per entry."""
+    u_mem_ptr, u_mem, a_res_ptr, a_res = data[1], data[2], data[7], data[8]
+    p_rule, a_om_ptr, a_om = data[23], data[29], data[30]
+    npeople = p_rule.shape[0]
+    for i in range(u_mem_ptr[u], u_mem_ptr[u + 1]):
+        a = u_mem[i]
+        for j in range(a_res_ptr[a], a_res_ptr[a + 1]):
+            r = a_res[j]
+            if r < npeople and p_rule[r, P_ANY]:
+                n = _person(r, u, t0, data, state, out, n, mark, stamp, moved, row)
+                if n < 0:
+                    return -1
+        ta = t0 if (data[22][u] & NOT_PLAIN) == 0 else data[20][a, t0]
+        for j in range(a_om_ptr[a], a_om_ptr[a + 1]):
+            c = a_om[j]
+            inside = False
+            for s in range(ta, ta + data[6][a]):
+                if data[27][c, s]:
+                    inside = True
+            if inside:  # else a lesson at t0 adds none of its slots
+                n = _selection(c, u, t0, data, state, out, n, mark, stamp, moved, row)
+                if n < 0:
+                    return -1
+    return n
+
+
+@_kernel
+def _person(r, u, t0, data, state, out, n, mark, stamp, moved, row):
+    """Person r's day rules with unit u at t0 and the marked units gone:
+    while what their days still need (`_day_need`) is more than the hours
+    they have left to place, the unit at the start or end of one of their
+    days that brings it down the most leaves (ties at random). The new
+    count, or -1 when none can or more than EVICT_CAP would leave."""
+    H, u_mem_ptr, u_mem, a_unit, a_dur, a_res_ptr, a_res = (
+        data[0],
+        data[1],
+        data[2],
+        data[5],
+        data[6],
+        data[7],
+        data[8],
+    )
+    a_at, plain = data[20], (data[22][u] & NOT_PLAIN) == 0
+    occ = state[0]
+    S = row.shape[0]
+    for s in range(S):
+        o = occ[r, s]
+        row[s] = a_unit[o] if o >= 0 and a_unit[o] != u and mark[a_unit[o]] != stamp else -1
+    for i in range(u_mem_ptr[u], u_mem_ptr[u + 1]):
+        a = u_mem[i]
+        for j in range(a_res_ptr[a], a_res_ptr[a + 1]):
+            if a_res[j] == r:
+                ta = t0 if plain else a_at[a, t0]
+                for s in range(ta, ta + a_dur[a]):
+                    row[s] = u
+    # the week's sums of the days' needs, hours and late beginnings
+    need = 0
+    hours = 0
+    late = 0
+    gaps = 0
+    for d in range(S // H):
+        h, nd, lt, g = _day_need(r, row, -1, d, data)
+        need += nd
+        hours += h
+        late += lt
+        gaps += g
+    ex = _excess(r, need, hours, late, gaps, data)
+    while ex > 0:
+        best_v = -1
+        best_key = 1e18
+        for d in range(S // H):
+            h0, nd0, lt0, g0 = _day_need(r, row, -1, d, data)
+            for end in range(2):
+                v = -1
+                for h in range(H):
+                    s = d * H + (h if end == 0 else H - 1 - h)
+                    if row[s] >= 0 and row[s] != u:
+                        v = row[s]
+                        break
+                if v < 0 or moved[v]:
+                    continue
+                h1, nd1, lt1, g1 = _day_need(r, row, v, d, data)
+                e = _excess(
+                    r, need - nd0 + nd1, hours - h0 + h1, late - lt0 + lt1, gaps - g0 + g1, data
+                )
+                key = e + np.random.random()
+                if key < best_key:
+                    best_key = key
+                    best_v = v
+        if best_v < 0 or best_key >= OVER:
+            return -1
+        n = _add(best_v, out, n, mark, stamp)
+        if n < 0:
+            return -1
+        for d in range(S // H):
+            busy = False
+            for s in range(d * H, d * H + H):
+                if row[s] == best_v:
+                    busy = True
+            if busy:
+                h0, nd0, lt0, g0 = _day_need(r, row, -1, d, data)
+                for s in range(d * H, d * H + H):
+                    if row[s] == best_v:
+                        row[s] = -1
+                h1, nd1, lt1, g1 = _day_need(r, row, -1, d, data)
+                need += nd1 - nd0
+                hours += h1 - h0
+                late += lt1 - lt0
+                gaps += g1 - g0
+        ex = _excess(r, need, hours, late, gaps, data)
+    return n
+
+
+@_kernel
+def _compact_cost(u, t0, data, state, row):
+    """What unit u at t0 (evicting nothing) adds to its people's days'
+    needs (`_day_need`: a gap it leaves, a day it begins short of the min
+    hours), for the starts that evict nothing to prefer those keeping the
+    days compact (0 when it fills a gap or extends a block)."""
+    H, u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res = (
+        data[0],
+        data[1],
+        data[2],
+        data[6],
+        data[7],
+        data[8],
+    )
+    a_at, plain, p_rule, a_unit = data[20], (data[22][u] & NOT_PLAIN) == 0, data[23], data[5]
+    occ = state[0]
+    c = 0
+    for i in range(u_mem_ptr[u], u_mem_ptr[u + 1]):
+        a = u_mem[i]
+        ta = t0 if plain else a_at[a, t0]
+        d = ta // H
+        for j in range(a_res_ptr[a], a_res_ptr[a + 1]):
+            r = a_res[j]
+            if r >= p_rule.shape[0] or not p_rule[r, P_ANY]:
+                continue
+            for s in range(d * H, d * H + H):
+                o = occ[r, s]
+                row[s] = a_unit[o] if o >= 0 else -1
+            _, nd0, _, _ = _day_need(r, row, -1, d, data)
+            for s in range(ta, ta + a_dur[a]):
+                row[s] = u
+            _, nd1, _, _ = _day_need(r, row, -1, d, data)
+            if nd1 > nd0:
+                c += nd1 - nd0
+    return c
+
+
+@_kernel
+def _excess(r, need, hours, late, gaps, data):
+    """How many more hours person r's days need (`_day_need`'s sums over the
+    week: needs, hours, late beginnings, gaps) than r has left to place. A
+    timetable can still complete r's days only when this is at most 0 (the
+    last lessons fill the gaps); in a complete one it is 0 exactly when r
+    keeps the rules. The gaps over a week's limit count as a need of their
+    own (the larger of the two: the same hours may fill both)."""
+    if need >= OVER:
+        return OVER
+    p_rule = data[23]
+    early = p_rule[r, P_EARLY]
+    if early > 0 and late > early:
+        need += late - early
+    gapw = p_rule[r, P_GAPW]
+    if gapw >= 0 and gaps - gapw > need:
+        need = gaps - gapw
+    return need - (p_rule[r, P_TOTAL] - hours)
+
+
+@_kernel
+def _day_need(r, row, skip, d, data):
+    """Person r's day d, with `row` their slots' units (-1: free; unit
+    `skip` counted as free): its hours, the hours it needs yet (its gaps
+    with zero gaps, the empty hours before its first lesson beyond those
+    allowed with early max beginnings, or what it lacks of the min hours
+    when that is more; `OVER` when it has more than the max hours), 1 when
+    it begins at the second hour with early max beginnings above 0, and its
+    gaps. Gaps beyond a day's limit must be filled (zero gaps: every one)."""
+    H, p_rule, p_cnt = data[0], data[23], data[24]
+    h = 0
+    first = -1
+    last = -1
+    busy = 0
+    ci = 0
+    for s in range(d * H, d * H + H):
+        b = row[s] >= 0 and row[s] != skip
+        if b:
+            h += 1
+        if p_cnt[r, s]:
+            if b:
+                if first < 0:
+                    first = ci
+                last = ci
+                busy += 1
+            ci += 1
+    if h == 0:
+        return 0, 0, 0, 0
+    g = last - first + 1 - busy if first >= 0 else 0
+    if h > p_rule[r, P_MAXH]:
+        return h, OVER, 0, g
+    nd = 0
+    late = 0
+    if p_rule[r, P_GAPD] >= 0 and g > p_rule[r, P_GAPD]:
+        nd = g - p_rule[r, P_GAPD]
+    early = p_rule[r, P_EARLY]
+    if early >= 0 and first >= 1:
+        if early == 0:
+            nd += first
+        else:
+            nd += first - 1
+            late = 1
+    if h + nd < p_rule[r, P_MINH]:
+        nd = p_rule[r, P_MINH] - h
+    return h, nd, late, g
+
+
+@_kernel
+def _selection(c, u, t0, data, state, out, n, mark, stamp, moved, cover):
+    """Selection c ("these lessons occupy at most k of these slots") with
+    unit u at t0 and the marked units gone: while its lessons occupy more
+    than k of its slots, a unit of them leaves, the one freeing the most
+    (ties at random). The new count, or -1. `cover` is scratch space: per
+    slot, how many of the selection's lessons cover it."""
+    u_mem_ptr, u_mem, a_unit, a_dur = data[1], data[2], data[5], data[6]
+    a_at, plain = data[20], (data[22][u] & NOT_PLAIN) == 0
+    om_ptr, om_mem, om_sel, om_k = data[25], data[26], data[27], data[28]
+    start = state[1]
+    S = cover.shape[0]
+    for s in range(S):
+        cover[s] = 0
+    for q in range(om_ptr[c], om_ptr[c + 1]):
+        b = om_mem[q]
+        if start[b] < 0 or a_unit[b] == u or mark[a_unit[b]] == stamp:
+            continue
+        for s in range(start[b], start[b] + a_dur[b]):
+            cover[s] += 1
+    for i in range(u_mem_ptr[u], u_mem_ptr[u + 1]):
+        a = u_mem[i]
+        for q in range(om_ptr[c], om_ptr[c + 1]):
+            if om_mem[q] == a:
+                ta = t0 if plain else a_at[a, t0]
+                for s in range(ta, ta + a_dur[a]):
+                    cover[s] += 1
+    used = 0
+    for s in range(S):
+        if om_sel[c, s] and cover[s] > 0:
+            used += 1
+    while used > om_k[c]:
+        best_b = -1
+        best_key = -1.0
+        for q in range(om_ptr[c], om_ptr[c + 1]):
+            b = om_mem[q]
+            if start[b] < 0 or a_unit[b] == u or mark[a_unit[b]] == stamp or moved[a_unit[b]]:
+                continue
+            inside = 0
+            freed = 0
+            for s in range(start[b], start[b] + a_dur[b]):
+                if om_sel[c, s]:
+                    inside += 1
+                    if cover[s] == 1:
+                        freed += 1
+            if inside == 0:
+                continue
+            key = freed + np.random.random()
+            if key > best_key:
+                best_key = key
+                best_b = b
+        if best_b < 0:
+            return -1
+        v = a_unit[best_b]
+        n = _add(v, out, n, mark, stamp)
+        if n < 0:
+            return -1
+        for q in range(om_ptr[c], om_ptr[c + 1]):
+            b = om_mem[q]
+            if a_unit[b] == v and start[b] >= 0:
+                for s in range(start[b], start[b] + a_dur[b]):
+                    cover[s] -= 1
+                    if om_sel[c, s] and cover[s] == 0:
+                        used -= 1
     return n
 
 
@@ -407,6 +715,7 @@ def _work(data, call_limit):
         np.zeros(LEVELS + 1, np.int64),  # st_oi: the start it is at (in the order)
         np.zeros(LEVELS + 1, np.int64),  # st_q: the next evicted unit to place again
         np.zeros((LEVELS + 1, 2), np.int64),  # st_cp: the logs' lengths before that start
+        np.zeros(data[20].shape[1], np.int64),  # a person's or selection's slots (`_day_rules`)
     )
 
 
@@ -528,6 +837,11 @@ def _swap(u0, data, state, work, call_limit, weight):
                     n = _extra_rules(
                         u, u_st[lo + i], data, state, confbuf[level, i], n, mark, stampc[0]
                     )
+                if n >= 0 and data[22][u] & DAY_RULES:
+                    n = _day_rules(
+                        u, u_st[lo + i], data, state, confbuf[level, i], n, mark, stampc[0],
+                        moved, work[17],
+                    )  # fmt: skip
                 for q in range(max(n, 0)):
                     if moved[confbuf[level, i, q]]:
                         n = -1
@@ -535,6 +849,8 @@ def _swap(u0, data, state, work, call_limit, weight):
                 confn[level, i] = n
                 if n == 0:
                     c = _soft_cost(u, u_st[lo + i], data, state)
+                    if data[22][u] & DAY_RULES:
+                        c += _compact_cost(u, u_st[lo + i], data, state, work[17])
                     if c == 0:
                         _place_free(u, u_st[lo + i], level, i, data, state, work)
                         result = True
@@ -671,6 +987,10 @@ def run(
             n = _conflicts(u, t, data, state, confbuf[0, i], mark, stampc[0], roombuf[0, i])
             if n >= 0 and data[22][u] & EXTRA:
                 n = _extra_rules(u, t, data, state, confbuf[0, i], n, mark, stampc[0])
+            if n >= 0 and data[22][u] & DAY_RULES:
+                n = _day_rules(
+                    u, t, data, state, confbuf[0, i], n, mark, stampc[0], moved, work[17]
+                )
             confn[0, i] = n
             if n < 0:
                 continue

@@ -10,6 +10,7 @@ import scheduling.solver as solver_mod
 from scheduling import model as m
 from scheduling import solver_swap
 from scheduling.checker import check
+from scheduling.fet import read_fet
 from scheduling.solver import solve
 from scheduling.solver_compile import Compiled, compile_instance
 from tests.scheduling.fetdata import example
@@ -80,15 +81,26 @@ def timetable(comp: Compiled, starts: list[int], rooms: list[int | None]) -> m.T
         # enforced by the swapping
         (m.TeacherMaxDaysPerWeek(teacher="T0", max_days=2), True, False),
         (m.TwoActivitiesConsecutive(first=102, second=103), True, False),
-        # above zero: the relaxed search takes its excess to zero after it
+        # day rules (`swap_kernel._day_need`); a gap limit above zero is
+        # enforced too, with the relaxed search after it as a safety net
         (m.TeacherMaxGapsPerWeek(teacher="T0", max_gaps=1), True, True),
         (m.TeacherMaxGapsPerDay(teacher="T0", max_gaps=1), True, True),
+        (m.TeacherMaxGapsPerWeek(teacher="T0", max_gaps=0), True, False),
+        (m.TeacherMaxHoursDaily(teacher="T0", max_hours=3), True, False),
+        (m.StudentsEarlyMaxBeginningsAtSecondHour(max_beginnings=0), True, False),
+        (m.StudentsMinHoursDaily(min_hours=2), True, False),
+        (
+            m.ActivitiesOccupyMaxTimeSlotsFromSelection(
+                activities=(100, 101), slots=((0, 0), (0, 1)), max_occupied=1
+            ),
+            True,
+            False,
+        ),
         # soft: phase 2's
         (m.TeacherMaxHoursDaily(teacher="T0", max_hours=2, weight=90), True, False),
-        # hard day rules it does not handle
-        (m.TeacherMaxGapsPerWeek(teacher="T0", max_gaps=0), False, False),
-        (m.TeacherMaxHoursDaily(teacher="T0", max_hours=3), False, False),
-        (m.StudentsEarlyMaxBeginningsAtSecondHour(max_beginnings=0), False, False),
+        # hard rules it does not handle
+        (m.StudentsMinHoursDaily(min_hours=2, allow_empty_days=False), False, False),
+        (m.TeacherMaxHoursContinuously(teacher="T0", max_hours=2), False, False),
         (m.TwoActivitiesGrouped(first=102, second=103), False, False),
     ],
 )
@@ -433,6 +445,51 @@ def test_the_swapping_goes_on_after_phase_1_from_where_its_first_turn_stopped(
     assert turns[1][1] >= 1
 
 
+@pytest.mark.parametrize(
+    ("day_rule", "close", "second_turn"),
+    [
+        (False, 0.1, True),  # no day rule: the swapping goes on after phase 1
+        (True, 0.1, False),  # a day rule, far from done: phase 1 as before
+        (True, 1.0, True),  # a day rule, within the share: the swapping goes on
+    ],
+)
+def test_a_day_rule_school_far_from_placed_after_the_first_turn_goes_to_cp_sat(
+    monkeypatch: pytest.MonkeyPatch, day_rule: bool, close: float, second_turn: bool
+) -> None:
+    """After a first turn of one step (nothing placed yet but one unit), a
+    school the swapping takes for its day rules (`solver_swap.day_rules`)
+    has more than `SWAP_CLOSE_SHARE` of its units unplaced: CP-SAT's phase
+    1 gets the time it had before (not cut at `swap_after`) and the swapping
+    has no second turn."""
+    solver_swap.warm_up()
+    monkeypatch.setattr(solver_swap, "SWAP_CHUNK", 1)
+    monkeypatch.setattr(solver_mod, "SWAP_FIRST_S", 1e-9)
+    monkeypatch.setattr(solver_mod, "SWAP_CLOSE_SHARE", close)
+    ends: list[float | None] = []
+
+    def phase1(self: solver_mod._Solver, *a: object, **kw: object) -> tuple[str, bool]:
+        ends.append(self.search_end)
+        return "none", False
+
+    monkeypatch.setattr(solver_mod._Solver, "_phase1", phase1)
+    turns: list[int] = []
+    real = solver_swap.Swapping.go
+
+    def spy(self: solver_swap.Swapping, *a: object, **kw: object) -> object:
+        turns.append(self.con.it)
+        return real(self, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(solver_swap.Swapping, "go", spy)
+    inst = packed_school()
+    if day_rule:
+        rule = m.StudentsMaxGapsPerWeek(max_gaps=0)
+        inst = msgspec.structs.replace(inst, constraints=(*inst.constraints, rule))
+    assert solver_swap.day_rules(compile_instance(inst)) == day_rule
+    solve(inst, time_limit_s=20, improve_s=0)
+    assert len(turns) == (2 if second_turn else 1)
+    assert ends and all((e is None) != second_turn for e in ends)
+
+
 def test_kernel_ready_only_with_the_kernel_compiled_or_cached(tmp_path: object) -> None:
     """A process with an empty numba cache does not count the kernel as
     ready (the solver then lets CP-SAT go first while it compiles); one
@@ -594,3 +651,166 @@ def test_a_heavy_spread_that_cannot_keep_to_two_lessons_a_day_is_not_capped() ->
     # would take two lessons off and never place them again)
     found = solver_swap.Swapping(one_day, seed=1).go(lambda: False)
     assert found is not None and all(t // one_day.H == 0 for t in found[0])
+
+
+def evictions(con: solver_swap.Construction, lesson: int, t: int) -> list[int] | None:
+    """The units lesson's unit evicts at t, day rules included (as `_swap`
+    and `run` look at them); None when it cannot start there."""
+    import numpy as np
+
+    from scheduling import swap_kernel as k
+
+    data, state, work = con._kernel_args  # type: ignore[misc]
+    u = con.a_unit[lesson]
+    out, mark = np.zeros(k.EVICT_CAP, np.int64), np.zeros(len(con.units), np.int64)
+    moved = np.zeros(len(con.units), np.uint8)
+    n = k._conflicts(u, t, data, state, out, mark, 1, np.full(4, -1))
+    assert con.u_flags[u] & k.DAY_RULES
+    if n >= 0:
+        n = k._day_rules(u, t, data, state, out, n, mark, 1, moved, work[17])
+    return None if n < 0 else sorted(int(v) for v in out[:n])
+
+
+def placed(con: solver_swap.Construction, lesson: int, t: int) -> None:
+    import numpy as np
+
+    from scheduling import swap_kernel as k
+
+    data, state, _ = con._kernel_args  # type: ignore[misc]
+    k._put(con.a_unit[lesson], t, np.full(4, -1), 0, data, state)
+
+
+@pytest.mark.parametrize(
+    ("rule", "days", "first_at", "second_at", "evicts_first"),
+    [
+        # zero gaps: T's three lessons, one at hour 0; the second at hour 2
+        # leaves a gap the third can fill, at hour 3 two it cannot
+        (m.TeacherMaxGapsPerDay(teacher="T", max_gaps=0), 1, 0, 2, False),
+        (m.TeacherMaxGapsPerDay(teacher="T", max_gaps=0), 1, 0, 3, True),
+        # at most one gap in the week: one of the two is for the third to fill
+        (m.TeacherMaxGapsPerWeek(teacher="T", max_gaps=1), 1, 0, 3, False),
+        (m.TeacherMaxHoursDaily(teacher="T", max_hours=1), 1, 0, 3, True),
+        # three hours on a busy day: one day short of one, the third fills
+        # it; two days short of two each, it cannot
+        (m.TeacherMinHoursDaily(teacher="T", min_hours=3), 2, 0, 1, False),
+        (m.TeacherMinHoursDaily(teacher="T", min_hours=3), 2, 0, 4, True),
+    ],
+)
+def test_a_lesson_evicts_what_its_teachers_day_rules_cannot_complete(
+    rule: m.Constraint, days: int, first_at: int, second_at: int, evicts_first: bool
+) -> None:
+    """T teaches three lessons on days of four hours, lesson 1 placed:
+    where lesson 2 leaves T's days more to fill than the one lesson left can
+    (gaps, the min hours) or goes over the max hours, lesson 1 leaves."""
+    comp = compile_instance(day_school([rule], days=days))
+    con = solver_swap.Construction(comp, seed=1)
+    con.steps(0)
+    one, two = comp.by_id[1], comp.by_id[2]
+    placed(con, one, first_at)
+    assert evictions(con, two, second_at) == ([int(con.a_unit[one])] if evicts_first else [])
+
+
+def test_the_early_beginnings_and_a_weeks_gap_limit_count_as_hours_to_fill() -> None:
+    """Class A, no gaps, its day beginning at the first hour (early max
+    beginnings 0), four lessons on one day of five hours: the empty hours
+    before the first lesson count as gaps do, hours the lessons left must
+    fill."""
+    acts = tuple(m.Activity(id=i, subject="M", teachers=(), students=("A",)) for i in range(1, 5))
+    inst = m.Instance(
+        name="early",
+        days=(m.Day(name="D0"),),
+        hours=tuple(m.Hour(name=f"H{i}") for i in range(5)),
+        teachers=(),
+        students=(m.StudentsSet(name="A", students=20, subgroups=("A",)),),
+        activities=acts,
+        constraints=(
+            m.StudentsEarlyMaxBeginningsAtSecondHour(max_beginnings=0),
+            m.StudentsMaxGapsPerWeek(max_gaps=0),
+        ),
+    )
+    comp = compile_instance(inst)
+    con = solver_swap.Construction(comp, seed=1)
+    con.steps(0)
+    placed(con, comp.by_id[1], 0)
+    assert evictions(con, comp.by_id[2], 3) == []  # gaps at 1, 2: two left
+    # gaps at 1-3, three for two; without lesson 1, hours 0-3 for three
+    assert evictions(con, comp.by_id[2], 4) is None
+    con2 = solver_swap.Construction(comp, seed=1)
+    con2.steps(0)
+    placed(con2, comp.by_id[1], 2)
+    assert evictions(con2, comp.by_id[2], 3) == []  # hours 0 and 1 for two
+    # hours 0, 1 and 3 for two, and no lesson to evict that helps
+    assert evictions(con2, comp.by_id[2], 4) is None
+
+
+def test_a_selection_keeps_to_its_most_occupied_slots() -> None:
+    """Lessons 1, 2 and 3 may occupy at most two of hours 0-2: with 1 and 2
+    there, 3 at hour 2 evicts one of them; at hour 3 (not selected) none."""
+    sel = m.ActivitiesOccupyMaxTimeSlotsFromSelection(
+        activities=(1, 2, 3), slots=((0, 0), (0, 1), (0, 2)), max_occupied=2
+    )
+    comp = compile_instance(day_school([sel]))
+    con = solver_swap.Construction(comp, seed=1)
+    con.steps(0)
+    placed(con, comp.by_id[1], 0)
+    placed(con, comp.by_id[2], 1)
+    out = evictions(con, comp.by_id[3], 2)
+    assert out is not None and len(out) == 1
+    assert out[0] in (con.a_unit[comp.by_id[1]], con.a_unit[comp.by_id[2]])
+    assert evictions(con, comp.by_id[3], 3) == []
+
+
+def compact_school() -> m.Instance:
+    """Two days of six hours, classes A and B with seven lessons each, four
+    teachers: zero gaps for the classes, at least two hours on a busy day,
+    at most four hours a day and no gap for teachers, no class beginning
+    after the first hour, and at most 5 of A's first-day hours taken."""
+    acts = [
+        m.Activity(id=10 * k + i, subject="M", teachers=(f"T{(k + i) % 4}",), students=(c,))
+        for k, c in enumerate("AB")
+        for i in range(7)
+    ]
+    return m.Instance(
+        name="compact",
+        days=(m.Day(name="D0"), m.Day(name="D1")),
+        hours=tuple(m.Hour(name=f"H{i}") for i in range(6)),
+        teachers=tuple(m.Teacher(name=f"T{t}") for t in range(4)),
+        students=tuple(m.StudentsSet(name=c, students=20, subgroups=(c,)) for c in "AB"),
+        activities=tuple(acts),
+        constraints=(
+            m.StudentsMaxGapsPerWeek(max_gaps=0),
+            m.StudentsMinHoursDaily(min_hours=2),
+            m.StudentsEarlyMaxBeginningsAtSecondHour(max_beginnings=0),
+            m.TeacherMaxGapsPerDay(max_gaps=0),
+            m.TeacherMaxHoursDaily(max_hours=4),
+            m.ActivitiesOccupyMaxTimeSlotsFromSelection(
+                activities=tuple(range(7)), slots=tuple((0, h) for h in range(6)), max_occupied=5
+            ),
+        ),
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_day_rules_hold_in_the_constructed_timetable(seed: int) -> None:
+    inst = compact_school()
+    comp = compile_instance(inst)
+    assert solver_swap.applies(comp)
+    found = solver_swap.construct(comp, seed=seed, go_on=lambda: True)
+    assert found is not None
+    rep = check(inst, timetable(comp, *found))
+    assert rep.complete and rep.hard == 0, rep.violations
+
+
+def test_lycee_farabi_is_placed_by_the_swapping_with_its_day_rules() -> None:
+    """Hadkourt, Morocco (fet-data): half-days as days, zero gaps for
+    classes and teachers, at least two hours on a busy half-day, at most
+    seven hours a real day (186 selections). CP-SAT finds no timetable in
+    120 s; the swapping alone places it in about 1,000 steps."""
+    fet = read_fet(example("FET-5-official/Morocco/Hadkourt/lycee-Farabi.fet"))
+    comp = compile_instance(fet.instance)
+    assert solver_swap.applies(comp) and not solver_swap.relaxed_after(comp)
+    sw = solver_swap.Swapping(comp, seed=3)
+    found = sw.go(lambda: sw.con.it < 4000)
+    assert found is not None
+    rep = check(fet.instance, timetable(comp, *found))
+    assert rep.complete and rep.hard == 0, rep.violations[:5]
