@@ -163,8 +163,9 @@ SWAP_FIRST_S = 10.0
 SWAP_FIRST_SHARE = 0.2
 #: a school the swapping takes for its day rules (`solver_swap.day_rules`:
 #: zero gaps, early beginnings, daily hours, selections), which CP-SAT's
-#: phase 1 took before: when the first turn ends with more than this share
-#: of the units unplaced, phase 1 has the time it had before (not cut at
+#: phase 1 took before: when the first turn ends with at most this share of
+#: the units unplaced, the swapping goes on at once (to `SWAP_SHARE` of the
+#: limit); with more, phase 1 has the time it had before (not cut at
 #: `swap_after`) and the swapping does not go on. The German secondary
 #: school (fet-data, public set): about 30 % unplaced after 10 s, placed by
 #: the swapping alone in 26 s to more than 60 s (seeds 1-4), with a soft
@@ -669,12 +670,17 @@ class _Solver:
                 if self.stopped():
                     return self.result("stopped")
                 sw = self.swapping
-                if (
-                    sw is not None
-                    and swap_day_rules(comp)
-                    and sw.left > SWAP_CLOSE_SHARE * len(sw.con.units)
-                ):
-                    swap = False  # far from done: CP-SAT's phase 1 as before
+                if sw is not None and swap_day_rules(comp):
+                    # close to done: the swapping goes on (CP-SAT's phase 1
+                    # does not place lycee-Farabi); far from it, or when the
+                    # swapping has not finished by SWAP_SHARE of the limit:
+                    # CP-SAT's phase 1 as before, with the time left
+                    if sw.left <= SWAP_CLOSE_SHARE * len(sw.con.units):
+                        if self._construct(comp, symmetry):
+                            return self._improve(comp, False, ws, symmetry)
+                        if self.stopped():
+                            return self.result("stopped")
+                    swap = False
         if swap:
             self.search_end = self.elapsed() + swap_after(self.time_limit_s)
             if not ready:

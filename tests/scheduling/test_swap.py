@@ -86,6 +86,7 @@ def timetable(comp: Compiled, starts: list[int], rooms: list[int | None]) -> m.T
         (m.TeacherMaxGapsPerWeek(teacher="T0", max_gaps=1), True, True),
         (m.TeacherMaxGapsPerDay(teacher="T0", max_gaps=1), True, True),
         (m.TeacherMaxGapsPerWeek(teacher="T0", max_gaps=0), True, False),
+        (m.TeacherMaxGapsPerDay(teacher="T0", max_gaps=0), True, False),
         (m.TeacherMaxHoursDaily(teacher="T0", max_hours=3), True, False),
         (m.StudentsEarlyMaxBeginningsAtSecondHour(max_beginnings=0), True, False),
         (m.StudentsMinHoursDaily(min_hours=2), True, False),
@@ -446,37 +447,39 @@ def test_the_swapping_goes_on_after_phase_1_from_where_its_first_turn_stopped(
 
 
 @pytest.mark.parametrize(
-    ("day_rule", "close", "second_turn"),
+    ("day_rule", "close", "events"),
     [
-        (False, 0.1, True),  # no day rule: the swapping goes on after phase 1
-        (True, 0.1, False),  # a day rule, far from done: phase 1 as before
-        (True, 1.0, True),  # a day rule, within the share: the swapping goes on
+        # no day rule: phase 1 cut at `swap_after`, the swapping goes on after
+        (False, 0.1, ["turn", "phase 1 cut", "turn"]),
+        # a day rule, far from done: phase 1 as before, no second turn
+        (True, 0.1, ["turn", "phase 1"]),
+        # a day rule, close to done: the swapping goes on at once (and places it)
+        (True, 1.0, ["turn", "turn"]),
     ],
 )
-def test_a_day_rule_school_far_from_placed_after_the_first_turn_goes_to_cp_sat(
-    monkeypatch: pytest.MonkeyPatch, day_rule: bool, close: float, second_turn: bool
+def test_a_day_rule_school_goes_on_swapping_only_when_close_to_placed(
+    monkeypatch: pytest.MonkeyPatch, day_rule: bool, close: float, events: list[str]
 ) -> None:
-    """After a first turn of one step (nothing placed yet but one unit), a
-    school the swapping takes for its day rules (`solver_swap.day_rules`)
-    has more than `SWAP_CLOSE_SHARE` of its units unplaced: CP-SAT's phase
-    1 gets the time it had before (not cut at `swap_after`) and the swapping
-    has no second turn."""
+    """After a first turn of one step (one unit placed), a school the
+    swapping takes for its day rules (`solver_swap.day_rules`) has more
+    than `SWAP_CLOSE_SHARE` of its units unplaced: CP-SAT's phase 1 gets the
+    time it had before (not cut at `swap_after`) and the swapping has no
+    second turn; within the share, the swapping goes on at once."""
     solver_swap.warm_up()
     monkeypatch.setattr(solver_swap, "SWAP_CHUNK", 1)
     monkeypatch.setattr(solver_mod, "SWAP_FIRST_S", 1e-9)
     monkeypatch.setattr(solver_mod, "SWAP_CLOSE_SHARE", close)
-    ends: list[float | None] = []
+    seen: list[str] = []
 
     def phase1(self: solver_mod._Solver, *a: object, **kw: object) -> tuple[str, bool]:
-        ends.append(self.search_end)
+        seen.append("phase 1" if self.search_end is None else "phase 1 cut")
         return "none", False
 
     monkeypatch.setattr(solver_mod._Solver, "_phase1", phase1)
-    turns: list[int] = []
     real = solver_swap.Swapping.go
 
     def spy(self: solver_swap.Swapping, *a: object, **kw: object) -> object:
-        turns.append(self.con.it)
+        seen.append("turn")
         return real(self, *a, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(solver_swap.Swapping, "go", spy)
@@ -485,9 +488,10 @@ def test_a_day_rule_school_far_from_placed_after_the_first_turn_goes_to_cp_sat(
         rule = m.StudentsMaxGapsPerWeek(max_gaps=0)
         inst = msgspec.structs.replace(inst, constraints=(*inst.constraints, rule))
     assert solver_swap.day_rules(compile_instance(inst)) == day_rule
-    solve(inst, time_limit_s=20, improve_s=0)
-    assert len(turns) == (2 if second_turn else 1)
-    assert ends and all((e is None) != second_turn for e in ends)
+    r = solve(inst, time_limit_s=20, improve_s=0)
+    assert seen == events
+    if events[-1] == "turn":
+        assert r.timetable is not None and check(inst, r.timetable).hard == 0
 
 
 def test_kernel_ready_only_with_the_kernel_compiled_or_cached(tmp_path: object) -> None:
@@ -687,7 +691,8 @@ def placed(con: solver_swap.Construction, lesson: int, t: int) -> None:
         # leaves a gap the third can fill, at hour 3 two it cannot
         (m.TeacherMaxGapsPerDay(teacher="T", max_gaps=0), 1, 0, 2, False),
         (m.TeacherMaxGapsPerDay(teacher="T", max_gaps=0), 1, 0, 3, True),
-        # at most one gap in the week: one of the two is for the third to fill
+        # at most one gap in the week (kept beside another day rule): one of
+        # the two is for the third to fill
         (m.TeacherMaxGapsPerWeek(teacher="T", max_gaps=1), 1, 0, 3, False),
         (m.TeacherMaxHoursDaily(teacher="T", max_hours=1), 1, 0, 3, True),
         # three hours on a busy day: one day short of one, the third fills
@@ -702,7 +707,10 @@ def test_a_lesson_evicts_what_its_teachers_day_rules_cannot_complete(
     """T teaches three lessons on days of four hours, lesson 1 placed:
     where lesson 2 leaves T's days more to fill than the one lesson left can
     (gaps, the min hours) or goes over the max hours, lesson 1 leaves."""
-    comp = compile_instance(day_school([rule], days=days))
+    # a day rule beside it that changes nothing here (gap limits above zero
+    # are kept only beside another)
+    other = m.TeacherMaxHoursDaily(teacher="T", max_hours=3)
+    comp = compile_instance(day_school([rule, other], days=days))
     con = solver_swap.Construction(comp, seed=1)
     con.steps(0)
     one, two = comp.by_id[1], comp.by_id[2]
@@ -814,3 +822,16 @@ def test_lycee_farabi_is_placed_by_the_swapping_with_its_day_rules() -> None:
     assert found is not None
     rep = check(fet.instance, timetable(comp, *found))
     assert rep.complete and rep.hard == 0, rep.violations[:5]
+
+
+def test_gap_limits_above_zero_are_kept_only_beside_other_day_rules() -> None:
+    """Alone (as before the day rules), a teacher's "at most one gap a
+    week" is left to the relaxed search; beside a zero-gap rule, the
+    construction keeps it."""
+    limit = m.TeacherMaxGapsPerWeek(teacher="T", max_gaps=1)
+    alone = solver_swap.Construction(compile_instance(day_school([limit])), seed=1)
+    assert not alone.p_rule[:, 5].any()
+    zero = m.StudentsMaxGapsPerWeek(max_gaps=0)
+    both = solver_swap.Construction(compile_instance(day_school([limit, zero])), seed=1)
+    teacher = 3  # after the three classes
+    assert both.p_rule[teacher, 6] == 1 and both.p_rule[teacher, 5] == 1
