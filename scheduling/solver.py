@@ -173,6 +173,12 @@ SWAP_FIRST_SHARE = 0.2
 #: 10.45 (seed 1, 300 s limit); lycee-Farabi (Morocco), which phase 1 does
 #: not place in 120 s: about 6 % unplaced after 10 s, placed in 6-25 s
 SWAP_CLOSE_SHARE = 0.1
+#: … and such a school's first turn is this short: long enough to tell
+#: (lycee-Farabi about 7 % unplaced after 5 s, the German school about
+#: 30 %), and those that the swapping places at once are placed in it
+#: (Romania's Tg-Mures, Brazil-more-difficult, Computers-Craiova,
+#: Lom_high_school: 0.4-1.4 s), while a school CP-SAT places waits less
+SWAP_FIRST_DAY_RULES_S = 5.0
 
 
 def swap_after(time_limit_s: float) -> float:
@@ -663,14 +669,18 @@ class _Solver:
             # with the kernel at hand, the swapping's first turn comes first:
             # it places most such schools in seconds (`SWAP_FIRST_S`)
             ready = kernel_ready()
-            first = min(SWAP_FIRST_S, SWAP_FIRST_SHARE * self.time_limit_s)
+            day_rules = swap_day_rules(comp)
+            first = min(
+                SWAP_FIRST_DAY_RULES_S if day_rules else SWAP_FIRST_S,
+                SWAP_FIRST_SHARE * self.time_limit_s,
+            )
             if first > 0 and ready:
                 if self._construct(comp, symmetry, self.elapsed() + first):
                     return self._improve(comp, False, ws, symmetry)
                 if self.stopped():
                     return self.result("stopped")
                 sw = self.swapping
-                if sw is not None and swap_day_rules(comp):
+                if sw is not None and day_rules:
                     # close to done: the swapping goes on (CP-SAT's phase 1
                     # does not place lycee-Farabi); far from it, or when the
                     # swapping has not finished by SWAP_SHARE of the limit:

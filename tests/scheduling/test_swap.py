@@ -468,6 +468,7 @@ def test_a_day_rule_school_goes_on_swapping_only_when_close_to_placed(
     solver_swap.warm_up()
     monkeypatch.setattr(solver_swap, "SWAP_CHUNK", 1)
     monkeypatch.setattr(solver_mod, "SWAP_FIRST_S", 1e-9)
+    monkeypatch.setattr(solver_mod, "SWAP_FIRST_DAY_RULES_S", 1e-9)
     monkeypatch.setattr(solver_mod, "SWAP_CLOSE_SHARE", close)
     seen: list[str] = []
 
@@ -492,6 +493,31 @@ def test_a_day_rule_school_goes_on_swapping_only_when_close_to_placed(
     assert seen == events
     if events[-1] == "turn":
         assert r.timetable is not None and check(inst, r.timetable).hard == 0
+
+
+def test_a_day_rule_schools_first_turn_is_shorter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`SWAP_FIRST_DAY_RULES_S` for a school with day rules, `SWAP_FIRST_S`
+    for one without: the end of the first turn as `_construct` is given it."""
+    solver_swap.warm_up()
+    monkeypatch.setattr(solver_mod, "SWAP_FIRST_S", 7.0)
+    monkeypatch.setattr(solver_mod, "SWAP_FIRST_DAY_RULES_S", 3.0)
+    turns: list[float] = []
+
+    def construct(
+        self: solver_mod._Solver, comp: Compiled, symmetry: bool, end: float | None = None
+    ) -> bool:
+        turns.append(-1.0 if end is None else end - self.elapsed())
+        return False
+
+    monkeypatch.setattr(solver_mod._Solver, "_construct", construct)
+    monkeypatch.setattr(solver_mod._Solver, "_phase1", lambda *a, **kw: ("none", False))
+    inst = packed_school()
+    solve(inst, time_limit_s=100, improve_s=0)
+    rule = m.StudentsMaxGapsPerWeek(max_gaps=0)
+    solve(msgspec.structs.replace(inst, constraints=(*inst.constraints, rule)), time_limit_s=100)
+    firsts = [t for t in turns if t >= 0]
+    assert len(firsts) == 2
+    assert 6.0 < firsts[0] <= 7.0 and 2.0 < firsts[1] <= 3.0
 
 
 def test_kernel_ready_only_with_the_kernel_compiled_or_cached(tmp_path: object) -> None:
