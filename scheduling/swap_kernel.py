@@ -365,43 +365,6 @@ def _person(r, u, t0, data, state, out, n, mark, stamp, moved, row):
 
 
 @_kernel
-def _compact_cost(u, t0, data, state, row):
-    """What unit u at t0 (evicting nothing) adds to its people's days'
-    needs (`_day_need`: a gap it leaves, a day it begins short of the min
-    hours), for the starts that evict nothing to prefer those keeping the
-    days compact (0 when it fills a gap or extends a block)."""
-    H, u_mem_ptr, u_mem, a_dur, a_res_ptr, a_res = (
-        data[0],
-        data[1],
-        data[2],
-        data[6],
-        data[7],
-        data[8],
-    )
-    a_at, plain, p_rule, a_unit = data[20], (data[22][u] & NOT_PLAIN) == 0, data[23], data[5]
-    occ = state[0]
-    c = 0
-    for i in range(u_mem_ptr[u], u_mem_ptr[u + 1]):
-        a = u_mem[i]
-        ta = t0 if plain else a_at[a, t0]
-        d = ta // H
-        for j in range(a_res_ptr[a], a_res_ptr[a + 1]):
-            r = a_res[j]
-            if r >= p_rule.shape[0] or not p_rule[r, P_ANY]:
-                continue
-            for s in range(d * H, d * H + H):
-                o = occ[r, s]
-                row[s] = a_unit[o] if o >= 0 else -1
-            _, nd0, _, _ = _day_need(r, row, -1, d, data)
-            for s in range(ta, ta + a_dur[a]):
-                row[s] = u
-            _, nd1, _, _ = _day_need(r, row, -1, d, data)
-            if nd1 > nd0:
-                c += nd1 - nd0
-    return c
-
-
-@_kernel
 def _excess(r, need, hours, late, gaps, data):
     """How many more hours person r's days need (`_day_need`'s sums over the
     week: needs, hours, late beginnings, gaps) than r has left to place. A
@@ -849,8 +812,6 @@ def _swap(u0, data, state, work, call_limit, weight):
                 confn[level, i] = n
                 if n == 0:
                     c = _soft_cost(u, u_st[lo + i], data, state)
-                    if data[22][u] & DAY_RULES:
-                        c += _compact_cost(u, u_st[lo + i], data, state, work[17])
                     if c == 0:
                         _place_free(u, u_st[lo + i], level, i, data, state, work)
                         result = True

@@ -683,6 +683,8 @@ def test_phase_one_tries_a_light_search_first(monkeypatch: pytest.MonkeyPatch) -
         return orig(self, ph, extra, model)  # type: ignore[arg-type]
 
     monkeypatch.setattr(solver_mod._Solver, "run_phase", spy)
+    # its zero gaps are the swapping's too, which would place it first
+    monkeypatch.setattr(solver_mod, "SWAP", False)
     inst = _soft_school()
     solved(inst, improve_s=0)
     light = {**solver_mod.LIGHT_PARAMS, "max_deterministic_time": solver_mod.LIGHT_DET_S}
