@@ -425,7 +425,7 @@ class Construction:
                 i in capped for a in mem for i in a_rel[a]
             ):
                 self.u_flags[ui] |= k.EXTRA
-        # day rules of the people (`swap_kernel._person_excess`) and the
+        # day rules of the people (`swap_kernel._person`) and the
         # "occupy at most k of these slots" selections
         people = [*comp.subgroups, *comp.teachers]
         self.p_rule = np.zeros((len(people), 7), np.int64)

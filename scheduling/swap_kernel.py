@@ -248,7 +248,7 @@ def _extra_rules(u, t0, data, state, out, n, mark, stamp):
 @_kernel
 def _day_rules(u, t0, data, state, out, n, mark, stamp, moved, row):
     """`_conflicts` for unit u at t0, continued with the day rules of its
-    people (`_person_excess`) and the "occupy at most k of these slots"
+    people (`_person`) and the "occupy at most k of these slots"
     selections of its lessons (`_selection`). The units already leaving
     (`mark`) and those moved in the attempt (`moved`) are not chosen. The
     new count, or -1. `row` is scratch space of a slot per entry."""
