@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from datetime import timedelta
 from typing import Any, Final
@@ -52,14 +53,22 @@ async def publish_demo_timetables(db: Database, clock: Clock, hub: Any) -> int:
             continue
         log.info("demo: solving the timetable of %s (%d lessons)", name, len(instance.activities))
         started = time.perf_counter()
-        result = await asyncio.to_thread(
-            solve,
-            instance,
-            time_limit_s=DEMO_TIME_LIMIT_S,
-            seed=0,
-            workers=1,
-            improve_s=DEMO_IMPROVE_S,
-        )
+        # the solve runs in a thread: when the demo shuts down (this task is
+        # cancelled) it is told to stop, or the exit would wait for it
+        stop = threading.Event()
+        try:
+            result = await asyncio.to_thread(
+                solve,
+                instance,
+                time_limit_s=DEMO_TIME_LIMIT_S,
+                seed=0,
+                workers=1,
+                improve_s=DEMO_IMPROVE_S,
+                stop=stop,
+            )
+        except asyncio.CancelledError:
+            stop.set()
+            raise
         if result.timetable is None or result.status not in ("complete", "optimal"):
             log.warning("demo: no timetable for %s (%s)", name, result.status)
             continue

@@ -420,6 +420,30 @@ def test_cp_sat_comes_first_when_the_kernel_is_not_compiled(
     assert r.timetable is not None and not called
 
 
+def test_a_day_rule_school_goes_to_cp_sat_alone_when_the_kernel_is_not_compiled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first solve on a machine of a school the swapping takes for its
+    day rules: CP-SAT's phase 1 as before, uncut, and no swapping."""
+    called: list[int] = []
+    ends: list[float | None] = []
+    monkeypatch.setattr(solver_mod, "kernel_ready", lambda: False)
+    monkeypatch.setattr(solver_swap.Swapping, "go", lambda *a, **kw: called.append(1))
+    real = solver_mod._Solver._phase1
+
+    def phase1(self: solver_mod._Solver, *a: object, **kw: object) -> tuple[str, bool]:
+        ends.append(self.search_end)
+        return real(self, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(solver_mod._Solver, "_phase1", phase1)
+    inst = packed_school()
+    rule = m.StudentsMaxGapsPerWeek(max_gaps=0)
+    inst = msgspec.structs.replace(inst, constraints=(*inst.constraints, rule))
+    r = solve(inst, time_limit_s=20, improve_s=0)
+    assert r.timetable is not None and not called
+    assert ends and all(e is None for e in ends)
+
+
 def test_the_swapping_goes_on_after_phase_1_from_where_its_first_turn_stopped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
