@@ -763,8 +763,8 @@ class _Solver:
         from its turn before) until `end`, by default `SWAP_SHARE` of the
         time limit; the timetable recorded when found (the one before its
         repair if the repair did not finish in the turn). When it
-        exceeds gap limits (the swapping does not look at those above zero),
-        the relaxed search takes the excess to zero from it."""
+        exceeds gap limits above zero (the swapping keeps them only beside
+        other day rules), the relaxed search takes the excess to zero from it."""
         if self.swapping is None:
             self.swapping = Swapping(comp, seed=self.seed)
         stop = SWAP_SHARE * self.time_limit_s if end is None else end  # leave phase 2 a little

@@ -144,8 +144,8 @@ _compiled = threading.Lock()
 
 def applies(comp: Compiled) -> bool:
     """Whether the construction enforces all of the instance's hard
-    constraints, but for gap limits above zero, which the relaxed search
-    takes to zero after it (`relaxed_after`): of the day rules max days a
+    constraints (gap limits above zero alone: with the relaxed search after
+    it, `relaxed_after`): of the day rules max days a
     week, zero gaps, early max beginnings, min hours on a busy day and max
     hours a day (`_day_rules_kept`); of the pairwise time relations same
     starting times, consecutive lessons and min days; "occupy at most k of
@@ -161,13 +161,9 @@ def day_rules(comp: Compiled) -> bool:
     besides max days and gap limits above zero (zero gaps, early
     beginnings, min or max hours a day) or for selections: schools CP-SAT
     alone placed before it did (`solver.SWAP_CLOSE_SHARE`)."""
-    if comp.occupy_max:
-        return True
-    for p in comp.subgroups + comp.teachers:
-        rule = _day_rule(p, comp.H)
-        if rule is not None and (rule[0] == 0 or rule[1] >= 0 or rule[2] or rule[3] < comp.H):
-            return True
-    return False
+    return bool(comp.occupy_max) or any(
+        _day_rule(p, comp.H, above_zero=False) is not None for p in comp.subgroups + comp.teachers
+    )
 
 
 def relaxed_after(comp: Compiled) -> bool:

@@ -878,10 +878,12 @@ def test_gap_limits_above_zero_are_kept_only_beside_other_day_rules() -> None:
     """Alone (as before the day rules), a teacher's "at most one gap a
     week" is left to the relaxed search; beside a zero-gap rule, the
     construction keeps it."""
+    from scheduling import swap_kernel as k
+
     limit = m.TeacherMaxGapsPerWeek(teacher="T", max_gaps=1)
     alone = solver_swap.Construction(compile_instance(day_school([limit])), seed=1)
-    assert not alone.p_rule[:, 5].any()
+    assert not alone.p_rule[:, k.P_ANY].any()
     zero = m.StudentsMaxGapsPerWeek(max_gaps=0)
     both = solver_swap.Construction(compile_instance(day_school([limit, zero])), seed=1)
     teacher = 3  # after the three classes
-    assert both.p_rule[teacher, 6] == 1 and both.p_rule[teacher, 5] == 1
+    assert both.p_rule[teacher, k.P_GAPW] == 1 and both.p_rule[teacher, k.P_ANY] == 1
