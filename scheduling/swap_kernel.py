@@ -59,6 +59,8 @@ numba's cache cannot hold a recursive function (numba issue #6061; it
 crashed in a later process).
 """
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 
@@ -641,8 +643,7 @@ def _take_off(v, data, state):
         start[a] = -1
 
 
-@_kernel
-def _work(data, call_limit):
+def _work(data: tuple[Any, ...], call_limit: int) -> tuple[Any, ...]:
     """One attempt's scratch space: the undo log (unit moves, and the rooms
     of the evicted), marks, the units moved in the attempt, and per level
     and start the units to evict, their number, the rooms chosen, the order
@@ -651,14 +652,13 @@ def _work(data, call_limit):
     and evicts at most EVICT_CAP, and an attempt stops calling after
     `call_limit` calls (the deepest chain may run past it by LEVELS), plus
     the forced placement; `_evict` and `_place_evicting` raise when it is
-    full all the same."""
+    full all the same. Plain numpy, called once a construction: compiled,
+    it was a second function for every process to load from numba's cache
+    (about 0.2 s of each solve's start-up)."""
     u_mem_ptr, u_st_ptr = data[1], data[3]
     nu = u_mem_ptr.shape[0] - 1
-    maxst = 1
-    maxmem = 1
-    for u in range(nu):
-        maxst = max(maxst, u_st_ptr[u + 1] - u_st_ptr[u])
-        maxmem = max(maxmem, u_mem_ptr[u + 1] - u_mem_ptr[u])
+    maxst = max(1, int(np.diff(u_st_ptr).max(initial=0)))
+    maxmem = max(1, int(np.diff(u_mem_ptr).max(initial=0)))
     rows = (call_limit + LEVELS + 2) * (EVICT_CAP + 1)
     return (
         np.zeros((rows, 4), np.int64),  # log: kind (0 placed, 1 evicted), unit, start, rooms at

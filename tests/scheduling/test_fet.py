@@ -10,6 +10,7 @@ import gc
 import json
 import re
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
@@ -754,3 +755,42 @@ def test_cli_solve_from_the_current_timetable_moves_few(
     nowhere = tmp_path / "nowhere"
     assert cli.main(["solve", str(changed), "--from", str(source), "--out", str(nowhere)]) == 2
     assert "holds no timetable" in capsys.readouterr().err and not nowhere.exists()
+
+
+def test_the_console_script_solves_and_its_output_reaches_a_pipe(tmp_path: Path) -> None:
+    """`reppu timetable solve` as installed (core/entry.py, which ends the
+    process without the interpreter's teardown): its exit status, its
+    summary line and progress through pipes (block-buffered: lost unless
+    flushed before the process ends), and every file it writes."""
+    from tests.scheduling import tiny_fet
+
+    reppu = Path(sys.executable).parent / "reppu"
+    if not reppu.exists():
+        pytest.skip(f"the console script is not installed beside {sys.executable}")
+    source = tmp_path / "school.fet"
+    source.write_text(tiny_fet.school(classes=2), encoding="utf-8")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [str(reppu), "timetable", "solve", str(source), "--time-limit", "60", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("school.fet: ") and "hard 0" in done.stdout
+    assert "done" in done.stderr  # the last progress line
+    report = json.loads((out / "report.json").read_text())
+    assert report["hard"] == 0 and report["complete"] is True
+    assert (out / "activities.xml").read_text().rstrip().endswith("</Activities_Timetable>")
+    assert (out / "timetable.fet").exists() and (out / "violations.txt").exists()
+
+    # a file it cannot read: exit 2 and the reason, through the same path
+    bad = subprocess.run(
+        [str(reppu), "timetable", "import-fet", str(tmp_path / "nope.fet")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2 and "nope.fet" in bad.stderr
