@@ -7,7 +7,9 @@ reppu seed [--size small|city] [--seed N]
 reppu roster import FILE --tenant SLUG
 reppu token --tenant SLUG --name NAME --scope roster:import
 reppu vapid-keys                      print a new VAPID key pair (touches nothing)
-reppu timetable import-fet|export-fet|solve …   timetables (scheduling/cli.py)
+reppu timetable import-fet|export-fet|solve …   timetables (scheduling/cli.py; the
+                                      console script, core/entry.py, hands these
+                                      over without importing this module)
 """
 
 from __future__ import annotations
