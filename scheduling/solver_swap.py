@@ -104,7 +104,10 @@ SWAP_TENURE = 20
 #: lesson from the same start (a one-hour lesson weighs 1)
 SWAP_TRIED_WEIGHT = 0.1
 #: steps per compiled call: the stop flag and the time are looked at
-#: between calls (about 0.5–1 s on GYR)
+#: between calls (about 0.5–1 s on GYR; 5.3 s on the demo school, whose
+#: steps cost 26 ms: its 5 s first turn lasts two calls, 10.6 s). Fixed,
+#: not sized by time: the kernel's random stream is seeded at each call, so
+#: calls sized by time would make a seed's steps depend on the machine
 SWAP_CHUNK = 200
 #: a soft min-days constraint is enforced at each look with the probability
 #: of its weight (95 %: 19 looks in 20), as FET reads it when it places; off,

@@ -257,7 +257,11 @@ def _solve_and_check(instance: m.Instance) -> None:
     # one worker: deterministic, and on these instances faster to a first
     # timetable than CP-SAT's multi-worker portfolio
     # a bound, not a speed target: it stops at its first complete timetable
-    # (~20 s here when the machine is quiet), the rest is room for a busy machine
+    # (the demo school: 61.6 s alone on the slower machine of 2026-11-30 —
+    # the swapping's first turn 12 s, CP-SAT's proof that its spreads cannot
+    # all hold 15 s, the search for the ones to blame cut at half the limit,
+    # then the relaxed search; a longer limit would give that search more
+    # time, as its share of the limit), the rest is room for a busy machine
     result = solve(instance, time_limit_s=90.0, seed=0, workers=1, improve_s=0.0)
     assert result.timetable is not None, (result.status, time.perf_counter() - started)
     report = check(instance, result.timetable)
