@@ -552,6 +552,10 @@ SLOWER = (
     "FET-5-official/Greece/Vartholomio/2008-2009.fet",
     "FET-5-official/Hungary/Varosmajori_Gimnazium_Budapest/vmg-20180901b-2.fet",
 )
+#: their fet-cl runs use seeds 7-12: with 1-6 FET took 33.5 s on Greece and
+#: 20.6 s on Hungary, with 7-12 1.3 s and 10.9 s (2026-11-30; any of FET's
+#: timetables serves the comparison)
+SLOWER_FIRST_SEED = 7
 
 #: files whose hard constraints are made soft (50 %) where FET allows it, so
 #: that FET's timetable breaks many kinds of constraints and reports each
@@ -664,14 +668,18 @@ def fet_soft_conflicts(path: Path) -> tuple[float, dict[str, float]]:
     return float(m.group(1)), dict(by_type)
 
 
-def run_fet(path: Path, out: Path, seconds: int = 60) -> tuple[Instance, Timetable, Path]:
+def run_fet(
+    path: Path, out: Path, seconds: int = 60, first_seed: int = 1
+) -> tuple[Instance, Timetable, Path]:
+    """fet-cl on `path` with its six random seeds `first_seed` … `first_seed`
+    + 5 (a fixed search: the same timetable every time)."""
+    keys = ("10", "11", "12", "20", "21", "22")
     cmd = [
         fet_cl(),
         f"--inputfile={path}",
         f"--outputdir={out}",
         f"--timelimitseconds={seconds}",
-        *(f"--randomseeds{k}={v}" for k, v in (("10", 1), ("11", 2), ("12", 3))),
-        *(f"--randomseeds{k}={v}" for k, v in (("20", 4), ("21", 5), ("22", 6))),
+        *(f"--randomseeds{k}={first_seed + i}" for i, k in enumerate(keys)),
     ]
     subprocess.run(cmd, check=True, capture_output=True, timeout=seconds + 30)
     name = path.stem
@@ -716,7 +724,7 @@ def test_fet_timetable_checks_as_fet_reports_it(
 @pytest.mark.parametrize("rel", SLOWER)
 def test_fet_timetable_of_public_set_file(rel: str, tmp_path: Path) -> None:
     assert rel in PUBLIC_SET
-    instance, timetable, soft = run_fet(example(rel), tmp_path)
+    instance, timetable, soft = run_fet(example(rel), tmp_path, first_seed=SLOWER_FIRST_SEED)
     if instance.unsupported:
         pytest.skip(f"{rel}: unsupported constraint types {instance.unsupported}")
     assert_same_as_fet(instance, timetable, soft)
