@@ -53,12 +53,10 @@ WS_PROTOCOL_PING_INTERVAL_S: float | None = None
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["timetable"]:
-        # Standalone file tools: no settings, no database. Imported lazily and
-        # by name so that core does not depend on the scheduling package.
-        import importlib
+        # standalone file tools: no settings, no database
+        from core.entry import timetable
 
-        timetable_main: Callable[[list[str]], int] = importlib.import_module("scheduling.cli").main
-        return timetable_main(argv[1:])
+        return timetable(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "vapid-keys":
         print(vapid_keys())

@@ -19,21 +19,27 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 
 def main() -> int:
     argv = sys.argv[1:]
     if argv[:1] == ["timetable"]:
-        # by name, so that core does not depend on the scheduling package
-        timetable_main: Callable[[list[str]], int] = importlib.import_module("scheduling.cli").main
-        rc = timetable_main(argv[1:])
-        _exit_now(rc)
+        _exit_now(timetable(argv[1:]))
     from core.cli import main as cli_main
 
     return cli_main(argv)
 
 
-def _exit_now(rc: int) -> None:
+def timetable(argv: list[str]) -> int:
+    """`reppu timetable <argv>`: the standalone file tools, imported lazily
+    and by name so that core does not depend on the scheduling package
+    (also `core.cli.main`'s way there, for callers in this process)."""
+    run: Callable[[list[str]], int] = importlib.import_module("scheduling.cli").main
+    return run(argv)
+
+
+def _exit_now(rc: int) -> NoReturn:
     """End the process with `rc` now: what it printed is flushed (a pipe's
     buffer would otherwise be lost) and the `atexit` handlers run; the
     interpreter's teardown is skipped."""
