@@ -889,3 +889,155 @@ def test_gap_limits_above_zero_are_kept_only_beside_other_day_rules() -> None:
     both = solver_swap.Construction(compile_instance(day_school([limit, zero])), seed=1)
     teacher = 3  # after the three classes
     assert both.p_rule[teacher, k.P_GAPW] == 1 and both.p_rule[teacher, k.P_ANY] == 1
+
+
+def spread_day_school(*, t_days: int = 3) -> m.Instance:
+    """Class A fills its 3 days of 2 hours: three lessons with T at least a
+    day apart (95 %) and three with U. T is available on the first
+    `t_days` days only."""
+    acts = [
+        m.Activity(id=i, subject="M", teachers=("T",), students=("A",), group_id=1)
+        for i in (1, 2, 3)
+    ] + [m.Activity(id=i, subject="E", teachers=("U",), students=("A",)) for i in (4, 5, 6)]
+    cs: list[m.Constraint] = [
+        m.MinDaysBetweenActivities(activities=(1, 2, 3), min_days=1, weight=95.0)
+    ]
+    if t_days < 3:
+        cs.append(
+            m.TeacherNotAvailableTimes(
+                teacher="T", slots=tuple((d, h) for d in range(t_days, 3) for h in range(2))
+            )
+        )
+    return m.Instance(
+        name="spread-days",
+        days=tuple(m.Day(name=f"D{i}") for i in range(3)),
+        hours=tuple(m.Hour(name=f"H{i}") for i in range(2)),
+        teachers=(m.Teacher(name="T"), m.Teacher(name="U")),
+        students=(m.StudentsSet(name="A", students=20, subgroups=("A",)),),
+        activities=tuple(acts),
+        constraints=tuple(cs),
+    )
+
+
+def _starts(comp: Compiled, at: dict[int, int]) -> tuple[list[int], list[int | None]]:
+    return [at[a.id] for a in comp.activities], [None] * len(comp.activities)
+
+
+def test_spreads_places_a_lesson_of_a_broken_pair_again_breaking_none() -> None:
+    """Two of the lessons with T on day 0 (a broken pair of the 95 %
+    spread): an attempt takes one of them off and places it again with the
+    spread enforced, on day 1, where it evicts a lesson with U, which takes
+    the slot it left. The new timetable breaks no pair and keeps every hard
+    constraint; `undo` goes back to the one before."""
+    solver_swap.warm_up()
+    comp = compile_instance(spread_day_school())
+    before = {1: 0, 2: 1, 4: 2, 5: 3, 3: 4, 6: 5}  # slot = day * 2 + hour
+    starts, rooms = _starts(comp, before)
+    spreads = solver_swap.Spreads(comp, starts, rooms, seed=1)
+    assert len(spreads.broken()[0]) == 1
+    found = None
+    while found is None and spreads.attempts < 20:
+        found = spreads.attempt(*spreads.broken())
+    assert found is not None
+    assert spreads.broken() == ([], 0)
+    rep = check(comp.instance, timetable(comp, *found))
+    assert rep.complete and rep.hard == 0 and rep.soft == 0
+    days = sorted(t // comp.H for a, t in zip(comp.activities, found[0], strict=True) if a.id <= 3)
+    assert days == [0, 1, 2]
+    spreads.undo()
+    assert [int(t) for t in spreads.con.start] == starts
+    assert len(spreads.broken()[0]) == 1
+
+
+def test_spreads_keeps_the_rooms_of_the_lessons_it_does_not_move() -> None:
+    """The lessons with U prefer room R (soft, 50 %) and have it in the
+    timetable: after the attempt the ones that stayed still have it, the
+    one placed again has none (it costs 0.5, the spread it mends 0.95)."""
+    solver_swap.warm_up()
+    inst = spread_day_school()
+    inst = msgspec.structs.replace(
+        inst,
+        rooms=(m.Room(name="R"),),
+        constraints=(
+            *inst.constraints,
+            m.SubjectPreferredRooms(subject="E", rooms=("R",), weight=50.0),
+        ),
+    )
+    comp = compile_instance(inst)
+    before = {1: 0, 2: 1, 4: 2, 5: 3, 3: 4, 6: 5}
+    starts, _ = _starts(comp, before)
+    rooms: list[int | None] = [0 if a.id >= 4 else None for a in comp.activities]
+    spreads = solver_swap.Spreads(comp, starts, rooms, seed=1)
+    found = None
+    while found is None and spreads.attempts < 20:
+        found = spreads.attempt(*spreads.broken())
+    assert found is not None
+    moved = {
+        a.id
+        for a, t0, t in zip(comp.activities, starts, found[0], strict=True)
+        if t0 != t and a.id >= 4
+    }
+    assert len(moved) == 1
+    for a, r in zip(comp.activities, found[1], strict=True):
+        if a.id >= 4:
+            assert r == (None if a.id in moved else 0)
+    rep = check(inst, timetable(comp, *found))
+    assert rep.hard == 0 and rep.soft == pytest.approx(0.5)
+
+
+def test_a_spreads_attempt_that_leaves_a_lesson_unplaced_is_undone() -> None:
+    """T is available on days 0 and 1 only, so its three lessons cannot
+    keep their spread: every attempt ends with a lesson unplaced, and the
+    timetable (and the construction's order) stays as it was."""
+    solver_swap.warm_up()
+    comp = compile_instance(spread_day_school(t_days=2))
+    starts, rooms = _starts(comp, {1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 6: 5})
+    spreads = solver_swap.Spreads(comp, starts, rooms, seed=1)
+    prio = spreads.con.prio.copy()
+    for _ in range(10):
+        assert spreads.attempt(*spreads.broken()) is None
+        assert [int(t) for t in spreads.con.start] == starts
+        assert (spreads.con.prio == prio).all()
+    assert spreads.attempts == 10 and spreads.found == 0
+    assert len(spreads.broken()[0]) == 1
+
+
+def test_the_improvement_starts_with_the_spreads_where_the_swapping_built_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A timetable of the swapping that breaks a soft min days: before
+    phase 2's CP-SAT search starts, `_spreads` has taken its soft score to
+    0, and each timetable it kept was reported."""
+    solver_swap.warm_up()
+    inst = spread_day_school()
+    comp = compile_instance(inst)
+    reports: list[tuple[str, float | None]] = []
+    s = solver_mod._Solver(
+        inst,
+        time_limit_s=30,
+        seed=1,
+        workers=1,
+        warm_start=None,
+        minimal_change=False,
+        on_progress=lambda p: reports.append((p.phase, p.soft)),
+        stop=None,
+        improve_s=5,
+        deterministic=True,
+        params=None,
+    )
+    s.comp = comp
+    s.swapping = solver_swap.Swapping(comp, seed=1)
+    s.record(*_starts(comp, {1: 0, 2: 1, 4: 2, 5: 3, 3: 4, 6: 5}), None, s.elapsed())
+    assert s.run.soft == pytest.approx(0.95)
+    soft_at_phase_2: list[float | None] = []
+    run_phase = solver_mod._Solver.run_phase
+
+    def watched(self: solver_mod._Solver, *a: object, **kw: object) -> int:
+        soft_at_phase_2.append(self.run.soft)
+        return run_phase(self, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(solver_mod._Solver, "run_phase", watched)
+    r = s._improve(comp, False, {}, True)
+    assert soft_at_phase_2 and soft_at_phase_2[0] == 0
+    assert ("improve", 0) in reports
+    assert r.timetable is not None and check(inst, r.timetable).hard == 0
