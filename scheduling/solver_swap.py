@@ -63,7 +63,9 @@ timetable may not get past it) is repaired (`Construction.cap`): those
 lessons are taken off and placed again with that rule enforced; when time
 runs out first, the timetable before the repair is the result. Phase 2
 (CP-SAT and its neighbourhood search) improves the soft score from this
-timetable.
+timetable, after the swapping itself has lowered its broken soft min days
+for a while (`Spreads`: a lesson of a broken pair placed again with every
+spread enforced).
 
 The inner loop is compiled by numba (`scheduling.swap_kernel`). A run is
 deterministic for a seed: the random stream is reseeded per call from the
