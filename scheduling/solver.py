@@ -216,17 +216,16 @@ LNS = True
 #: where the recursive swapping built the timetable (or had its first turn),
 #: the improvement starts with it on the broken soft min days (`_spreads`),
 #: for this share of the improvement time times the spreads' share of the
-#: soft score (Lom, Bulgaria: 3 of 55 are spreads, the rest preferred
-#: times that only CP-SAT's phase 2 lowers). Seeds 1 and 2, 60 s limit, 20 s
-#: of improvement, without / with it: Van_RhynFinal 22.80 / 17.10 and
-#: 24.70 / 13.30 (FET 12.35), PBS 4.75 / 0.95 and 4.75 / 1.90, Arabic_Saudi_1
-#: 45.60 / 42.75 and 48.45 / 42.75, lycee-Farabi 41.72 / 39.97 and 32.91 /
-#: 40.36, Shipena 1.99 / 2.98 and 7.96 / 6.96, Lom 55.11 / 59.96 and
-#: 50.31 / 34.85; Arabic_Saudi_2 and Tg-Mures the same or lower
+#: soft score (Lom, Bulgaria: 2.85 of 55 are spreads, the rest preferred
+#: times that only CP-SAT's phase 2 lowers; with half of the time whatever
+#: the share, 96.78 instead of 55.11). Lower on 10 of 16 runs of eight
+#: fet-data files, higher on 3 (docs/benchmarks.md, "The swapping on the
+#: spreads"): Van_RhynFinal 22.80 → 17.10 and 24.70 → 13.30, PBS 4.75 →
+#: 0.95 and 4.75 → 1.90; lycee-Farabi 32.91 → 40.36 on seed 2
 SPREADS_SHARE = 0.5
 #: `_spreads` gives way to CP-SAT's phase 2 after so many attempts in a row
-#: without a lower soft score (Shipena: 2 of its first 790 attempts placed
-#: every lesson, about 10 ms each)
+#: without a lower soft score (Shipena: 2 of its first 790 attempts gave a
+#: timetable, about 13 ms an attempt)
 SPREADS_STALL = 300
 LNS_MAIN_SHARE = 0.05
 LNS_MAIN_MIN_S = 1.0
