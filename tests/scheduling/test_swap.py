@@ -1041,3 +1041,42 @@ def test_the_improvement_starts_with_the_spreads_where_the_swapping_built_it(
     assert soft_at_phase_2 and soft_at_phase_2[0] == 0
     assert ("improve", 0) in reports
     assert r.timetable is not None and check(inst, r.timetable).hard == 0
+
+
+def test_the_spreads_give_way_after_so_many_attempts_without_a_lower_score(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """T's three lessons cannot keep their spread (T has two days): with
+    time to spare, `_spreads` stops after `SPREADS_STALL` attempts, none of
+    which found a timetable, and the best timetable is the one before."""
+    solver_swap.warm_up()
+    inst = spread_day_school(t_days=2)
+    comp = compile_instance(inst)
+    made: list[solver_swap.Spreads] = []
+
+    class Counted(solver_swap.Spreads):
+        def __init__(self, *a: object, **kw: object) -> None:
+            super().__init__(*a, **kw)  # type: ignore[arg-type]
+            made.append(self)
+
+    monkeypatch.setattr(solver_mod, "Spreads", Counted)
+    monkeypatch.setattr(solver_mod, "SPREADS_STALL", 7)
+    s = solver_mod._Solver(
+        inst,
+        time_limit_s=300,
+        seed=1,
+        workers=1,
+        warm_start=None,
+        minimal_change=False,
+        on_progress=None,
+        stop=None,
+        improve_s=None,
+        deterministic=True,
+        params=None,
+    )
+    s.comp = comp
+    starts, rooms = _starts(comp, {1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 6: 5})
+    s.record(starts, rooms, None, s.elapsed())
+    s._spreads(comp, s.elapsed() + 250)
+    assert len(made) == 1 and made[0].attempts == 7 and made[0].found == 0
+    assert s.run.best is not None and s.run.best[0] == starts
