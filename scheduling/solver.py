@@ -179,6 +179,19 @@ SWAP_CLOSE_SHARE = 0.1
 #: (Romania's Tg-Mures, Brazil-more-difficult, Computers-Craiova,
 #: Lom_high_school: 0.4-1.4 s), while a school CP-SAT places waits less
 SWAP_FIRST_DAY_RULES_S = 5.0
+#: any other school with at most `SWAP_CLOSE_SHARE` of its units unplaced
+#: after the first turn has this much more swapping before CP-SAT's phase 1
+#: (which then has `swap_after` as before, and the swapping the rest).
+#: (at most `SWAP_FIRST_SHARE` of the limit). Swapping alone, seed 1, units
+#: left after 10 s → placed at: KalengaPSY2017T1d 12 of 516 → 11.4 s,
+#: Van_RhynFinal 1 of 465 → 12.1 s; JMSS 43 of 1,032 and MHS_Covid_Final 17
+#: of 1,078 → not in 60 s (phase 1 places them). Solves, 60 s, seeds 1 / 2,
+#: first timetable without → with it: Kalenga 29.6 → 12.5 s / 2.2 → 2.1 s,
+#: Van_RhynFinal 33.0 → 11.7 s / 6.8 → 7.1 s, JMSS 30.2 → 33.7 s / 19.8 →
+#: 24.4 s, MHS_Covid_Final 16.7 → 23.9 s / 15.6 → 24.2 s (FET: Kalenga
+#: 5.5-7.2 s, Van_RhynFinal 4.6-12.2 s, JMSS 32.8 s, MHS_Covid_Final none
+#: in 60 s)
+SWAP_CLOSE_EXTRA_S = 5.0
 
 
 def swap_after(time_limit_s: float) -> float:
@@ -701,6 +714,13 @@ class _Solver:
                 if self.stopped():
                     return self.result("stopped")
                 sw = self.swapping
+                close = sw is not None and sw.left <= SWAP_CLOSE_SHARE * len(sw.con.units)
+                if close and not day_rules and SWAP_CLOSE_EXTRA_S > 0:
+                    extra = min(SWAP_CLOSE_EXTRA_S, SWAP_FIRST_SHARE * self.time_limit_s)
+                    if self._construct(comp, symmetry, self.elapsed() + extra):
+                        return self._improve(comp, False, ws, symmetry)
+                    if self.stopped():
+                        return self.result("stopped")
                 if sw is not None and day_rules:
                     # close to done: the swapping goes on (CP-SAT's phase 1
                     # does not place lycee-Farabi); far from it, or when the

@@ -473,29 +473,36 @@ def test_the_swapping_goes_on_after_phase_1_from_where_its_first_turn_stopped(
 
 
 @pytest.mark.parametrize(
-    ("day_rule", "close", "events"),
+    ("day_rule", "close", "extra", "events"),
     [
-        # no day rule: phase 1 cut at `swap_after`, the swapping goes on after
-        (False, 0.1, ["turn", "phase 1 cut", "turn"]),
+        # no day rule, far from done: phase 1 cut at `swap_after`, the
+        # swapping goes on after
+        (False, 0.1, 5.0, ["turn", "phase 1 cut", "turn"]),
+        # no day rule, close to done: a short extra turn first (it places it)
+        (False, 1.0, 5.0, ["turn", "turn"]),
+        (False, 1.0, 0.0, ["turn", "phase 1 cut", "turn"]),
         # a day rule, far from done: phase 1 as before, no second turn
-        (True, 0.1, ["turn", "phase 1"]),
+        (True, 0.1, 5.0, ["turn", "phase 1"]),
         # a day rule, close to done: the swapping goes on at once (and places it)
-        (True, 1.0, ["turn", "turn"]),
+        (True, 1.0, 5.0, ["turn", "turn"]),
     ],
 )
 def test_a_day_rule_school_goes_on_swapping_only_when_close_to_placed(
-    monkeypatch: pytest.MonkeyPatch, day_rule: bool, close: float, events: list[str]
+    monkeypatch: pytest.MonkeyPatch, day_rule: bool, close: float, extra: float, events: list[str]
 ) -> None:
     """After a first turn of one step (one unit placed), a school the
     swapping takes for its day rules (`solver_swap.day_rules`) has more
     than `SWAP_CLOSE_SHARE` of its units unplaced: CP-SAT's phase 1 gets the
     time it had before (not cut at `swap_after`) and the swapping has no
-    second turn; within the share, the swapping goes on at once."""
+    second turn; within the share, the swapping goes on at once. A school
+    without day rules within the share has an extra turn of
+    `SWAP_CLOSE_EXTRA_S` before phase 1 (cut) and the swapping after it."""
     solver_swap.warm_up()
     monkeypatch.setattr(solver_swap, "SWAP_CHUNK", 1)
     monkeypatch.setattr(solver_mod, "SWAP_FIRST_S", 1e-9)
     monkeypatch.setattr(solver_mod, "SWAP_FIRST_DAY_RULES_S", 1e-9)
     monkeypatch.setattr(solver_mod, "SWAP_CLOSE_SHARE", close)
+    monkeypatch.setattr(solver_mod, "SWAP_CLOSE_EXTRA_S", extra)
     seen: list[str] = []
 
     def phase1(self: solver_mod._Solver, *a: object, **kw: object) -> tuple[str, bool]:
