@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 
 import msgspec
 import pytest
@@ -202,7 +203,11 @@ def test_teacher_gap_limit_above_zero_is_relaxed_in_phase_one_and_kept() -> None
 
 
 def _bare_solver(
-    inst: m.Instance, *, time_limit_s: float = 20, improve_s: float | None = None
+    inst: m.Instance,
+    *,
+    time_limit_s: float = 20,
+    improve_s: float | None = None,
+    on_progress: Callable[[solver_mod.Progress], None] | None = None,
 ) -> solver_mod._Solver:
     """The solver's state before `solve`, for its parts one by one."""
     return solver_mod._Solver(
@@ -212,7 +217,7 @@ def _bare_solver(
         workers=1,
         warm_start=None,
         minimal_change=False,
-        on_progress=None,
+        on_progress=on_progress,
         stop=None,
         improve_s=improve_s,
         deterministic=True,

@@ -14,6 +14,7 @@ from scheduling.fet import read_fet
 from scheduling.solver import solve
 from scheduling.solver_compile import Compiled, compile_instance
 from tests.scheduling.fetdata import example
+from tests.scheduling.test_solver import _bare_solver
 
 DAYS, HOURS = 3, 4
 
@@ -1019,18 +1020,8 @@ def test_the_improvement_starts_with_the_spreads_where_the_swapping_built_it(
     inst = spread_day_school()
     comp = compile_instance(inst)
     reports: list[tuple[str, float | None]] = []
-    s = solver_mod._Solver(
-        inst,
-        time_limit_s=30,
-        seed=1,
-        workers=1,
-        warm_start=None,
-        minimal_change=False,
-        on_progress=lambda p: reports.append((p.phase, p.soft)),
-        stop=None,
-        improve_s=5,
-        deterministic=True,
-        params=None,
+    s = _bare_solver(
+        inst, time_limit_s=30, improve_s=5, on_progress=lambda p: reports.append((p.phase, p.soft))
     )
     s.comp = comp
     s.swapping = solver_swap.Swapping(comp, seed=1)
@@ -1068,19 +1059,7 @@ def test_the_spreads_give_way_after_so_many_attempts_without_a_lower_score(
 
     monkeypatch.setattr(solver_mod, "Spreads", Counted)
     monkeypatch.setattr(solver_mod, "SPREADS_STALL", 7)
-    s = solver_mod._Solver(
-        inst,
-        time_limit_s=300,
-        seed=1,
-        workers=1,
-        warm_start=None,
-        minimal_change=False,
-        on_progress=None,
-        stop=None,
-        improve_s=None,
-        deterministic=True,
-        params=None,
-    )
+    s = _bare_solver(inst, time_limit_s=300)
     s.comp = comp
     starts, rooms = _starts(comp, {1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 6: 5})
     s.record(starts, rooms, None, s.elapsed())
