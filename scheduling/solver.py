@@ -44,7 +44,7 @@ from collections.abc import Callable
 import msgspec
 from ortools.sat.python import cp_model
 
-from scheduling.checker import check
+from scheduling.checker import CheckReport, check
 from scheduling.model import Instance, Placement, Timetable
 from scheduling.solver_compile import (
     FET_READING_BROKEN_MAX,
@@ -56,6 +56,7 @@ from scheduling.solver_compile import (
     fet_reading_capped,
     fet_reading_excess,
     fixed_room,
+    spread_breaks,
 )
 from scheduling.solver_model import Builder
 from scheduling.solver_repair import (
@@ -180,9 +181,9 @@ SWAP_CLOSE_SHARE = 0.1
 #: Lom_high_school: 0.4-1.4 s), while a school CP-SAT places waits less
 SWAP_FIRST_DAY_RULES_S = 5.0
 #: any other school with at most `SWAP_CLOSE_SHARE` of its units unplaced
-#: after the first turn has this much more swapping before CP-SAT's phase 1
-#: (which then has `swap_after` as before, and the swapping the rest).
-#: (at most `SWAP_FIRST_SHARE` of the limit). Swapping alone, seed 1, units
+#: after the first turn has this much more swapping (at most
+#: `SWAP_FIRST_SHARE` of the limit) before CP-SAT's phase 1, which then has
+#: `swap_after` as before, and the swapping the rest. Swapping alone, seed 1, units
 #: left after 10 s → placed at: KalengaPSY2017T1d 12 of 516 → 11.4 s,
 #: Van_RhynFinal 1 of 465 → 12.1 s; JMSS 43 of 1,032 and MHS_Covid_Final 17
 #: of 1,078 → not in 60 s (phase 1 places them). Solves, 60 s, seeds 1 / 2,
@@ -508,10 +509,17 @@ class _Solver:
         return time.perf_counter() - self.t0
 
     def record(
-        self, starts: list[int], rooms: list[int | None], moved: int | None, now: float
+        self,
+        starts: list[int],
+        rooms: list[int | None],
+        moved: int | None,
+        now: float,
+        checked: tuple[Timetable, CheckReport] | None = None,
     ) -> None:
-        tt = self._timetable(starts, rooms)
-        soft = check(self.instance, tt).soft
+        """Keep the timetable (see `keep_best`); `checked`: it as a
+        `Timetable` and its checker report, when the caller has them."""
+        tt, report = checked if checked is not None else self._checked(starts, rooms)
+        soft = report.soft
         run = self.run
         if self.warm_starts is not None:
             moved = sum(1 for w, t in zip(self.warm_starts, starts, strict=True) if 0 <= w != t)
@@ -534,6 +542,10 @@ class _Solver:
             run.solutions += 1
             if run.first_s is None:
                 run.first_s = now
+
+    def _checked(self, starts: list[int], rooms: list[int | None]) -> tuple[Timetable, CheckReport]:
+        tt = self._timetable(starts, rooms)
+        return tt, check(self.instance, tt)
 
     def report(self, phase: str) -> None:
         if self.on_progress is None:
@@ -726,7 +738,7 @@ class _Solver:
                     # does not place lycee-Farabi); far from it, or when the
                     # swapping has not finished by SWAP_SHARE of the limit:
                     # CP-SAT's phase 1 as before, with the time left
-                    if sw.left <= SWAP_CLOSE_SHARE * len(sw.con.units):
+                    if close:
                         if self._construct(comp, symmetry):
                             return self._improve(comp, False, ws, symmetry)
                         if self.stopped():
@@ -1335,11 +1347,12 @@ class _Solver:
             found = spreads.attempt(bad, cost)
             if found is None:
                 continue
-            rep = check(self.instance, self._timetable(*found))
+            checked = self._checked(*found)
+            rep = checked[1]
             if rep.hard or self.run.soft is None or rep.soft >= self.run.soft - 1e-9:
                 spreads.undo()
                 continue
-            self.record(*found, None, self.elapsed())
+            self.record(*found, None, self.elapsed(), checked)
             stall = 0
             self.report("improve")
         self.keep_best = ""
@@ -1427,7 +1440,7 @@ class _Solver:
         on those days and a random other one, widening to the people of the
         lessons taken in until there are enough."""
         H = comp.H
-        bad: list[tuple[int, int]] = []
+        bad = spread_breaks(comp, starts)[0]
         #: the broken pairs of a lesson that breaks more of a heavy soft min
         #: days than FET's reading gets past (`fet_reading_capped`)
         over: list[tuple[int, int]] = []
@@ -1436,10 +1449,6 @@ class _Solver:
             if not md.cost:
                 continue
             acts = md.activities
-            for i, a in enumerate(acts):
-                for b in acts[i + 1 :]:
-                    if abs(starts[a] // H - starts[b] // H) < md.min_days:
-                        bad.append((a, b))
             if fet_reading_capped(md):
                 for a, k in zip(acts, broken_pairs(md, days), strict=True):
                     if k > FET_READING_BROKEN_MAX:

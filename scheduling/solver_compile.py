@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from scheduling import model as m
@@ -237,6 +238,26 @@ def broken_pairs(md: CMinDays, days: list[int]) -> list[int]:
         else 0
         for i, d in enumerate(ds)
     ]
+
+
+def spread_breaks(comp: Compiled, starts: Sequence[int]) -> tuple[list[tuple[int, int]], int]:
+    """The pairs of lessons that break a soft min days with these starts,
+    and what they cost (per pair its weight times the days missing, scaled
+    as `CMinDays.cost`)."""
+    out: list[tuple[int, int]] = []
+    cost = 0
+    for md in comp.min_days:
+        if not md.cost:
+            continue
+        acts = md.activities
+        days = [starts[a] // comp.H for a in acts]
+        for i, d in enumerate(days):
+            for j in range(i + 1, len(days)):
+                gap = abs(d - days[j])
+                if gap < md.min_days:
+                    out.append((acts[i], acts[j]))
+                    cost += md.cost * (md.min_days - gap)
+    return out, cost
 
 
 def fet_reading_excess(comp: Compiled, starts: list[int]) -> int:

@@ -93,6 +93,7 @@ from scheduling.solver_compile import (
     compile_instance,
     fet_reading_capped,
     fixed_room,
+    spread_breaks,
 )
 
 #: placements tried per attempt to place one lesson, the chain included.
@@ -730,22 +731,8 @@ class Spreads:
 
     def broken(self) -> tuple[list[tuple[int, int]], int]:
         """The pairs of lessons that break a soft min days now, and what
-        they cost (per pair its weight times the days missing, scaled as
-        `CMinDays.cost`)."""
-        comp, start = self.con.comp, self.con.start
-        out: list[tuple[int, int]] = []
-        cost = 0
-        for md in comp.min_days:
-            if not md.cost:
-                continue
-            days = [int(start[a]) // comp.H for a in md.activities]
-            for i, a in enumerate(md.activities):
-                for j in range(i + 1, len(days)):
-                    gap = abs(days[i] - days[j])
-                    if gap < md.min_days:
-                        out.append((a, md.activities[j]))
-                        cost += md.cost * (md.min_days - gap)
-        return out, cost
+        they cost (`solver_compile.spread_breaks`)."""
+        return spread_breaks(self.con.comp, self.con.start.tolist())
 
     def attempt(
         self, bad: list[tuple[int, int]], cost: int
