@@ -1339,10 +1339,9 @@ class _Solver:
         spreads = Spreads(comp, *self.run.best, seed=self.seed, con=con)
         self.keep_best = "soft"
         stall = 0
-        while not self.stopped() and self.elapsed() < end and stall < SPREADS_STALL:
-            bad, cost = spreads.broken()
-            if not bad:
-                break
+        # the timetable's broken pairs change only when an attempt is kept
+        bad, cost = spreads.broken()
+        while bad and not self.stopped() and self.elapsed() < end and stall < SPREADS_STALL:
             stall += 1
             found = spreads.attempt(bad, cost)
             if found is None:
@@ -1354,6 +1353,7 @@ class _Solver:
                 continue
             self.record(*found, None, self.elapsed(), checked)
             stall = 0
+            bad, cost = spreads.broken()
             self.report("improve")
         self.keep_best = ""
 
