@@ -87,6 +87,7 @@ from scheduling.model import (
     RoomNotAvailableTimes,
     Slot,
     StudentsEarlyMaxBeginningsAtSecondHour,
+    StudentsIntervalMaxDaysPerWeek,
     StudentsMaxGapsPerDay,
     StudentsMaxGapsPerWeek,
     StudentsMaxHoursDaily,
@@ -608,9 +609,10 @@ def _placed_pairs(ctx: _Context, ids: Iterable[int]) -> Iterator[tuple[int, int]
 
 
 def _min_days(ctx: _Context, c: MinDaysBetweenActivities) -> Iterator[_Found]:
+    real = ctx.instance.real_day
     for i, j in _placed_pairs(ctx, c.activities):
         di, dj = ctx.at[i][0], ctx.at[j][0]
-        dist = abs(di - dj)
+        dist = abs(real(di) - real(dj))
         if dist < c.min_days:
             yield (
                 c.min_days - dist,
@@ -620,13 +622,14 @@ def _min_days(ctx: _Context, c: MinDaysBetweenActivities) -> Iterator[_Found]:
 
 
 def _min_days_not_consecutive(ctx: _Context, c: MinDaysBetweenActivities) -> Iterator[str]:
+    real = ctx.instance.real_day
     for i, j in _placed_pairs(ctx, c.activities):
         (di, hi), (dj, hj) = ctx.at[i], ctx.at[j]
-        if di == dj and c.min_days > 0:
-            if hi + ctx.acts[i].duration != hj and hj + ctx.acts[j].duration != hi:
+        if real(di) == real(dj) and c.min_days > 0:
+            if di != dj or (hi + ctx.acts[i].duration != hj and hj + ctx.acts[j].duration != hi):
                 yield (
-                    f"activities {i} and {j} on the same day {ctx.day(di)} but not back to back "
-                    "(consecutive if same day)"
+                    f"activities {i} and {j} on the same day ({ctx.day(di)}, {ctx.day(dj)}) "
+                    "but not back to back (consecutive if same day)"
                 )
 
 
@@ -871,6 +874,18 @@ def _teacher_interval_days(ctx: _Context, c: TeacherIntervalMaxDaysPerWeek) -> I
             )
 
 
+def _students_interval_days(ctx: _Context, c: StudentsIntervalMaxDaysPerWeek) -> Iterator[_Found]:
+    for g in _subgroups(ctx, c.students):
+        days = sum(
+            1 for d in range(ctx.nd) if any(ctx.subgroup_row(g, d)[c.start_hour : c.end_hour])
+        )
+        if days > c.max_days:
+            yield (
+                days - c.max_days,
+                f"subgroup {g} busy in the interval on {days} days, max {c.max_days}",
+            )
+
+
 # rooms
 
 
@@ -960,6 +975,8 @@ def _evaluate(ctx: _Context, c: Constraint) -> Iterator[_Found]:
             return _teacher_continuously(ctx, c)
         case TeacherIntervalMaxDaysPerWeek():
             return _teacher_interval_days(ctx, c)
+        case StudentsIntervalMaxDaysPerWeek():
+            return _students_interval_days(ctx, c)
         case (
             ActivityPreferredRooms()
             | SubjectPreferredRooms()

@@ -120,6 +120,7 @@ from scheduling.model import (
     RoomNotAvailableTimes,
     Slot,
     StudentsEarlyMaxBeginningsAtSecondHour,
+    StudentsIntervalMaxDaysPerWeek,
     StudentsMaxGapsPerDay,
     StudentsMaxGapsPerWeek,
     StudentsMaxHoursDaily,
@@ -692,6 +693,21 @@ def _m_teacher_interval(one: bool) -> _Mapper:
     return m
 
 
+def _m_students_interval(one: bool) -> _Mapper:
+    def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
+        start = r.hour(_text(e, "Interval_Start_Hour"), e.tag)
+        end = r.hour(_text(e, "Interval_End_Hour"), e.tag)  # empty: the end of the day
+        return StudentsIntervalMaxDaysPerWeek(
+            weight=w,
+            students=_students(e, one),
+            start_hour=start or 0,
+            end_hour=len(r.hours) if end is None else end,
+            max_days=_int(e, "Max_Days_Per_Week"),
+        )
+
+    return m
+
+
 def _m_activity_rooms(r: _Reader, e: ET.Element, w: float) -> Constraint | None:
     a = _single_activity(r, e)
     if a is None:
@@ -775,6 +791,8 @@ _MAPPERS: dict[str, _Mapper] = {
     "ConstraintTeachersMaxHoursContinuously": _m_teacher_continuously(False),
     "ConstraintTeacherIntervalMaxDaysPerWeek": _m_teacher_interval(True),
     "ConstraintTeachersIntervalMaxDaysPerWeek": _m_teacher_interval(False),
+    "ConstraintStudentsSetIntervalMaxDaysPerWeek": _m_students_interval(True),
+    "ConstraintStudentsIntervalMaxDaysPerWeek": _m_students_interval(False),
     "ConstraintActivityPreferredRoom": _m_activity_rooms,
     "ConstraintActivityPreferredRooms": _m_activity_rooms,
     "ConstraintSubjectPreferredRoom": _m_subject_rooms,
@@ -1088,6 +1106,71 @@ def read_fet(path: str | Path) -> FetFile:
         raise FetError(f"{path}: {e}") from None
 
 
+#: the constraint types read in FET's mornings-afternoons mode: each either
+#: works on slots and rooms alone, or was checked on fet-data's files in that
+#: mode (FET 6.8.5's own timetables counted by the checker as FET counts
+#: them, and FET's reading of Reppu's timetables): a rule of a day is a rule
+#: of a half day there, but min days count real days (`Instance.days_per_real_day`).
+#: Any other type in that mode is reported unsupported with the mode: FET 6
+#: has its own real-day, morning and afternoon variants, and what their plain
+#: forms mean in that mode was not checked. Max hours daily and max days a
+#: week are left out: FET 6 opens the old mornings-afternoons fork files
+#: (version `5.27.3-ma3`, `-morocco`, `-algeria`) with those turned into
+#: their real-day forms (its own `_data_and_timetable.fet` of
+#: sample_algeria_2, sample-morocco, College_test1 in fet-data has
+#: `ConstraintTeachersMaxHoursDailyRealDays`, `ConstraintTeacherMaxRealDaysPerWeek`
+#: and `ConstraintStudentsMaxHoursDailyRealDays` in their place), which the
+#: model does not have
+MORNINGS_AFTERNOONS_TYPES = frozenset(
+    {
+        "ConstraintBreakTimes",
+        "ConstraintTeacherNotAvailableTimes",
+        "ConstraintStudentsSetNotAvailableTimes",
+        "ConstraintRoomNotAvailableTimes",
+        "ConstraintActivityPreferredStartingTime",
+        "ConstraintActivityPreferredStartingTimes",
+        "ConstraintActivityPreferredTimeSlots",
+        "ConstraintActivitiesPreferredStartingTimes",
+        "ConstraintSubactivitiesPreferredStartingTimes",
+        "ConstraintActivitiesPreferredTimeSlots",
+        "ConstraintSubactivitiesPreferredTimeSlots",
+        "ConstraintMinDaysBetweenActivities",
+        "ConstraintActivitiesSameStartingTime",
+        "ConstraintActivitiesSameStartingDay",
+        "ConstraintActivitiesNotOverlapping",
+        "ConstraintActivitiesOccupyMaxTimeSlotsFromSelection",
+        "ConstraintStudentsSetMaxGapsPerWeek",
+        "ConstraintStudentsMaxGapsPerWeek",
+        "ConstraintStudentsMinHoursDaily",
+        "ConstraintTeacherMaxGapsPerWeek",
+        "ConstraintTeachersMaxGapsPerWeek",
+        "ConstraintTeachersMaxGapsPerDay",
+        "ConstraintTeachersMinHoursDaily",
+        "ConstraintTeacherMaxHoursContinuously",
+        "ConstraintTeachersMaxHoursContinuously",
+        "ConstraintActivityPreferredRoom",
+        "ConstraintActivityPreferredRooms",
+        "ConstraintSubjectPreferredRoom",
+        "ConstraintSubjectPreferredRooms",
+        "ConstraintActivityTagPreferredRoom",
+        "ConstraintActivityTagPreferredRooms",
+        "ConstraintSubjectActivityTagPreferredRoom",
+        "ConstraintSubjectActivityTagPreferredRooms",
+        "ConstraintStudentsSetHomeRoom",
+        "ConstraintStudentsSetHomeRooms",
+        "ConstraintTeacherHomeRoom",
+        "ConstraintTeacherHomeRooms",
+    }
+)
+
+
+def _mornings_afternoons_ok(r: _Reader, n_days: int) -> bool:
+    """Whether a mornings-afternoons file is read as such: its days come in
+    pairs (a morning and an afternoon) and every constraint type it has is
+    one of `MORNINGS_AFTERNOONS_TYPES`."""
+    return n_days % 2 == 0 and all(tag in MORNINGS_AFTERNOONS_TYPES for tag in r.mapped)
+
+
 def _read_fet(path: str | Path) -> FetFile:
     root = _root(path)
     r = _Reader()
@@ -1110,8 +1193,15 @@ def _read_fet(path: str | Path) -> FetFile:
     teachers = _read_teachers(root)
     extra: Counter[str] = Counter()
     mode = _mode(root)
-    if mode != "Official":
+    days_per_real_day = 1
+    if mode == "Mornings_Afternoons" and _mornings_afternoons_ok(r, len(day_names)):
+        days_per_real_day = 2
+    elif mode != "Official":
         extra[f"Mode:{mode}"] = 1
+        if mode == "Mornings_Afternoons":
+            for tag, n in r.mapped.items():
+                if tag not in MORNINGS_AFTERNOONS_TYPES:
+                    extra[f"Mode:Mornings_Afternoons with {tag}"] = n
     virtual = sum(1 for room in _names(root, "Rooms_List", "Room") if _bool(room, "Virtual", False))
     if virtual:
         extra["VirtualRoom"] = virtual
@@ -1139,6 +1229,7 @@ def _read_fet(path: str | Path) -> FetFile:
         activities=activities,
         constraints=tuple(r.constraints),
         unsupported=unsupported,
+        days_per_real_day=days_per_real_day,
     )
     warm_start = None
     if warm is not None:

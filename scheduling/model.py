@@ -306,6 +306,16 @@ class TeacherIntervalMaxDaysPerWeek(_Constraint, tag=True, kw_only=True, frozen=
     max_days: int = 5
 
 
+class StudentsIntervalMaxDaysPerWeek(_Constraint, tag=True, kw_only=True, frozen=True):
+    """Each subgroup of the set (of all students when None) busy in hours
+    `start_hour … end_hour-1` on at most `max_days` days."""
+
+    students: str | None = None
+    start_hour: int = 0
+    end_hour: int = 0
+    max_days: int = 5
+
+
 class ActivityPreferredRooms(_Constraint, tag=True, kw_only=True, frozen=True):
     """The activity takes one of these rooms (one room: FET's
     ActivityPreferredRoom; `locked` kept for round trips)."""
@@ -372,6 +382,7 @@ Constraint: TypeAlias = (
     | TeacherMinHoursDaily
     | TeacherMaxHoursContinuously
     | TeacherIntervalMaxDaysPerWeek
+    | StudentsIntervalMaxDaysPerWeek
     | ActivityPreferredRooms
     | SubjectPreferredRooms
     | ActivityTagPreferredRooms
@@ -404,6 +415,18 @@ class Instance(_Struct, frozen=True):
     #: constraint types present in the source that the model does not cover;
     #: a solve of an instance with any of these is not comparable with FET
     unsupported: tuple[Unsupported, ...] = ()
+    #: the days of `days` are parts of a real day, this many a day, in order
+    #: (2: FET's mornings-afternoons mode, where day 2k is the morning and
+    #: 2k + 1 the afternoon of real day k). Every rule works on these days
+    #: but min days between activities, which count real days: two lessons
+    #: on one real day are 0 days apart, and "consecutive if same day" puts
+    #: them back to back in one half of it (as FET 6.8.5 does: its soft
+    #: conflicts report "2 days too close" for a min days of 2 on a morning
+    #: and the afternoon of the same real day)
+    days_per_real_day: int = 1
+
+    def real_day(self, day: int) -> int:
+        return day // self.days_per_real_day
 
     def subgroups_of(self, students: str) -> tuple[str, ...]:
         for s in self.students:

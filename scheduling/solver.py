@@ -1444,7 +1444,7 @@ class _Solver:
         #: the broken pairs of a lesson that breaks more of a heavy soft min
         #: days than FET's reading gets past (`fet_reading_capped`)
         over: list[tuple[int, int]] = []
-        days = [t // H for t in starts]
+        days = [t // comp.MH for t in starts]
         for md in comp.min_days:
             if not md.cost:
                 continue

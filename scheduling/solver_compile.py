@@ -149,10 +149,22 @@ class Compiled:
     symmetric: list[list[int]] = field(default_factory=list)
     breaks: set[int] = field(default_factory=set)
     by_id: dict[int, int] = field(default_factory=dict)
+    #: days per real day (`Instance.days_per_real_day`): min days count
+    #: real days, `MH` slots each, `MD` of them
+    R: int = 1
 
     @property
     def S(self) -> int:
         return self.D * self.H
+
+    @property
+    def MH(self) -> int:
+        """Slots per real day: a start's real day is `t // MH`."""
+        return self.H * self.R
+
+    @property
+    def MD(self) -> int:
+        return self.D // self.R
 
     def next_start(self, a: int, start: int) -> int | None:
         """Where an activity right after `a` (started at `start`) starts: the
@@ -186,6 +198,7 @@ SOFT_SUPPORTED = (
     "TeacherMaxHoursDaily",
     "StudentsMaxHoursDaily",
     "TeacherIntervalMaxDaysPerWeek",
+    "StudentsIntervalMaxDaysPerWeek",
 )
 
 
@@ -223,7 +236,7 @@ def _fet_cap_possible(comp: Compiled, md: CMinDays) -> bool:
     swapping's repair and phase 2 would spend their time on it)."""
     if md.min_days != 1:
         return True
-    days = {t // comp.H for a in md.activities for t in comp.activities[a].starts}
+    days = {t // comp.MH for a in md.activities for t in comp.activities[a].starts}
     return len(md.activities) <= (FET_READING_BROKEN_MAX + 1) * len(days)
 
 
@@ -250,7 +263,7 @@ def spread_breaks(comp: Compiled, starts: Sequence[int]) -> tuple[list[tuple[int
         if not md.cost:
             continue
         acts = md.activities
-        days = [starts[a] // comp.H for a in acts]
+        days = [starts[a] // comp.MH for a in acts]
         for i, d in enumerate(days):
             for j in range(i + 1, len(days)):
                 gap = abs(d - days[j])
@@ -263,7 +276,7 @@ def spread_breaks(comp: Compiled, starts: Sequence[int]) -> tuple[list[tuple[int
 def fet_reading_excess(comp: Compiled, starts: list[int]) -> int:
     """The pairs broken beyond `FET_READING_BROKEN_MAX`, summed over the
     lessons of the capped soft min days (`fet_reading_capped`)."""
-    days = [t // comp.H if t >= 0 else -1 for t in starts]
+    days = [t // comp.MH if t >= 0 else -1 for t in starts]
     return sum(
         max(0, n - FET_READING_BROKEN_MAX)
         for md in comp.min_days
@@ -434,6 +447,7 @@ def compile_instance(inst: m.Instance) -> Compiled:
         rooms=[],
         by_id=by_id,
         breaks=break_hard,
+        R=inst.days_per_real_day,
     )
     pref_rooms: list[list[tuple[set[int], int]]] = [[] for _ in acts]  # (rooms, cost)
     home_rooms: list[list[tuple[set[int], int]]] = [[] for _ in acts]
@@ -512,7 +526,8 @@ def compile_instance(inst: m.Instance) -> Compiled:
             | m.StudentsMaxGapsPerDay
             | m.StudentsEarlyMaxBeginningsAtSecondHour
             | m.StudentsMinHoursDaily
-            | m.StudentsMaxHoursDaily,
+            | m.StudentsMaxHoursDaily
+            | m.StudentsIntervalMaxDaysPerWeek,
         ):
             targets = all_subgroups if c.students is None else list(subgroups_of(c.students))
             for sg in targets:
@@ -721,7 +736,7 @@ def _person(
             p.max_days = tighter(p.max_days, (c.max_days, cost))
         elif isinstance(c, m.TeacherMaxHoursContinuously):
             p.max_hours_cont.append((c.max_hours, cost))
-        elif isinstance(c, m.TeacherIntervalMaxDaysPerWeek):
+        elif isinstance(c, m.TeacherIntervalMaxDaysPerWeek | m.StudentsIntervalMaxDaysPerWeek):
             end = c.end_hour if c.end_hour > c.start_hour else H
             p.interval_max_days.append((c.start_hour, end, c.max_days, cost))
     if hours:

@@ -159,6 +159,14 @@ class Builder:
             self._y[key] = v
         return self._y[key]
 
+    def ym(self, a: int, r: int) -> Lit | LinExpr:
+        """Activity a on real day r (`Compiled.MH`): `y` where a day is a
+        real day, else the sum over its parts (at most one is 1)."""
+        R = self.c.R
+        if R == 1:
+            return self.y(a, r)
+        return sum(self.y(a, d) for d in range(r * R, r * R + R))
+
     # --- teachers and subgroups --------------------------------------------------
     def _occupancy(self, p: CPerson, need_vars: bool, who: str) -> list[Lit | None]:
         """Per slot, the person's occupancy (a boolean when asked for): at most
@@ -426,9 +434,10 @@ class Builder:
                 h = None
                 if harden and self.assume_min_days:
                     h = self.min_days_lits[ix] = m.new_bool_var(f"md{ix}")
-                for d0 in range(c.D):
-                    window = range(d0, min(c.D, d0 + k))
-                    if d0 + k > c.D and d0 > 0:
+                R = c.R
+                for d0 in range(c.MD):
+                    window = range(d0 * R, min(c.MD, d0 + k) * R)
+                    if d0 + k > c.MD and d0 > 0:
                         break
                     ys = [self.y(a, d) for a in acts for d in window]
                     if h is None:
@@ -444,11 +453,11 @@ class Builder:
                 for b in acts[i + 1 :]:
                     for k in range(md.min_days if self.soft else 0):
                         zk = m.new_bool_var("")
-                        for d in range(c.D):
+                        for d in range(c.MD):
                             near = [
-                                self.y(b, d2) for d2 in range(max(0, d - k), min(c.D, d + k + 1))
+                                self.ym(b, d2) for d2 in range(max(0, d - k), min(c.MD, d + k + 1))
                             ]
-                            m.add(zk >= self.y(a, d) + sum(near) - 1)
+                            m.add(zk >= self.ym(a, d) + sum(near) - 1)
                         self.costs.append((md.cost, zk, 1))
                     if md.consecutive:
                         self._adjacent_if_same_day(a, b)
@@ -462,11 +471,11 @@ class Builder:
         `FET_READING_BROKEN_MAX`, costed at `FET_READING_COST` each."""
         m, c, k = self.m, self.c, md.min_days
         cap = FET_READING_BROKEN_MAX
-        days = {a: sorted({t // c.H for t in self.x[a]}) for a in md.activities}
+        days = {a: sorted({t // c.MH for t in self.x[a]}) for a in md.activities}
         for a in md.activities:
             for d in days[a]:
                 near = [
-                    self.y(b, d2)
+                    self.ym(b, d2)
                     for b in md.activities
                     if b != a
                     for d2 in days[b]
@@ -474,7 +483,9 @@ class Builder:
                 ]
                 if len(near) > cap:
                     e = m.new_int_var(0, len(near) - cap, "")
-                    m.add(e >= sum(near) - cap).only_enforce_if(self.y(a, d))
+                    on = [self.y(a, h) for h in range(d * c.R, d * c.R + c.R)]
+                    for lit in on:
+                        m.add(e >= sum(near) - cap).only_enforce_if(lit)
                     self.costs.append((FET_READING_COST, e, len(near) - cap))
 
     def _relaxed_min_days(self, md: CMinDays) -> None:
@@ -494,11 +505,11 @@ class Builder:
         if owner is None:  # lessons of nobody: left to phase 2
             return
         kind, who = owner
-        k = md.min_days
-        for d0 in range(c.D):
-            if d0 + k > c.D and d0 > 0:
+        k, R = md.min_days, c.R
+        for d0 in range(c.MD):
+            if d0 + k > c.MD and d0 > 0:
                 break
-            window = range(d0, min(c.D, d0 + k))
+            window = range(d0 * R, min(c.MD, d0 + k) * R)
             ys = [
                 self.y(a, d)
                 for a in md.activities
@@ -521,12 +532,13 @@ class Builder:
         for t, lit in self.x[a].items():
             d = t // H
             ok = [self.x[b][s] for s in (t + da, t - db) if s in self.x[b] and s // H == d]
-            m.add_bool_or([lit.Not(), self.y(b, d).Not(), *ok])
+            for e in range(t // c.MH * c.R, t // c.MH * c.R + c.R):  # its real day
+                m.add_bool_or([lit.Not(), self.y(b, e).Not(), *ok])
 
     def _days_apart(self, md: CMinDays, k: int) -> bool:
         """Whether the activities' allowed days admit `k` days between them."""
-        H = self.c.H
-        doms = [sorted({t // H for t in self.x[a]}) for a in md.activities]
+        MH = self.c.MH
+        doms = [sorted({t // MH for t in self.x[a]}) for a in md.activities]
         if len(doms) > 8:
             return True
 

@@ -288,12 +288,14 @@ def _related_ok(
     inside = [a for a in acts if a in at]
     for i, a in enumerate(inside):
         for b in inside[i + 1 :]:
-            da, db = at[a] // comp.H, at[b] // comp.H
+            da, db = at[a] // comp.MH, at[b] // comp.MH
             if abs(da - db) < k:
                 return False
             if cons and da == db:
                 dur_a, dur_b = comp.activities[a].duration, comp.activities[b].duration
-                if not (at[a] + dur_a == at[b] or at[b] + dur_b == at[a]):
+                if at[a] // comp.H != at[b] // comp.H or not (
+                    at[a] + dur_a == at[b] or at[b] + dur_b == at[a]
+                ):
                     return False
     return True
 
@@ -494,6 +496,7 @@ class Construction:
                     self.md_cons, self.md_soft, self.md_p, self.md_cap, self.a_at,
                     self.r_maxdays, self.u_flags, self.p_rule, self.p_cnt, self.om_ptr,
                     self.om_mem, self.om_sel, self.om_k, self.a_om_ptr, self.a_om,
+                    self.comp.MH,
                 )  # fmt: skip
                 state = (self.occ, self.start, self.room)
                 self._kernel_args = (data, state, k._work(data, SWAP_CALLS))
@@ -529,7 +532,7 @@ class Construction:
         from scheduling import swap_kernel as k
 
         comp = self.comp
-        days = [int(t) // comp.H if t >= 0 else -1 for t in self.start]
+        days = [int(t) // comp.MH if t >= 0 else -1 for t in self.start]
         off = 0
         for ix, md in enumerate(comp.min_days):
             if not fet_reading_capped(md):

@@ -13,11 +13,12 @@ indexes into the array after it):
     (H, u_mem_ptr, u_mem, u_st_ptr, u_st, a_unit, a_dur, a_res_ptr, a_res,
      a_rc_ptr, a_rc, a_md_ptr, a_md, md_ptr, md_mem, md_k, md_cons, md_soft,
      md_p, md_cap, a_at, r_maxdays, u_flags, p_rule, p_cnt, om_ptr, om_mem,
-     om_sel, om_k, a_om_ptr, a_om)
+     om_sel, om_k, a_om_ptr, a_om, MH)
 
-* `H` — slots a day; `u_mem_ptr, u_mem` — a unit's activities; `u_st_ptr,
-  u_st` — its allowed start slots; `a_unit`, `a_dur` — an activity's unit
-  and duration;
+* `H` — slots a day; `MH` — slots a real day, for min days (`H`, or twice
+  it in FET's mornings-afternoons mode: `Compiled.MH`); `u_mem_ptr, u_mem` —
+  a unit's activities; `u_st_ptr, u_st` — its allowed start slots;
+  `a_unit`, `a_dur` — an activity's unit and duration;
 * `a_res_ptr, a_res` — the resources an activity always holds (subgroups,
   teachers, a fixed room); `a_rc_ptr, a_rc` — its candidate rooms when it
   has a choice (one is taken at placement);
@@ -106,7 +107,7 @@ def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
     `rooms_out` (-1: none chosen)."""
     H, u_mem_ptr, u_mem, _, _, a_unit, a_dur, a_res_ptr, a_res = data[:9]
     a_rc_ptr, a_rc, a_md_ptr, a_md, md_ptr, md_mem, md_k, md_cons, md_soft, md_p = data[9:19]
-    a_at = data[20]
+    a_at, MH = data[20], data[31]
     plain = (data[22][u] & NOT_PLAIN) == 0
     occ, start, _ = state
     n = 0
@@ -170,7 +171,7 @@ def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
                     n = _add(a_unit[o], out, n, mark, stamp)
                     if n < 0:
                         return -1
-        d = t // H
+        d = t // MH
         for j in range(a_md_ptr[a], a_md_ptr[a + 1]):
             md = a_md[j]
             k = md_k[md]
@@ -180,10 +181,12 @@ def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
                 b = md_mem[q]
                 if b == a or start[b] < 0 or a_unit[b] == u:
                     continue
-                db = start[b] // H
+                db = start[b] // MH
                 bad = abs(db - d) < k
                 if not bad and md_cons[md] and db == d:
-                    bad = not (start[b] + a_dur[b] == t or t + dur == start[b])
+                    bad = start[b] // H != t // H or not (
+                        start[b] + a_dur[b] == t or t + dur == start[b]
+                    )
                 if bad:
                     n = _add(a_unit[b], out, n, mark, stamp)
                     if n < 0:
@@ -215,12 +218,13 @@ def _extra_rules(u, t0, data, state, out, n, mark, stamp):
         data[17],
         data[19],
     )
-    a_at, r_maxdays, flags = data[20], data[21], data[22][u]
+    a_at, r_maxdays, flags, MH = data[20], data[21], data[22][u], data[31]
     D = a_at.shape[1] // H
     start = state[1]
     for i in range(u_mem_ptr[u], u_mem_ptr[u + 1]):
         a = u_mem[i]
-        d = (t0 if (flags & NOT_PLAIN) == 0 else a_at[a, t0]) // H
+        ta = t0 if (flags & NOT_PLAIN) == 0 else a_at[a, t0]
+        d = ta // H
         for j in range(a_res_ptr[a], a_res_ptr[a + 1]):
             if r_maxdays[a_res[j]] < D:
                 n = _max_days(a_res[j], u, d, data, state, out, n, mark, stamp)
@@ -236,7 +240,7 @@ def _extra_rules(u, t0, data, state, out, n, mark, stamp):
                 b = md_mem[q]
                 if b == a or start[b] < 0 or a_unit[b] == u or mark[a_unit[b]] == stamp:
                     continue
-                if abs(start[b] // H - d) >= ks:
+                if abs(start[b] // MH - ta // MH) >= ks:
                     continue
                 if kept >= md_cap[md] or _broken(b, a, u, ks, md, data, state, mark, stamp):
                     n = _add(a_unit[b], out, n, mark, stamp)
@@ -540,15 +544,15 @@ def _broken(b, a, u, ks, md, data, state, mark, stamp):
     """Whether b already breaks `md_cap` pairs of soft min days `md` (closer
     than `ks` days) with lessons other than a that are not leaving in this
     placement (`mark`) nor being placed with unit u."""
-    H, a_unit, md_ptr, md_mem, md_cap = data[0], data[5], data[13], data[14], data[19]
+    MH, a_unit, md_ptr, md_mem, md_cap = data[31], data[5], data[13], data[14], data[19]
     start = state[1]
-    db = start[b] // H
+    db = start[b] // MH
     n = 0
     for q in range(md_ptr[md], md_ptr[md + 1]):
         c = md_mem[q]
         if c == a or c == b or start[c] < 0 or a_unit[c] == u or mark[a_unit[c]] == stamp:
             continue
-        if abs(start[c] // H - db) < ks:
+        if abs(start[c] // MH - db) < ks:
             n += 1
     return n >= md_cap[md]
 
@@ -570,7 +574,7 @@ def _add(v, out, n, mark, stamp):
 def _soft_cost(u, t, data, state):
     """How far unit u at t falls short of its soft min days: per placed
     partner of another unit closer than `md_soft` days, the days missing."""
-    H, u_mem_ptr, u_mem = data[0], data[1], data[2]
+    MH, u_mem_ptr, u_mem = data[31], data[1], data[2]
     a_unit, a_md_ptr, a_md, md_ptr, md_mem, md_soft = (
         data[5],
         data[11],
@@ -584,7 +588,7 @@ def _soft_cost(u, t, data, state):
     c = 0
     for i in range(u_mem_ptr[u], u_mem_ptr[u + 1]):
         a = u_mem[i]
-        d = (t if plain else a_at[a, t]) // H
+        d = (t if plain else a_at[a, t]) // MH
         for j in range(a_md_ptr[a], a_md_ptr[a + 1]):
             md = a_md[j]
             k = md_soft[md]
@@ -594,7 +598,7 @@ def _soft_cost(u, t, data, state):
                 b = md_mem[q]
                 if b == a or start[b] < 0 or a_unit[b] == u:
                     continue
-                gap = abs(start[b] // H - d)
+                gap = abs(start[b] // MH - d)
                 if gap < k:
                     c += k - gap
     return c

@@ -39,6 +39,7 @@ from scheduling.model import (
     Room,
     RoomNotAvailableTimes,
     StudentsEarlyMaxBeginningsAtSecondHour,
+    StudentsIntervalMaxDaysPerWeek,
     StudentsMaxGapsPerDay,
     StudentsMaxGapsPerWeek,
     StudentsMaxHoursDaily,
@@ -485,6 +486,26 @@ def test_teacher_interval_max_days() -> None:
     ) == [2]
 
 
+def test_students_interval_max_days_per_subgroup() -> None:
+    """Year Y's subgroups Y1 and Y2 each counted: Y1 busy in hours 5-6 on
+    two days (one too many), Y2 on one, Z not in the set."""
+    acts = [
+        act(1, students=("Y1",)),
+        act(2, students=("Y1",), teachers=("B",)),
+        act(3, students=("Y2",)),
+        act(4, students=("Z",), teachers=("B",)),
+    ]
+    inst = school(
+        acts, StudentsIntervalMaxDaysPerWeek(students="Y", start_hour=4, end_hour=6, max_days=1)
+    )
+    r = check(inst, tt((1, 0, 4), (2, 1, 5), (3, 0, 5), (4, 2, 5)))
+    assert only(r, "StudentsIntervalMaxDaysPerWeek") == [1]
+    assert check(inst, tt((1, 0, 4), (2, 1, 3), (3, 0, 5), (4, 2, 5))).hard == 0
+    everyone = school(acts, StudentsIntervalMaxDaysPerWeek(start_hour=4, end_hour=6, max_days=0))
+    r = check(everyone, tt((1, 0, 4), (2, 1, 3), (3, 0, 5), (4, 2, 5)))
+    assert only(r, "StudentsIntervalMaxDaysPerWeek") == [1, 1, 1]
+
+
 # --- rooms ------------------------------------------------------------------------------
 
 
@@ -545,6 +566,9 @@ FAST = (
     "FET-5-official/Denmark/small-school.fet",
     "FET-5-official/India/St-Marys-College/St-Marys-College-Puthanagadi.fet",
     "FET-5-official/Spain/1-school/school.fet",
+    # mornings-afternoons mode: FET's timetable has lessons of one min days on
+    # the morning and the afternoon of one real day (0 days apart)
+    "FET-5-mornings-afternoons/Algeria-old-format/5/AMIROUCHE.fet",
 )
 
 #: bigger files of the issue's public set that fet-cl solves in 10-20 s
@@ -625,6 +649,7 @@ _FET_LINES = (
     (r"Time constraint teachers? max \d+ hours continuously", "TeacherMaxHoursContinuously"),
     (r"Time constraint teachers? max days per week", "TeacherMaxDaysPerWeek"),
     (r"Time constraint teachers? interval max days", "TeacherIntervalMaxDaysPerWeek"),
+    (r"Time constraint students (?:set )?interval max days", "StudentsIntervalMaxDaysPerWeek"),
     (r"Time constraint teachers? max gaps per week", "TeacherMaxGapsPerWeek"),
     (r"Time constraint teachers? max gaps per day", "TeacherMaxGapsPerDay"),
     (r"Time constraint students (?:set )?max hours daily", "StudentsMaxHoursDaily"),

@@ -42,6 +42,7 @@ from scheduling.model import (
     MinDaysBetweenActivities,
     Placement,
     StudentsEarlyMaxBeginningsAtSecondHour,
+    StudentsIntervalMaxDaysPerWeek,
     StudentsMaxGapsPerWeek,
     StudentsSetHomeRooms,
     SubjectPreferredRooms,
@@ -550,8 +551,8 @@ def test_the_30_most_used_constraint_types_are_supported(
     examples: dict[Path, FetFile],
 ) -> None:
     """Frequency = in how many example files a type is used. Files in FET's
-    Mornings-Afternoons mode (half-day "days"; `Mode:Mornings_Afternoons` is
-    reported unsupported as a whole) are left out of the count."""
+    Mornings-Afternoons mode (half-day "days", read as such only with the
+    types of `fet.MORNINGS_AFTERNOONS_TYPES`) are left out of the count."""
     in_files: Counter[str] = Counter()
     elements: Counter[str] = Counter()
     for path, fet in examples.items():
@@ -794,3 +795,23 @@ def test_the_console_script_solves_and_its_output_reaches_a_pipe(tmp_path: Path)
         check=False,
     )
     assert bad.returncode == 2 and "nope.fet" in bad.stderr
+
+
+def test_students_interval_max_days_are_read() -> None:
+    """Liceo-2010 (Italy): no lessons after 13:00 for its classes (the
+    interval's end left empty: the end of the day); Khoi-sang (Vietnam):
+    year 10 busy in hours T1-T3 (up to T4) on at most 4 days."""
+    liceo = read_fet(fetdata.example("FET-5-official/Italy/2010/Liceo-2010.fet")).instance
+    assert liceo.unsupported == ()
+    assert (
+        StudentsIntervalMaxDaysPerWeek(students="1", start_hour=5, end_hour=6, max_days=0)
+        in liceo.constraints
+    )
+    sang = read_fet(
+        fetdata.example("FET-5-official/Vietnam/1-Le-Qui-Don_Lam-Ha/Khoi-sang.fet")
+    ).instance
+    assert sang.unsupported == ()
+    assert (
+        StudentsIntervalMaxDaysPerWeek(students="Lớp 10", start_hour=0, end_hour=3, max_days=4)
+        in sang.constraints
+    )

@@ -168,6 +168,28 @@ def test_teacher_gaps_and_daily_weekly_limits() -> None:
     assert (at[1].day, at[1].hour) in {(0, 0), (2, 0)}
 
 
+def test_students_interval_max_days() -> None:
+    """Eight lessons of A1 (three days × four hours): at most one day with a
+    lesson in the last two hours, so six fill the mornings and two one
+    afternoon; B's soft limit (one day) broken once, costed at its weight."""
+    acts = [act(i, f"T{i}", "A1") for i in range(1, 7)] + [act(7, "U", "B"), act(8, "U", "B")]
+    acts += [act(i, f"T{i}", "A1") for i in (9, 10)]
+    cs: list[m.Constraint] = [
+        m.StudentsIntervalMaxDaysPerWeek(students="A", start_hour=2, end_hour=4, max_days=1),
+        m.StudentsIntervalMaxDaysPerWeek(
+            students="B", start_hour=0, end_hour=4, max_days=1, weight=50
+        ),
+        m.ActivityPreferredStartingTime(activity=7, day=0, hour=0),
+        m.ActivityPreferredStartingTime(activity=8, day=1, hour=0),
+    ]
+    inst = school(acts, cs)
+    at = solved(inst)
+    afternoon = [p.day for a, p in at.items() if a not in (7, 8) and p.hour >= 2]
+    assert len(afternoon) == 2 and len(set(afternoon)) == 1
+    rep = check(inst, m.Timetable(placements=tuple(at.values())))
+    assert rep.soft == pytest.approx(0.5)
+
+
 def _gappy_teacher_school(max_gaps: int) -> m.Instance:
     """T teaches A at the first and last hour of day 0: two gaps unless two
     of T's lessons with B fill them."""
