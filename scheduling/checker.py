@@ -91,6 +91,7 @@ from scheduling.model import (
     StudentsMaxGapsPerDay,
     StudentsMaxGapsPerWeek,
     StudentsMaxHoursDaily,
+    StudentsMaxHoursDailyRealDays,
     StudentsMinHoursDaily,
     StudentsSetHomeRooms,
     StudentsSetNotAvailableTimes,
@@ -103,6 +104,7 @@ from scheduling.model import (
     TeacherMaxGapsPerWeek,
     TeacherMaxHoursContinuously,
     TeacherMaxHoursDaily,
+    TeacherMaxHoursDailyRealDays,
     TeacherMinHoursDaily,
     TeacherNotAvailableTimes,
     Timetable,
@@ -793,6 +795,21 @@ def _students_max_hours(ctx: _Context, c: StudentsMaxHoursDaily) -> Iterator[_Fo
                 yield 1, f"subgroup {g} has {n} hours on {ctx.day(d)}, max {c.max_hours}"
 
 
+def _real_days(ctx: _Context) -> Iterator[tuple[int, range]]:
+    """Each real day and its days (`Instance.days_per_real_day`)."""
+    n = ctx.instance.days_per_real_day
+    for r in range(ctx.nd // n):
+        yield r, range(r * n, r * n + n)
+
+
+def _students_max_hours_real(ctx: _Context, c: StudentsMaxHoursDailyRealDays) -> Iterator[_Found]:
+    for g in _subgroups(ctx, c.students):
+        for r, days in _real_days(ctx):
+            n = sum(_busy(ctx.subgroup_row(g, d)) for d in days)
+            if n > c.max_hours:
+                yield 1, f"subgroup {g} has {n} hours on real day {r + 1}, max {c.max_hours}"
+
+
 # teachers
 
 
@@ -838,6 +855,14 @@ def _teacher_max_hours(ctx: _Context, c: TeacherMaxHoursDaily) -> Iterator[_Foun
             n = _busy(ctx.teacher_row(t, d))
             if n > c.max_hours:
                 yield 1, f"teacher {t} has {n} hours on {ctx.day(d)}, max {c.max_hours}"
+
+
+def _teacher_max_hours_real(ctx: _Context, c: TeacherMaxHoursDailyRealDays) -> Iterator[_Found]:
+    for t in _teachers(ctx, c.teacher):
+        for r, days in _real_days(ctx):
+            n = sum(_busy(ctx.teacher_row(t, d)) for d in days)
+            if n > c.max_hours:
+                yield 1, f"teacher {t} has {n} hours on real day {r + 1}, max {c.max_hours}"
 
 
 def _teacher_min_hours(ctx: _Context, c: TeacherMinHoursDaily) -> Iterator[_Found]:
@@ -975,6 +1000,10 @@ def _evaluate(ctx: _Context, c: Constraint) -> Iterator[_Found]:
             return _teacher_continuously(ctx, c)
         case TeacherIntervalMaxDaysPerWeek():
             return _teacher_interval_days(ctx, c)
+        case TeacherMaxHoursDailyRealDays():
+            return _teacher_max_hours_real(ctx, c)
+        case StudentsMaxHoursDailyRealDays():
+            return _students_max_hours_real(ctx, c)
         case StudentsIntervalMaxDaysPerWeek():
             return _students_interval_days(ctx, c)
         case (

@@ -124,6 +124,7 @@ from scheduling.model import (
     StudentsMaxGapsPerDay,
     StudentsMaxGapsPerWeek,
     StudentsMaxHoursDaily,
+    StudentsMaxHoursDailyRealDays,
     StudentsMinHoursDaily,
     StudentsSet,
     StudentsSetHomeRooms,
@@ -139,6 +140,7 @@ from scheduling.model import (
     TeacherMaxGapsPerWeek,
     TeacherMaxHoursContinuously,
     TeacherMaxHoursDaily,
+    TeacherMaxHoursDailyRealDays,
     TeacherMinHoursDaily,
     TeacherNotAvailableTimes,
     Timetable,
@@ -338,6 +340,9 @@ class _Reader:
     implicit: int = 0
     inactive: int = 0
     inactive_activities: int = 0
+    #: a file of FET's old mornings-afternoons fork (`_FORK_MODES`), whose
+    #: plural max hours daily FET 6 opens as max hours daily per real day
+    fork_mornings_afternoons: bool = False
 
     # -- time references
 
@@ -614,7 +619,20 @@ def _m_students_min_hours(one: bool) -> _Mapper:
 
 def _m_students_max_hours(one: bool) -> _Mapper:
     def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
+        if not one and r.fork_mornings_afternoons:
+            return StudentsMaxHoursDailyRealDays(
+                weight=w, students=None, max_hours=_int(e, "Maximum_Hours_Daily")
+            )
         return StudentsMaxHoursDaily(
+            weight=w, students=_students(e, one), max_hours=_int(e, "Maximum_Hours_Daily")
+        )
+
+    return m
+
+
+def _m_students_max_hours_real(one: bool) -> _Mapper:
+    def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
+        return StudentsMaxHoursDailyRealDays(
             weight=w, students=_students(e, one), max_hours=_int(e, "Maximum_Hours_Daily")
         )
 
@@ -650,7 +668,20 @@ def _m_teacher_max_days(one: bool) -> _Mapper:
 
 def _m_teacher_max_hours(one: bool) -> _Mapper:
     def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
+        if not one and r.fork_mornings_afternoons:
+            return TeacherMaxHoursDailyRealDays(
+                weight=w, teacher=None, max_hours=_int(e, "Maximum_Hours_Daily")
+            )
         return TeacherMaxHoursDaily(
+            weight=w, teacher=_teacher(e, one), max_hours=_int(e, "Maximum_Hours_Daily")
+        )
+
+    return m
+
+
+def _m_teacher_max_hours_real(one: bool) -> _Mapper:
+    def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
+        return TeacherMaxHoursDailyRealDays(
             weight=w, teacher=_teacher(e, one), max_hours=_int(e, "Maximum_Hours_Daily")
         )
 
@@ -777,6 +808,8 @@ _MAPPERS: dict[str, _Mapper] = {
     "ConstraintStudentsMinHoursDaily": _m_students_min_hours(False),
     "ConstraintStudentsSetMaxHoursDaily": _m_students_max_hours(True),
     "ConstraintStudentsMaxHoursDaily": _m_students_max_hours(False),
+    "ConstraintStudentsSetMaxHoursDailyRealDays": _m_students_max_hours_real(True),
+    "ConstraintStudentsMaxHoursDailyRealDays": _m_students_max_hours_real(False),
     "ConstraintTeacherMaxGapsPerWeek": _m_teacher_gaps_week(True),
     "ConstraintTeachersMaxGapsPerWeek": _m_teacher_gaps_week(False),
     "ConstraintTeacherMaxGapsPerDay": _m_teacher_gaps_day(True),
@@ -785,6 +818,8 @@ _MAPPERS: dict[str, _Mapper] = {
     "ConstraintTeachersMaxDaysPerWeek": _m_teacher_max_days(False),
     "ConstraintTeacherMaxHoursDaily": _m_teacher_max_hours(True),
     "ConstraintTeachersMaxHoursDaily": _m_teacher_max_hours(False),
+    "ConstraintTeacherMaxHoursDailyRealDays": _m_teacher_max_hours_real(True),
+    "ConstraintTeachersMaxHoursDailyRealDays": _m_teacher_max_hours_real(False),
     "ConstraintTeacherMinHoursDaily": _m_teacher_min_hours(True),
     "ConstraintTeachersMinHoursDaily": _m_teacher_min_hours(False),
     "ConstraintTeacherMaxHoursContinuously": _m_teacher_continuously(True),
@@ -1113,14 +1148,16 @@ def read_fet(path: str | Path) -> FetFile:
 #: of a half day there, but min days count real days (`Instance.days_per_real_day`).
 #: Any other type in that mode is reported unsupported with the mode: FET 6
 #: has its own real-day, morning and afternoon variants, and what their plain
-#: forms mean in that mode was not checked. Max hours daily and max days a
+#: forms mean in that mode was not checked; the max hours daily per real day
+#: are read (`TeacherMaxHoursDailyRealDays`). Max hours daily and max days a
 #: week are left out: FET 6 opens the old mornings-afternoons fork files
 #: (version `5.27.3-ma3`, `-morocco`, `-algeria`) with those turned into
 #: their real-day forms (its own `_data_and_timetable.fet` of
 #: sample_algeria_2, sample-morocco, College_test1 in fet-data has
 #: `ConstraintTeachersMaxHoursDailyRealDays`, `ConstraintTeacherMaxRealDaysPerWeek`
-#: and `ConstraintStudentsMaxHoursDailyRealDays` in their place), which the
-#: model does not have
+#: and `ConstraintStudentsMaxHoursDailyRealDays` in their place). The plural
+#: max hours daily of such a file are read as those (`_FORK_REAL_DAYS`); max
+#: real days a week are not in the model
 MORNINGS_AFTERNOONS_TYPES = frozenset(
     {
         "ConstraintBreakTimes",
@@ -1142,6 +1179,10 @@ MORNINGS_AFTERNOONS_TYPES = frozenset(
         "ConstraintStudentsSetMaxGapsPerWeek",
         "ConstraintStudentsMaxGapsPerWeek",
         "ConstraintStudentsMinHoursDaily",
+        "ConstraintStudentsSetMaxHoursDailyRealDays",
+        "ConstraintStudentsMaxHoursDailyRealDays",
+        "ConstraintTeacherMaxHoursDailyRealDays",
+        "ConstraintTeachersMaxHoursDailyRealDays",
         "ConstraintTeacherMaxGapsPerWeek",
         "ConstraintTeachersMaxGapsPerWeek",
         "ConstraintTeachersMaxGapsPerDay",
@@ -1164,16 +1205,30 @@ MORNINGS_AFTERNOONS_TYPES = frozenset(
 )
 
 
+#: the plural max hours daily of an old fork file: read as their real-day
+#: forms (`_Reader.fork_mornings_afternoons`), as FET 6 opens them
+_FORK_REAL_DAYS = frozenset({"ConstraintTeachersMaxHoursDaily", "ConstraintStudentsMaxHoursDaily"})
+
+
 def _mornings_afternoons_ok(r: _Reader, n_days: int) -> bool:
     """Whether a mornings-afternoons file is read as such: its days come in
     pairs (a morning and an afternoon) and every constraint type it has is
-    one of `MORNINGS_AFTERNOONS_TYPES`."""
-    return n_days % 2 == 0 and all(tag in MORNINGS_AFTERNOONS_TYPES for tag in r.mapped)
+    one of `MORNINGS_AFTERNOONS_TYPES` (or, in an old fork file, of
+    `_FORK_REAL_DAYS`)."""
+    return n_days % 2 == 0 and all(tag in _ma_types(r) for tag in r.mapped)
+
+
+def _ma_types(r: _Reader) -> frozenset[str]:
+    return MORNINGS_AFTERNOONS_TYPES | (
+        _FORK_REAL_DAYS if r.fork_mornings_afternoons else frozenset()
+    )
 
 
 def _read_fet(path: str | Path) -> FetFile:
     root = _root(path)
     r = _Reader()
+    mode = _mode(root)
+    r.fork_mornings_afternoons = mode == "Mornings_Afternoons" and not _value(root, "Mode")
     day_names = [
         _text(d, "Name") or (d.text or "").strip() for d in _names(root, "Days_List", "Day")
     ]
@@ -1192,7 +1247,6 @@ def _read_fet(path: str | Path) -> FetFile:
     rooms = _read_rooms(root)
     teachers = _read_teachers(root)
     extra: Counter[str] = Counter()
-    mode = _mode(root)
     days_per_real_day = 1
     if mode == "Mornings_Afternoons" and _mornings_afternoons_ok(r, len(day_names)):
         days_per_real_day = 2
@@ -1200,7 +1254,7 @@ def _read_fet(path: str | Path) -> FetFile:
         extra[f"Mode:{mode}"] = 1
         if mode == "Mornings_Afternoons":
             for tag, n in r.mapped.items():
-                if tag not in MORNINGS_AFTERNOONS_TYPES:
+                if tag not in _ma_types(r):
                     extra[f"Mode:Mornings_Afternoons with {tag}"] = n
     virtual = sum(1 for room in _names(root, "Rooms_List", "Room") if _bool(room, "Virtual", False))
     if virtual:

@@ -266,6 +266,14 @@ class StudentsMaxHoursDaily(_Constraint, tag=True, kw_only=True, frozen=True):
     max_hours: int = 0
 
 
+class StudentsMaxHoursDailyRealDays(_Constraint, tag=True, kw_only=True, frozen=True):
+    """Each subgroup at most `max_hours` on a real day (as
+    `TeacherMaxHoursDailyRealDays`)."""
+
+    students: str | None = None
+    max_hours: int = 0
+
+
 class TeacherMaxGapsPerWeek(_Constraint, tag=True, kw_only=True, frozen=True):
     teacher: str | None = None
     max_gaps: int = 0
@@ -282,6 +290,14 @@ class TeacherMaxDaysPerWeek(_Constraint, tag=True, kw_only=True, frozen=True):
 
 
 class TeacherMaxHoursDaily(_Constraint, tag=True, kw_only=True, frozen=True):
+    teacher: str | None = None
+    max_hours: int = 0
+
+
+class TeacherMaxHoursDailyRealDays(_Constraint, tag=True, kw_only=True, frozen=True):
+    """At most `max_hours` on a real day (its morning and afternoon together:
+    `Instance.days_per_real_day`); FET's mornings-afternoons mode."""
+
     teacher: str | None = None
     max_hours: int = 0
 
@@ -375,10 +391,12 @@ Constraint: TypeAlias = (
     | StudentsEarlyMaxBeginningsAtSecondHour
     | StudentsMinHoursDaily
     | StudentsMaxHoursDaily
+    | StudentsMaxHoursDailyRealDays
     | TeacherMaxGapsPerWeek
     | TeacherMaxGapsPerDay
     | TeacherMaxDaysPerWeek
     | TeacherMaxHoursDaily
+    | TeacherMaxHoursDailyRealDays
     | TeacherMinHoursDaily
     | TeacherMaxHoursContinuously
     | TeacherIntervalMaxDaysPerWeek

@@ -101,6 +101,8 @@ class CPerson:
     max_days: tuple[int, int] | None = None
     max_hours_cont: list[tuple[int, int]] = field(default_factory=list)
     interval_max_days: list[tuple[int, int, int, int]] = field(default_factory=list)
+    #: (max hours on a real day, cost): `Compiled.R` days together
+    max_hours_real: list[tuple[int, int]] = field(default_factory=list)
     #: (start_hour, end_hour, max_days, cost)
 
 
@@ -197,6 +199,8 @@ SOFT_SUPPORTED = (
     "TeacherMaxGapsPerDay",
     "TeacherMaxHoursDaily",
     "StudentsMaxHoursDaily",
+    "TeacherMaxHoursDailyRealDays",
+    "StudentsMaxHoursDailyRealDays",
     "TeacherIntervalMaxDaysPerWeek",
     "StudentsIntervalMaxDaysPerWeek",
 )
@@ -527,6 +531,7 @@ def compile_instance(inst: m.Instance) -> Compiled:
             | m.StudentsEarlyMaxBeginningsAtSecondHour
             | m.StudentsMinHoursDaily
             | m.StudentsMaxHoursDaily
+            | m.StudentsMaxHoursDailyRealDays
             | m.StudentsIntervalMaxDaysPerWeek,
         ):
             targets = all_subgroups if c.students is None else list(subgroups_of(c.students))
@@ -538,6 +543,7 @@ def compile_instance(inst: m.Instance) -> Compiled:
             | m.TeacherMaxGapsPerDay
             | m.TeacherMaxDaysPerWeek
             | m.TeacherMaxHoursDaily
+            | m.TeacherMaxHoursDailyRealDays
             | m.TeacherMinHoursDaily
             | m.TeacherMaxHoursContinuously
             | m.TeacherIntervalMaxDaysPerWeek,
@@ -732,6 +738,8 @@ def _person(
                 p.min_hours_daily = (max(old[0], c.min_hours), old[1] and c.allow_empty_days, 0)
         elif isinstance(c, m.StudentsMaxHoursDaily | m.TeacherMaxHoursDaily):
             hours.append((c.max_hours, cost))
+        elif isinstance(c, m.StudentsMaxHoursDailyRealDays | m.TeacherMaxHoursDailyRealDays):
+            p.max_hours_real.append((c.max_hours, cost))
         elif isinstance(c, m.TeacherMaxDaysPerWeek):
             p.max_days = tighter(p.max_days, (c.max_days, cost))
         elif isinstance(c, m.TeacherMaxHoursContinuously):

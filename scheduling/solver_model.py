@@ -258,11 +258,13 @@ class Builder:
         extra_blocks: list[LinExpr] = []
         second_hour_days: list[Lit] = []
         busy_days: list[Lit] = []
+        day_sums: list[LinExpr] = []
         for d in range(c.D):
             hours = p.counted_hours[d]
             os = [o_at(d * H + h) for h in hours]
             n = len(os)
             day_sum = sum(o_at(d * H + h) for h in range(H))
+            day_sums.append(day_sum)
             if gaps_zero and p.early_max == 0:
                 # block starting at the first counted hour: monotone chain
                 for j in range(1, n):
@@ -334,6 +336,10 @@ class Builder:
                         before = o_at(d * H + h - 1) if h > 0 else 0
                         m.add(v >= window - k - before)
                         self.costs.append((cost, v, 1))
+        for k, cost in p.max_hours_real:
+            for r in range(c.MD):
+                real_sum = sum(day_sums[r * c.R : r * c.R + c.R])
+                self._limit_per_occurrence(real_sum, k, cost, c.MH)
         for start, end, k, cost in p.interval_max_days:
             iws: list[Lit] = []
             for d in range(c.D):
@@ -521,7 +527,7 @@ class Builder:
             e = m.new_int_var(0, len(ys) - 1, "")
             m.add(e >= sum(ys) - 1)
             self.penalties.append((e, len(ys) - 1))
-            self.penalty_owner.append((kind, who, d0))
+            self.penalty_owner.append((kind, who, d0 * R))  # its first day
             self.penalty_hard.append(False)
 
     def _adjacent_if_same_day(self, a: int, b: int) -> None:
@@ -738,6 +744,7 @@ def _has_day_rules(p: CPerson) -> bool:
         or p.max_days is not None
         or p.max_hours_cont
         or p.interval_max_days
+        or p.max_hours_real
     )
 
 

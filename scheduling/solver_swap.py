@@ -187,11 +187,13 @@ def _day_rules_kept(p: CPerson) -> bool:
     """Whether p's hard day rules are only those the construction enforces
     (`_day_rule`, max days a week) or leaves to the relaxed search (gap
     limits above zero); soft ones are phase 2's. Not: min hours on every
-    day (empty ones too), max hours in a row, max days in an interval."""
+    day (empty ones too), max hours in a row, max days in an interval, max
+    hours on a real day."""
     return (
         (p.min_hours_daily is None or p.min_hours_daily[1])
         and all(c > 0 for _, c in p.max_hours_cont)
         and all(c > 0 for *_, c in p.interval_max_days)
+        and all(c > 0 for _, c in p.max_hours_real)
     )
 
 

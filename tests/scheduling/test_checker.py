@@ -569,6 +569,9 @@ FAST = (
     # mornings-afternoons mode: FET's timetable has lessons of one min days on
     # the morning and the afternoon of one real day (0 days apart)
     "FET-5-mornings-afternoons/Algeria-old-format/5/AMIROUCHE.fet",
+    # an old fork file: its teachers' max hours daily are per real day (FET
+    # reports "teachers max 5 hours daily per real day broken")
+    "FET-5-mornings-afternoons/Algeria/1/sample_algeria_2.fet",
 )
 
 #: bigger files of the issue's public set that fet-cl solves in 10-20 s
@@ -644,6 +647,11 @@ _FET_LINES = (
     (r"Time constraint two activities grouped", "TwoActivitiesGrouped"),
     (r"Time constraint activity ends students' day", "ActivityEndsStudentsDay"),
     (r"Time constraint activities end students' day", "ActivitiesEndStudentsDay"),
+    (r"Time constraint teachers? max \d+ hours daily per real day", "TeacherMaxHoursDailyRealDays"),
+    (
+        r"Time constraint students (?:set )?max (?:\d+ )?hours daily per real day",
+        "StudentsMaxHoursDailyRealDays",
+    ),
     (r"Time constraint teachers? max \d+ hours daily", "TeacherMaxHoursDaily"),
     (r"Time constraint teachers? min \d+ hours daily", "TeacherMinHoursDaily"),
     (r"Time constraint teachers? max \d+ hours continuously", "TeacherMaxHoursContinuously"),

@@ -118,13 +118,73 @@ def test_a_mornings_afternoons_file_is_read_with_real_days() -> None:
     assert len(ff.instance.days) == 12
 
 
-def test_old_fork_files_with_real_day_limits_stay_unsupported() -> None:
+def test_old_fork_files_have_their_max_hours_daily_per_real_day() -> None:
     """FET 6 opens this 5.27.3-ma3 file with its teachers' max hours daily
-    turned into max hours daily per real day, which the model lacks."""
+    turned into max hours daily per real day (its own
+    `_data_and_timetable.fet` says so), and so does the reader."""
     ff = read_fet(example("FET-5-mornings-afternoons/Algeria/1/sample_algeria_2.fet"))
+    assert ff.instance.unsupported == ()
+    assert ff.instance.days_per_real_day == 2
+    limits = [c for c in ff.instance.constraints if isinstance(c, m.TeacherMaxHoursDailyRealDays)]
+    assert sorted((c.max_hours, c.weight) for c in limits) == [(5, 95.0), (6, 100.0)]
+    assert not any(isinstance(c, m.TeacherMaxHoursDaily) for c in ff.instance.constraints)
+
+
+def test_a_fet_6_file_keeps_its_half_day_limits_apart_from_real_day_ones() -> None:
+    """In a file of FET 6 a type that the mode was not checked with stays
+    unsupported, named with the mode."""
+    ff = read_fet(example("FET-6-mornings-afternoons/Morocco/1/sample-morocco.fet"))
     types = {u.type for u in ff.instance.unsupported}
-    assert types == {
-        "Mode:Mornings_Afternoons",
-        "Mode:Mornings_Afternoons with ConstraintTeachersMaxHoursDaily",
-    }
-    assert ff.instance.days_per_real_day == 1
+    assert "ConstraintTeacherMaxRealDaysPerWeek" in types
+
+
+def _busy_teacher_school(*limits: m.Constraint) -> m.Instance:
+    """Teacher T has 5 lessons (with classes C and D, 2 + 3) in two real
+    days of two half days of two hours: lesson 1 on Monday morning."""
+    acts = tuple(
+        m.Activity(id=i, subject="S", teachers=("T",), students=("C" if i <= 2 else "D",))
+        for i in range(1, 6)
+    )
+    return m.Instance(
+        name="busy",
+        days=tuple(m.Day(name=d) for d in HALF_DAYS),
+        hours=(m.Hour(name="1"), m.Hour(name="2")),
+        teachers=(m.Teacher(name="T"),),
+        students=(
+            m.StudentsSet(name="C", students=20, subgroups=("C",)),
+            m.StudentsSet(name="D", students=20, subgroups=("D",)),
+        ),
+        activities=acts,
+        constraints=(m.ActivityPreferredStartingTime(activity=1, day=0, hour=0), *limits),
+        days_per_real_day=2,
+    )
+
+
+def test_max_hours_daily_per_real_day_counts_both_halves() -> None:
+    inst = _busy_teacher_school(m.TeacherMaxHoursDailyRealDays(max_hours=3))
+    # Monday: 2 in the morning and 2 in the afternoon, 4 on one real day
+    rep = check(inst, tt((1, 0, 0), (2, 0, 1), (3, 1, 0), (4, 1, 1), (5, 2, 0)))
+    assert rep.hard_by_type() == {"TeacherMaxHoursDailyRealDays": 1}
+    assert check(inst, tt((1, 0, 0), (2, 0, 1), (3, 1, 0), (4, 2, 1), (5, 2, 0))).hard == 0
+    soft = _busy_teacher_school(m.StudentsMaxHoursDailyRealDays(max_hours=1, weight=50.0))
+    rep = check(soft, tt((1, 0, 0), (2, 1, 1), (3, 2, 0), (4, 2, 1), (5, 3, 0)))
+    # C: 2 on Monday (1 too many); D: 3 on Tuesday
+    assert rep.hard == 0 and rep.soft == pytest.approx(1.0)
+
+
+def test_cp_sat_keeps_to_max_hours_per_real_day() -> None:
+    """At most 3 on a real day, and a soft wish for the fewest on Tuesday
+    (at most 2 a real day, 90 %): the 5 lessons go 3 and 2, broken once."""
+    inst = _busy_teacher_school(
+        m.TeacherMaxHoursDailyRealDays(max_hours=3),
+        m.TeacherMaxHoursDailyRealDays(max_hours=2, weight=90.0),
+    )
+    res = solve(inst, time_limit_s=20, seed=1)
+    assert res.timetable is not None
+    rep = check(inst, res.timetable)
+    assert rep.complete and rep.hard == 0, rep.violations
+    per_real_day = sorted(
+        sum(1 for p in res.timetable.placements if p.day // 2 == r) for r in range(2)
+    )
+    assert per_real_day == [2, 3]
+    assert rep.soft == pytest.approx(0.9) and res.soft == pytest.approx(0.9)
