@@ -1210,6 +1210,16 @@ MORNINGS_AFTERNOONS_TYPES = frozenset(
 _FORK_REAL_DAYS = frozenset({"ConstraintTeachersMaxHoursDaily", "ConstraintStudentsMaxHoursDaily"})
 
 
+def _fork_behaviour(root: ET.Element) -> str:
+    """A teacher's mornings-afternoons behaviour where the file gives none:
+    FET 6 opens the old `-morocco` fork files with every teacher "Exclusive"
+    (mornings or afternoons of a real day, not both; one "One day exception"
+    in sample-morocco), as its own `_data_and_timetable.fet` of them shows,
+    and the other files "Unrestricted". (College_test1's timetable by Reppu
+    went through FET's reading by chance; modified's did not.)"""
+    return "Exclusive" if "-morocco" in root.get("version", "") else "Unrestricted"
+
+
 def _mornings_afternoons_ok(r: _Reader, n_days: int) -> bool:
     """Whether a mornings-afternoons file is read as such: its days come in
     pairs (a morning and an afternoon) and every constraint type it has is
@@ -1262,7 +1272,7 @@ def _read_fet(path: str | Path) -> FetFile:
     behaviour = sum(
         1
         for t in _names(root, "Teachers_List", "Teacher")
-        if (_value(t, "Mornings_Afternoons_Behavior") or "Unrestricted") != "Unrestricted"
+        if (_value(t, "Mornings_Afternoons_Behavior") or _fork_behaviour(root)) != "Unrestricted"
     )
     if behaviour and mode == "Mornings_Afternoons":
         extra["TeacherMorningsAfternoonsBehavior"] = behaviour

@@ -188,3 +188,14 @@ def test_cp_sat_keeps_to_max_hours_per_real_day() -> None:
     )
     assert per_real_day == [2, 3]
     assert rep.soft == pytest.approx(0.9) and res.soft == pytest.approx(0.9)
+
+
+def test_old_morocco_fork_files_have_exclusive_teachers() -> None:
+    """FET 6 opens the old `-morocco` fork files with every teacher working
+    mornings or afternoons of a real day, not both ("Exclusive"), which the
+    model lacks: such a file is not read as supported (FET's reading of a
+    timetable of modified.fet that mixed them never finished)."""
+    ff = read_fet(
+        example("FET-5-mornings-afternoons/Morocco-old-format/3-by-Omar-Ben-Ali/easy/modified.fet")
+    )
+    assert {u.type for u in ff.instance.unsupported} == {"TeacherMorningsAfternoonsBehavior"}
