@@ -84,12 +84,14 @@ from scheduling.model import (
     Constraint,
     Instance,
     MinDaysBetweenActivities,
+    MinGapsBetweenActivities,
     RoomNotAvailableTimes,
     Slot,
     StudentsEarlyMaxBeginningsAtSecondHour,
     StudentsIntervalMaxDaysPerWeek,
     StudentsMaxGapsPerDay,
     StudentsMaxGapsPerWeek,
+    StudentsMaxHoursContinuously,
     StudentsMaxHoursDaily,
     StudentsMaxHoursDailyRealDays,
     StudentsMinHoursDaily,
@@ -656,6 +658,15 @@ def _not_overlapping(ctx: _Context, c: ActivitiesNotOverlapping) -> Iterator[_Fo
                 yield n, f"activities {i} and {j} overlap {n} hour(s) on {ctx.day(di)}"
 
 
+def _min_gaps(ctx: _Context, c: MinGapsBetweenActivities) -> Iterator[_Found]:
+    for i, j in _placed_pairs(ctx, c.activities):
+        (di, hi), (dj, hj) = ctx.at[i], ctx.at[j]
+        if di == dj:
+            gap = max(hj - (hi + ctx.acts[i].duration), hi - (hj + ctx.acts[j].duration))
+            if gap < c.min_gaps:
+                yield 1, f"activities {i} and {j} on {ctx.day(di)} {max(gap, 0)} hour(s) apart"
+
+
 def _occupy_max(ctx: _Context, c: ActivitiesOccupyMaxTimeSlotsFromSelection) -> Iterator[_Found]:
     used = {s for aid in ctx.ids(c.activities) if aid in ctx.at for s in ctx.occupied(aid)}
     n = sum(1 for s in c.slots if s in used)
@@ -873,6 +884,17 @@ def _teacher_min_hours(ctx: _Context, c: TeacherMinHoursDaily) -> Iterator[_Foun
                 yield 1, f"teacher {t} has {n} hour(s) on {ctx.day(d)}, min {c.min_hours}"
 
 
+def _students_continuously(ctx: _Context, c: StudentsMaxHoursContinuously) -> Iterator[_Found]:
+    for g in _subgroups(ctx, c.students):
+        for d in range(ctx.nd):
+            for run in _runs(ctx.subgroup_row(g, d)):
+                if run > c.max_hours:
+                    yield (
+                        1,
+                        f"subgroup {g} has {run} hours in a row on {ctx.day(d)}, max {c.max_hours}",
+                    )
+
+
 def _teacher_continuously(ctx: _Context, c: TeacherMaxHoursContinuously) -> Iterator[_Found]:
     for t in _teachers(ctx, c.teacher):
         for d in range(ctx.nd):
@@ -966,6 +988,8 @@ def _evaluate(ctx: _Context, c: Constraint) -> Iterator[_Found]:
             return _same_starting_day(ctx, c)
         case ActivitiesNotOverlapping():
             return _not_overlapping(ctx, c)
+        case MinGapsBetweenActivities():
+            return _min_gaps(ctx, c)
         case ActivitiesOccupyMaxTimeSlotsFromSelection():
             return _occupy_max(ctx, c)
         case ActivityEndsStudentsDay():
@@ -998,6 +1022,8 @@ def _evaluate(ctx: _Context, c: Constraint) -> Iterator[_Found]:
             return _teacher_min_hours(ctx, c)
         case TeacherMaxHoursContinuously():
             return _teacher_continuously(ctx, c)
+        case StudentsMaxHoursContinuously():
+            return _students_continuously(ctx, c)
         case TeacherIntervalMaxDaysPerWeek():
             return _teacher_interval_days(ctx, c)
         case TeacherMaxHoursDailyRealDays():

@@ -115,6 +115,7 @@ from scheduling.model import (
     Hour,
     Instance,
     MinDaysBetweenActivities,
+    MinGapsBetweenActivities,
     Placement,
     Room,
     RoomNotAvailableTimes,
@@ -123,6 +124,7 @@ from scheduling.model import (
     StudentsIntervalMaxDaysPerWeek,
     StudentsMaxGapsPerDay,
     StudentsMaxGapsPerWeek,
+    StudentsMaxHoursContinuously,
     StudentsMaxHoursDaily,
     StudentsMaxHoursDailyRealDays,
     StudentsMinHoursDaily,
@@ -519,6 +521,13 @@ def _m_min_days(r: _Reader, e: ET.Element, w: float) -> Constraint | None:
     )
 
 
+def _m_min_gaps(r: _Reader, e: ET.Element, w: float) -> Constraint | None:
+    ids = r.active(r.ids(e))
+    if len(ids) < 2:
+        return None
+    return MinGapsBetweenActivities(weight=w, activities=ids, min_gaps=_int(e, "MinGaps", 1))
+
+
 def _m_activity_list(
     cls: type[ActivitiesSameStartingTime]
     | type[ActivitiesSameStartingDay]
@@ -700,6 +709,15 @@ def _m_teacher_min_hours(one: bool) -> _Mapper:
     return m
 
 
+def _m_students_continuously(one: bool) -> _Mapper:
+    def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
+        return StudentsMaxHoursContinuously(
+            weight=w, students=_students(e, one), max_hours=_int(e, "Maximum_Hours_Continuously")
+        )
+
+    return m
+
+
 def _m_teacher_continuously(one: bool) -> _Mapper:
     def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
         return TeacherMaxHoursContinuously(
@@ -793,6 +811,7 @@ _MAPPERS: dict[str, _Mapper] = {
     "ConstraintActivitiesSameStartingTime": _m_activity_list(ActivitiesSameStartingTime),
     "ConstraintActivitiesSameStartingDay": _m_activity_list(ActivitiesSameStartingDay),
     "ConstraintActivitiesNotOverlapping": _m_activity_list(ActivitiesNotOverlapping),
+    "ConstraintMinGapsBetweenActivities": _m_min_gaps,
     "ConstraintActivitiesOccupyMaxTimeSlotsFromSelection": _m_occupy_max,
     "ConstraintActivityEndsStudentsDay": _m_ends_day,
     "ConstraintActivitiesEndStudentsDay": _m_activities_end_day,
@@ -808,6 +827,8 @@ _MAPPERS: dict[str, _Mapper] = {
     "ConstraintStudentsMinHoursDaily": _m_students_min_hours(False),
     "ConstraintStudentsSetMaxHoursDaily": _m_students_max_hours(True),
     "ConstraintStudentsMaxHoursDaily": _m_students_max_hours(False),
+    "ConstraintStudentsSetMaxHoursContinuously": _m_students_continuously(True),
+    "ConstraintStudentsMaxHoursContinuously": _m_students_continuously(False),
     "ConstraintStudentsSetMaxHoursDailyRealDays": _m_students_max_hours_real(True),
     "ConstraintStudentsMaxHoursDailyRealDays": _m_students_max_hours_real(False),
     "ConstraintTeacherMaxGapsPerWeek": _m_teacher_gaps_week(True),

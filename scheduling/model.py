@@ -204,6 +204,14 @@ class ActivitiesNotOverlapping(_Constraint, tag=True, kw_only=True, frozen=True)
     activities: tuple[int, ...]
 
 
+class MinGapsBetweenActivities(_Constraint, tag=True, kw_only=True, frozen=True):
+    """Two of these activities on one day have at least `min_gaps` hours
+    between the end of the one and the start of the other."""
+
+    activities: tuple[int, ...]
+    min_gaps: int = 1
+
+
 class ActivitiesOccupyMaxTimeSlotsFromSelection(_Constraint, tag=True, kw_only=True, frozen=True):
     activities: tuple[int, ...]
     slots: tuple[Slot, ...]
@@ -269,6 +277,14 @@ class StudentsMaxHoursDaily(_Constraint, tag=True, kw_only=True, frozen=True):
 class StudentsMaxHoursDailyRealDays(_Constraint, tag=True, kw_only=True, frozen=True):
     """Each subgroup at most `max_hours` on a real day (as
     `TeacherMaxHoursDailyRealDays`)."""
+
+    students: str | None = None
+    max_hours: int = 0
+
+
+class StudentsMaxHoursContinuously(_Constraint, tag=True, kw_only=True, frozen=True):
+    """Each subgroup of the set (all when None) at most `max_hours` lessons
+    in a row."""
 
     students: str | None = None
     max_hours: int = 0
@@ -381,6 +397,7 @@ Constraint: TypeAlias = (
     | ActivitiesSameStartingTime
     | ActivitiesSameStartingDay
     | ActivitiesNotOverlapping
+    | MinGapsBetweenActivities
     | ActivitiesOccupyMaxTimeSlotsFromSelection
     | ActivityEndsStudentsDay
     | ActivitiesEndStudentsDay
@@ -391,6 +408,7 @@ Constraint: TypeAlias = (
     | StudentsEarlyMaxBeginningsAtSecondHour
     | StudentsMinHoursDaily
     | StudentsMaxHoursDaily
+    | StudentsMaxHoursContinuously
     | StudentsMaxHoursDailyRealDays
     | TeacherMaxGapsPerWeek
     | TeacherMaxGapsPerDay

@@ -143,6 +143,8 @@ class Compiled:
     same_start: list[list[int]] = field(default_factory=list)
     same_day: list[list[int]] = field(default_factory=list)
     not_overlapping: list[list[int]] = field(default_factory=list)
+    #: (activities, min gaps): two on one day that far apart at least (hard)
+    min_gaps: list[tuple[list[int], int]] = field(default_factory=list)
     occupy_max: list[tuple[list[int], list[int], int]] = field(default_factory=list)
     ends_day: list[int] = field(default_factory=list)
     consecutive: list[tuple[int, int]] = field(default_factory=list)
@@ -195,6 +197,7 @@ SOFT_SUPPORTED = (
     "StudentsSetHomeRooms",
     "TeacherHomeRooms",
     "TeacherMaxHoursContinuously",
+    "StudentsMaxHoursContinuously",
     "TeacherMaxGapsPerWeek",
     "TeacherMaxGapsPerDay",
     "TeacherMaxHoursDaily",
@@ -509,6 +512,8 @@ def compile_instance(inst: m.Instance) -> Compiled:
             comp.same_day.append(ids(c.activities))
         elif isinstance(c, m.ActivitiesNotOverlapping):
             comp.not_overlapping.append(ids(c.activities))
+        elif isinstance(c, m.MinGapsBetweenActivities):
+            comp.min_gaps.append((ids(c.activities), c.min_gaps))
         elif isinstance(c, m.ActivitiesOccupyMaxTimeSlotsFromSelection):
             comp.occupy_max.append(
                 (ids(c.activities), sorted({_slot(H, s) for s in c.slots}), c.max_occupied)
@@ -532,6 +537,7 @@ def compile_instance(inst: m.Instance) -> Compiled:
             | m.StudentsMinHoursDaily
             | m.StudentsMaxHoursDaily
             | m.StudentsMaxHoursDailyRealDays
+            | m.StudentsMaxHoursContinuously
             | m.StudentsIntervalMaxDaysPerWeek,
         ):
             targets = all_subgroups if c.students is None else list(subgroups_of(c.students))
@@ -742,7 +748,7 @@ def _person(
             p.max_hours_real.append((c.max_hours, cost))
         elif isinstance(c, m.TeacherMaxDaysPerWeek):
             p.max_days = tighter(p.max_days, (c.max_days, cost))
-        elif isinstance(c, m.TeacherMaxHoursContinuously):
+        elif isinstance(c, m.TeacherMaxHoursContinuously | m.StudentsMaxHoursContinuously):
             p.max_hours_cont.append((c.max_hours, cost))
         elif isinstance(c, m.TeacherIntervalMaxDaysPerWeek | m.StudentsIntervalMaxDaysPerWeek):
             end = c.end_hour if c.end_hour > c.start_hour else H
@@ -773,6 +779,7 @@ def _symmetry_classes(comp: Compiled, inst: m.Instance) -> list[list[int]]:
             | m.ActivitiesSameStartingTime
             | m.ActivitiesSameStartingDay
             | m.ActivitiesNotOverlapping
+            | m.MinGapsBetweenActivities
             | m.ActivitiesOccupyMaxTimeSlotsFromSelection,
         ):
             for x in c.activities:

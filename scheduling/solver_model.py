@@ -579,6 +579,18 @@ class Builder:
                 lits = [lit for a in group for lit in self.covering(a, t)]
                 if len(lits) > 1:
                     m.add_at_most_one(lits)
+        for group, g in c.min_gaps:
+            # each lesson covers its hours and the g after it (on its day):
+            # no two of them cover one slot
+            for t in range(c.S):
+                lits = [
+                    lit
+                    for a in group
+                    for s, lit in self.x[a].items()
+                    if s <= t < s + c.activities[a].duration + g and s // c.H == t // c.H
+                ]
+                if len(lits) > 1:
+                    m.add_at_most_one(lits)
         for group, slots, k in c.occupy_max:
             occs: list[Lit] = []
             for t in slots:

@@ -156,11 +156,13 @@ def applies(comp: Compiled) -> bool:
     week, zero gaps, early max beginnings, min hours on a busy day and max
     hours a day (`_day_rules_kept`); of the pairwise time relations same
     starting times, consecutive lessons and min days; "occupy at most k of
-    these slots"; no "ends the students' day", same days or not
-    overlapping."""
+    these slots"; no "ends the students' day", same days, not overlapping
+    or min gaps between activities."""
     if not all(_day_rules_kept(p) for p in comp.subgroups + comp.teachers):
         return False
-    return not (comp.ends_day or comp.grouped or comp.same_day or comp.not_overlapping)
+    return not (
+        comp.ends_day or comp.grouped or comp.same_day or comp.not_overlapping or comp.min_gaps
+    )
 
 
 def day_rules(comp: Compiled) -> bool:

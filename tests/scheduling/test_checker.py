@@ -35,6 +35,7 @@ from scheduling.model import (
     Hour,
     Instance,
     MinDaysBetweenActivities,
+    MinGapsBetweenActivities,
     Placement,
     Room,
     RoomNotAvailableTimes,
@@ -42,6 +43,7 @@ from scheduling.model import (
     StudentsIntervalMaxDaysPerWeek,
     StudentsMaxGapsPerDay,
     StudentsMaxGapsPerWeek,
+    StudentsMaxHoursContinuously,
     StudentsMaxHoursDaily,
     StudentsMinHoursDaily,
     StudentsSet,
@@ -484,6 +486,30 @@ def test_teacher_interval_max_days() -> None:
     assert only(
         check(inst, tt((1, 0, 4), (2, 1, 5), (3, 2, 5))), "TeacherIntervalMaxDaysPerWeek"
     ) == [2]
+
+
+def test_min_gaps_between_activities_on_one_day() -> None:
+    inst = school(
+        [act(1), act(2, teachers=("B",)), act(3, students=("Z",), duration=2)],
+        MinGapsBetweenActivities(activities=(1, 2, 3), min_gaps=2),
+    )
+    # 1 at hour 0, 2 at hour 3: two hours between (1 and 2) - kept; 3 on
+    # another day
+    assert check(inst, tt((1, 0, 0), (2, 0, 3), (3, 1, 0))).violations == ()
+    # 2 at hour 2: one hour after 1; 3 (hours 3-4) right after 2, two
+    # hours after 1
+    r = check(inst, tt((1, 0, 0), (2, 0, 2), (3, 0, 3)))
+    assert only(r, "MinGapsBetweenActivities") == [1, 1]
+
+
+def test_students_max_hours_continuously_per_subgroup() -> None:
+    acts = [act(i, teachers=("A" if i % 2 else "B",)) for i in range(1, 5)]
+    acts.append(act(5, students=("Y2",), teachers=("B",)))
+    inst = school(acts, StudentsMaxHoursContinuously(students="Y", max_hours=3))
+    # Y1 four in a row on day 0; Y2 one lesson
+    r = check(inst, tt((1, 0, 0), (2, 0, 1), (3, 0, 2), (4, 0, 3), (5, 0, 4)))
+    assert only(r, "StudentsMaxHoursContinuously") == [1]
+    assert check(inst, tt((1, 0, 0), (2, 0, 1), (3, 0, 2), (4, 0, 4), (5, 0, 5))).hard == 0
 
 
 def test_students_interval_max_days_per_subgroup() -> None:

@@ -40,10 +40,12 @@ from scheduling.model import (
     BreakTimes,
     Instance,
     MinDaysBetweenActivities,
+    MinGapsBetweenActivities,
     Placement,
     StudentsEarlyMaxBeginningsAtSecondHour,
     StudentsIntervalMaxDaysPerWeek,
     StudentsMaxGapsPerWeek,
+    StudentsMaxHoursContinuously,
     StudentsSetHomeRooms,
     SubjectPreferredRooms,
     TeacherIntervalMaxDaysPerWeek,
@@ -815,3 +817,18 @@ def test_students_interval_max_days_are_read() -> None:
         StudentsIntervalMaxDaysPerWeek(students="Lớp 10", start_hour=0, end_hour=3, max_days=4)
         in sang.constraints
     )
+
+
+def test_min_gaps_and_students_continuously_are_read() -> None:
+    liceo = read_fet(fetdata.example("FET-5-official/Italy/2009/liceo-scientifico.fet")).instance
+    assert liceo.unsupported == ()
+    gaps = [c for c in liceo.constraints if isinstance(c, MinGapsBetweenActivities)]
+    assert len(gaps) == 7 and all(c.weight == 100 and c.min_gaps >= 1 for c in gaps)
+    assert gaps[0].activities[:3] == (647, 648, 670)
+    tel = read_fet(
+        fetdata.example(
+            "FET-5-official/Indonesia/TelPolytech-Bandung/2010-2011/TelPolytech_even.fet"
+        )
+    ).instance
+    assert tel.unsupported == ()
+    assert StudentsMaxHoursContinuously(students=None, max_hours=4) in tel.constraints

@@ -190,6 +190,26 @@ def test_students_interval_max_days() -> None:
     assert rep.soft == pytest.approx(0.5)
 
 
+def test_min_gaps_between_activities() -> None:
+    """Three lessons of A1 (with different teachers) at least two hours apart
+    when on one day: day 0 (4 hours) takes at most two of them, at hours 0
+    and 3; all three are pulled there by a soft wish, and the students' own
+    continuous limit (2) holds for B."""
+    acts = [act(i, f"T{i}", "A1") for i in (1, 2, 3)] + [act(i, "U", "B") for i in (4, 5, 6)]
+    cs: list[m.Constraint] = [
+        m.MinGapsBetweenActivities(activities=(1, 2, 3), min_gaps=2),
+        *(m.ActivityPreferredStartingTime(activity=i, day=0, weight=80) for i in (1, 2, 3)),
+        m.StudentsMaxHoursContinuously(students="B", max_hours=2),
+        *(m.ActivityPreferredStartingTime(activity=i, day=1, weight=80) for i in (4, 5, 6)),
+    ]
+    inst = school(acts, cs)
+    at = solved(inst)
+    day0 = sorted(p.hour for a, p in at.items() if a <= 3 and p.day == 0)
+    assert day0 == [0, 3]
+    b_hours = sorted(p.hour for a, p in at.items() if a >= 4 and p.day == 1)
+    assert len(b_hours) == 3 and b_hours != list(range(b_hours[0], b_hours[0] + 3))
+
+
 def _gappy_teacher_school(max_gaps: int) -> m.Instance:
     """T teaches A at the first and last hour of day 0: two gaps unless two
     of T's lessons with B fill them."""
