@@ -909,28 +909,27 @@ def _teacher_continuously(ctx: _Context, c: TeacherMaxHoursContinuously) -> Iter
                     )
 
 
+def _interval_days(
+    c: TeacherIntervalMaxDaysPerWeek | StudentsIntervalMaxDaysPerWeek,
+    who: str,
+    rows: Iterable[list[int]],
+) -> Iterator[_Found]:
+    """Days whose row (one per day) is busy in c's interval, beyond c's max."""
+    days = sum(1 for row in rows if any(row[c.start_hour : c.end_hour]))
+    if days > c.max_days:
+        yield days - c.max_days, f"{who} busy in the interval on {days} days, max {c.max_days}"
+
+
 def _teacher_interval_days(ctx: _Context, c: TeacherIntervalMaxDaysPerWeek) -> Iterator[_Found]:
     for t in _teachers(ctx, c.teacher):
-        days = sum(
-            1 for d in range(ctx.nd) if any(ctx.teacher_row(t, d)[c.start_hour : c.end_hour])
-        )
-        if days > c.max_days:
-            yield (
-                days - c.max_days,
-                (f"teacher {t} busy in the interval on {days} days, max {c.max_days}"),
-            )
+        rows = (ctx.teacher_row(t, d) for d in range(ctx.nd))
+        yield from _interval_days(c, f"teacher {t}", rows)
 
 
 def _students_interval_days(ctx: _Context, c: StudentsIntervalMaxDaysPerWeek) -> Iterator[_Found]:
     for g in _subgroups(ctx, c.students):
-        days = sum(
-            1 for d in range(ctx.nd) if any(ctx.subgroup_row(g, d)[c.start_hour : c.end_hour])
-        )
-        if days > c.max_days:
-            yield (
-                days - c.max_days,
-                f"subgroup {g} busy in the interval on {days} days, max {c.max_days}",
-            )
+        rows = (ctx.subgroup_row(g, d) for d in range(ctx.nd))
+        yield from _interval_days(c, f"subgroup {g}", rows)
 
 
 # rooms

@@ -727,31 +727,29 @@ def _m_teacher_continuously(one: bool) -> _Mapper:
     return m
 
 
+def _interval(r: _Reader, e: ET.Element) -> dict[str, int]:
+    """An interval max days constraint's hours and days (an empty end: the
+    end of the day)."""
+    start = r.hour(_text(e, "Interval_Start_Hour"), e.tag)
+    end = r.hour(_text(e, "Interval_End_Hour"), e.tag)
+    return {
+        "start_hour": start or 0,
+        "end_hour": len(r.hours) if end is None else end,
+        "max_days": _int(e, "Max_Days_Per_Week"),
+    }
+
+
 def _m_teacher_interval(one: bool) -> _Mapper:
     def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
-        start = r.hour(_text(e, "Interval_Start_Hour"), e.tag)
-        end = r.hour(_text(e, "Interval_End_Hour"), e.tag)  # empty: the end of the day
-        return TeacherIntervalMaxDaysPerWeek(
-            weight=w,
-            teacher=_teacher(e, one),
-            start_hour=start or 0,
-            end_hour=len(r.hours) if end is None else end,
-            max_days=_int(e, "Max_Days_Per_Week"),
-        )
+        return TeacherIntervalMaxDaysPerWeek(weight=w, teacher=_teacher(e, one), **_interval(r, e))
 
     return m
 
 
 def _m_students_interval(one: bool) -> _Mapper:
     def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
-        start = r.hour(_text(e, "Interval_Start_Hour"), e.tag)
-        end = r.hour(_text(e, "Interval_End_Hour"), e.tag)  # empty: the end of the day
         return StudentsIntervalMaxDaysPerWeek(
-            weight=w,
-            students=_students(e, one),
-            start_hour=start or 0,
-            end_hour=len(r.hours) if end is None else end,
-            max_days=_int(e, "Max_Days_Per_Week"),
+            weight=w, students=_students(e, one), **_interval(r, e)
         )
 
     return m
