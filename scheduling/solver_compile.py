@@ -381,9 +381,10 @@ def compile_instance(inst: m.Instance) -> Compiled:
     for c in inst.constraints:
         tname = type(c).__name__
         hard = is_hard(c)
-        if not hard and tname not in SOFT_SUPPORTED:
-            raise UnsupportedConstraintError(tname, f"soft ({c.weight}%) variant not supported")
         if float(c.weight) <= 0:
+            # FET never enforces nor counts a constraint of weight 0 (its
+            # generator skips it with probability 1), whatever its type; but
+            # a min days' "consecutive if same day" holds whatever the weight
             if (
                 isinstance(c, m.MinDaysBetweenActivities)
                 and c.consecutive_if_same_day
@@ -391,6 +392,8 @@ def compile_instance(inst: m.Instance) -> Compiled:
             ):
                 weightless_adjacent.append(c)
             continue
+        if not hard and tname not in SOFT_SUPPORTED:
+            raise UnsupportedConstraintError(tname, f"soft ({c.weight}%) variant not supported")
         cost = 0 if hard else cost_of(c.weight)
         if isinstance(c, m.BreakTimes):
             for s in c.slots:

@@ -979,6 +979,22 @@ def test_a_weightless_min_days_constraint_still_keeps_a_same_day_pair_together()
     assert (at[1].hour, at[2].hour, at[3].hour) == (0, 1, 2)
 
 
+def test_a_weightless_constraint_of_a_type_not_costed_is_ignored() -> None:
+    """FET never enforces nor counts a 0 % constraint (Yew-Chung, Hong Kong,
+    has a 0 % "two activities consecutive"): the solver leaves it out rather
+    than refusing the file, and the checker counts nothing for it."""
+    acts = [act(1, "T", "B"), act(2, "U", "B")]
+    cs: list[m.Constraint] = [
+        m.TwoActivitiesConsecutive(first=1, second=2, weight=0),
+        m.ActivityPreferredStartingTime(activity=1, day=0, hour=0),
+        m.ActivityPreferredStartingTime(activity=2, day=0, hour=3),
+    ]
+    at = solved(school(acts, cs, days=1, hours=4))
+    assert (at[1].hour, at[2].hour) == (0, 3)
+    with pytest.raises(UnsupportedConstraintError):
+        solve(school(acts, [m.TwoActivitiesConsecutive(first=1, second=2, weight=50)]))
+
+
 def _heavy_spread_school() -> m.Instance:
     acts = [
         m.Activity(id=i, subject="M", teachers=("T",), students=("A",), group_id=1)
