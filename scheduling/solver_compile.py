@@ -148,6 +148,10 @@ class Compiled:
     occupy_max: list[tuple[list[int], list[int], int]] = field(default_factory=list)
     ends_day: list[int] = field(default_factory=list)
     consecutive: list[tuple[int, int]] = field(default_factory=list)
+    #: soft same starting times (activities, cost: per pair apart) and soft
+    #: consecutive pairs (first, second, cost): phase 2's, costed only
+    same_start_soft: list[tuple[list[int], int]] = field(default_factory=list)
+    consecutive_soft: list[tuple[int, int, int]] = field(default_factory=list)
     grouped: list[tuple[int, int]] = field(default_factory=list)
     #: classes of interchangeable activities (same everything), for symmetry breaking
     symmetric: list[list[int]] = field(default_factory=list)
@@ -206,6 +210,8 @@ SOFT_SUPPORTED = (
     "StudentsMaxHoursDailyRealDays",
     "TeacherIntervalMaxDaysPerWeek",
     "StudentsIntervalMaxDaysPerWeek",
+    "ActivitiesSameStartingTime",
+    "TwoActivitiesConsecutive",
 )
 
 
@@ -510,7 +516,10 @@ def compile_instance(inst: m.Instance) -> Compiled:
             if len(members) >= 2 and c.min_days >= 1:
                 comp.min_days.append(CMinDays(members, c.min_days, c.consecutive_if_same_day, cost))
         elif isinstance(c, m.ActivitiesSameStartingTime):
-            comp.same_start.append(ids(c.activities))
+            if hard:
+                comp.same_start.append(ids(c.activities))
+            else:
+                comp.same_start_soft.append((ids(c.activities), cost))
         elif isinstance(c, m.ActivitiesSameStartingDay):
             comp.same_day.append(ids(c.activities))
         elif isinstance(c, m.ActivitiesNotOverlapping):
@@ -528,7 +537,11 @@ def compile_instance(inst: m.Instance) -> Compiled:
             comp.ends_day.extend(filtered(c.filter))
         elif isinstance(c, m.TwoActivitiesConsecutive):
             if c.first in by_id and c.second in by_id:
-                comp.consecutive.append((by_id[c.first], by_id[c.second]))
+                pair = (by_id[c.first], by_id[c.second])
+                if hard:
+                    comp.consecutive.append(pair)
+                else:
+                    comp.consecutive_soft.append((*pair, cost))
         elif isinstance(c, m.TwoActivitiesGrouped):
             if c.first in by_id and c.second in by_id:
                 comp.grouped.append((by_id[c.first], by_id[c.second]))

@@ -558,6 +558,26 @@ class Builder:
         return place(0, [])
 
     # --- pairwise time relations ---------------------------------------------------
+    def _soft_pairs(self) -> None:
+        """Soft same starting times (each pair apart costs once, as the
+        checker counts it) and soft consecutive pairs."""
+        m, c = self.m, self.c
+        for group, cost in c.same_start_soft:
+            for i, a in enumerate(group):
+                for b in group[i + 1 :]:
+                    v = m.new_bool_var("")
+                    for t, la in self.x[a].items():
+                        lb = self.x[b].get(t)
+                        m.add(v >= la - (lb if lb is not None else 0))
+                    self.costs.append((cost, v, 1))
+        for a, b, cost in c.consecutive_soft:
+            v = m.new_bool_var("")
+            for t, la in self.x[a].items():
+                s = c.next_start(a, t)
+                lb = self.x[b].get(s) if s is not None else None
+                m.add(v >= la - (lb if lb is not None else 0))
+            self.costs.append((cost, v, 1))
+
     def _pairs(self) -> None:
         m, c = self.m, self.c
         for group in c.same_start:
@@ -608,6 +628,8 @@ class Builder:
                     m.add_implication(lit, self.x[b][s])
                 else:
                     m.add(lit == 0)
+        if self.soft:
+            self._soft_pairs()
         for a, b in c.grouped:
             for t, lit in self.x[a].items():
                 s = c.next_start(a, t)

@@ -992,7 +992,31 @@ def test_a_weightless_constraint_of_a_type_not_costed_is_ignored() -> None:
     at = solved(school(acts, cs, days=1, hours=4))
     assert (at[1].hour, at[2].hour) == (0, 3)
     with pytest.raises(UnsupportedConstraintError):
-        solve(school(acts, [m.TwoActivitiesConsecutive(first=1, second=2, weight=50)]))
+        solve(school(acts, [m.TwoActivitiesGrouped(first=1, second=2, weight=50)]))
+
+
+def test_soft_same_starting_time_and_consecutive_are_costed() -> None:
+    """Class A1's 1 and B's 2 would start together (80 %), but 1 is fixed at
+    hour 0 and 2 cannot start there: one pair apart, 0.8. 5 (A1) and 6 (B)
+    would start together too, and can. 3 would follow 4 (90 %), which is
+    fixed at hour 0: 3 goes to hour 1 of the four. The checker's score is
+    the solver's."""
+    acts = [act(1, "T", "A1"), act(2, "U", "B"), act(3, "V", "A2"), act(4, "W", "A2")]
+    acts += [act(5, "X", "A1"), act(6, "Y", "B")]
+    cs: list[m.Constraint] = [
+        m.ActivitiesSameStartingTime(activities=(1, 2), weight=80),
+        m.ActivitiesSameStartingTime(activities=(5, 6), weight=80),
+        m.ActivityPreferredStartingTime(activity=1, day=0, hour=0),
+        m.ActivityPreferredStartingTimes(activity=2, slots=((0, 1), (0, 2))),
+        m.ActivityPreferredStartingTime(activity=4, day=0, hour=0),
+        m.TwoActivitiesConsecutive(first=4, second=3, weight=90),
+    ]
+    inst = school(acts, cs, days=1, hours=4)
+    at = solved(inst)
+    assert at[3].hour == 1
+    assert at[5].hour == at[6].hour
+    r = solve(inst, time_limit_s=20)
+    assert r.soft == pytest.approx(0.8)
 
 
 def _heavy_spread_school() -> m.Instance:
