@@ -59,7 +59,13 @@ def summary(fet: FetFile) -> list[str]:
     subgroups = {s for st in inst.students for s in st.subgroups}
     lines = [
         f"{fet.source}: {inst.name}",
-        f"  {len(inst.days)} days × {len(inst.hours)} hours",
+        f"  {len(inst.days)} days × {len(inst.hours)} hours"
+        + (
+            f" (mornings-afternoons: {len(inst.days) // inst.days_per_real_day} real days; "
+            "min days count real days)"
+            if inst.days_per_real_day > 1
+            else ""
+        ),
         f"  {len(inst.activities)} activities "
         f"({sum(a.duration for a in inst.activities)} hours a week), "
         f"{len(inst.teachers)} teachers, {len(subgroups)} subgroups "

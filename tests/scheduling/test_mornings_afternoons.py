@@ -9,6 +9,7 @@ import pytest
 from scheduling import model as m
 from scheduling import solver_swap
 from scheduling.checker import check
+from scheduling.cli import summary
 from scheduling.fet import read_fet
 from scheduling.solver import solve
 from scheduling.solver_compile import compile_instance
@@ -116,6 +117,7 @@ def test_a_mornings_afternoons_file_is_read_with_real_days() -> None:
     assert ff.instance.unsupported == ()
     assert ff.instance.days_per_real_day == 2
     assert len(ff.instance.days) == 12
+    assert "12 days × 4 hours (mornings-afternoons: 6 real days" in "\n".join(summary(ff))
 
 
 def test_old_fork_files_have_their_max_hours_daily_per_real_day() -> None:
