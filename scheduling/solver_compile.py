@@ -516,7 +516,7 @@ def compile_instance(inst: m.Instance) -> Compiled:
             if len(members) >= 2 and c.min_days >= 1:
                 comp.min_days.append(CMinDays(members, c.min_days, c.consecutive_if_same_day, cost))
         elif isinstance(c, m.ActivitiesSameStartingTime):
-            if hard:
+            if cost == 0:
                 comp.same_start.append(ids(c.activities))
             else:
                 comp.same_start_soft.append((ids(c.activities), cost))
@@ -538,7 +538,7 @@ def compile_instance(inst: m.Instance) -> Compiled:
         elif isinstance(c, m.TwoActivitiesConsecutive):
             if c.first in by_id and c.second in by_id:
                 pair = (by_id[c.first], by_id[c.second])
-                if hard:
+                if cost == 0:
                     comp.consecutive.append(pair)
                 else:
                     comp.consecutive_soft.append((*pair, cost))

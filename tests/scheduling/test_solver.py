@@ -1083,3 +1083,21 @@ def test_the_improvement_goes_on_while_fets_reading_would_not_get_past() -> None
     s.record([0, 1, 4], [None] * 3, None, 0.0)
     assert s.run.excess == 0
     assert s.should_stop("improve") and s.remaining("improve") <= 0
+
+
+def test_hard_and_soft_pair_relations_are_told_apart_whatever_comes_last() -> None:
+    """A hard consecutive pair and same starting time stay hard with a soft
+    constraint after them in the file (the compiler once read the weight of
+    the last constraint of its first pass)."""
+    from scheduling.solver_compile import compile_instance
+
+    acts = [act(i, f"T{i}", "B") for i in (1, 2, 3, 4)]
+    cs: list[m.Constraint] = [
+        m.TwoActivitiesConsecutive(first=1, second=2),
+        m.ActivitiesSameStartingTime(activities=(3, 4)),
+        m.TwoActivitiesConsecutive(first=3, second=1, weight=90),
+        m.ActivityPreferredStartingTime(activity=4, day=0, weight=50),
+    ]
+    comp = compile_instance(school(acts, cs))
+    assert comp.consecutive == [(0, 1)] and comp.same_start == [[2, 3]]
+    assert [(a, b) for a, b, _ in comp.consecutive_soft] == [(2, 0)]
