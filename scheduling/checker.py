@@ -806,19 +806,25 @@ def _students_max_hours(ctx: _Context, c: StudentsMaxHoursDaily) -> Iterator[_Fo
                 yield 1, f"subgroup {g} has {n} hours on {ctx.day(d)}, max {c.max_hours}"
 
 
-def _real_days(ctx: _Context) -> Iterator[tuple[int, range]]:
-    """Each real day and its days (`Instance.days_per_real_day`)."""
+def _real_day_hours(
+    ctx: _Context,
+    c: StudentsMaxHoursDailyRealDays | TeacherMaxHoursDailyRealDays,
+    who: str,
+    rows: list[list[int]],
+) -> Iterator[_Found]:
+    """Real days (`Instance.days_per_real_day`) on which `rows` (one a day)
+    hold more than c's max hours, one violation each."""
     n = ctx.instance.days_per_real_day
     for r in range(ctx.nd // n):
-        yield r, range(r * n, r * n + n)
+        hours = sum(_busy(row) for row in rows[r * n : r * n + n])
+        if hours > c.max_hours:
+            yield 1, f"{who} has {hours} hours on real day {r + 1}, max {c.max_hours}"
 
 
 def _students_max_hours_real(ctx: _Context, c: StudentsMaxHoursDailyRealDays) -> Iterator[_Found]:
     for g in _subgroups(ctx, c.students):
-        for r, days in _real_days(ctx):
-            n = sum(_busy(ctx.subgroup_row(g, d)) for d in days)
-            if n > c.max_hours:
-                yield 1, f"subgroup {g} has {n} hours on real day {r + 1}, max {c.max_hours}"
+        rows = [ctx.subgroup_row(g, d) for d in range(ctx.nd)]
+        yield from _real_day_hours(ctx, c, f"subgroup {g}", rows)
 
 
 # teachers
@@ -870,10 +876,8 @@ def _teacher_max_hours(ctx: _Context, c: TeacherMaxHoursDaily) -> Iterator[_Foun
 
 def _teacher_max_hours_real(ctx: _Context, c: TeacherMaxHoursDailyRealDays) -> Iterator[_Found]:
     for t in _teachers(ctx, c.teacher):
-        for r, days in _real_days(ctx):
-            n = sum(_busy(ctx.teacher_row(t, d)) for d in days)
-            if n > c.max_hours:
-                yield 1, f"teacher {t} has {n} hours on real day {r + 1}, max {c.max_hours}"
+        rows = [ctx.teacher_row(t, d) for d in range(ctx.nd)]
+        yield from _real_day_hours(ctx, c, f"teacher {t}", rows)
 
 
 def _teacher_min_hours(ctx: _Context, c: TeacherMinHoursDaily) -> Iterator[_Found]:

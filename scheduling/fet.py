@@ -628,10 +628,6 @@ def _m_students_min_hours(one: bool) -> _Mapper:
 
 def _m_students_max_hours(one: bool) -> _Mapper:
     def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
-        if not one and r.fork_mornings_afternoons:
-            return StudentsMaxHoursDailyRealDays(
-                weight=w, students=None, max_hours=_int(e, "Maximum_Hours_Daily")
-            )
         return StudentsMaxHoursDaily(
             weight=w, students=_students(e, one), max_hours=_int(e, "Maximum_Hours_Daily")
         )
@@ -677,10 +673,6 @@ def _m_teacher_max_days(one: bool) -> _Mapper:
 
 def _m_teacher_max_hours(one: bool) -> _Mapper:
     def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
-        if not one and r.fork_mornings_afternoons:
-            return TeacherMaxHoursDailyRealDays(
-                weight=w, teacher=None, max_hours=_int(e, "Maximum_Hours_Daily")
-            )
         return TeacherMaxHoursDaily(
             weight=w, teacher=_teacher(e, one), max_hours=_int(e, "Maximum_Hours_Daily")
         )
@@ -1116,7 +1108,10 @@ def _read_constraints(root: ET.Element, r: _Reader, warm: _WarmStart | None) -> 
             if warm is not None and id(e) in warm.consumed:
                 taken += 1
                 continue
-            mapper = _MAPPERS.get(e.tag)
+            tag = e.tag
+            if r.fork_mornings_afternoons and tag in _FORK_REAL_DAYS:
+                tag += "RealDays"  # as FET 6 opens an old fork file
+            mapper = _MAPPERS.get(tag)
             if mapper is None:
                 r.unsupported[e.tag] += 1
                 continue
@@ -1239,18 +1234,14 @@ def _fork_behaviour(root: ET.Element) -> str:
     return "Exclusive" if "-morocco" in root.get("version", "") else "Unrestricted"
 
 
-def _mornings_afternoons_ok(r: _Reader, n_days: int) -> bool:
-    """Whether a mornings-afternoons file is read as such: its days come in
-    pairs (a morning and an afternoon) and every constraint type it has is
-    one of `MORNINGS_AFTERNOONS_TYPES` (or, in an old fork file, of
-    `_FORK_REAL_DAYS`)."""
-    return n_days % 2 == 0 and all(tag in _ma_types(r) for tag in r.mapped)
-
-
-def _ma_types(r: _Reader) -> frozenset[str]:
-    return MORNINGS_AFTERNOONS_TYPES | (
+def _mornings_afternoons_unchecked(r: _Reader) -> Counter[str]:
+    """The constraint types of a mornings-afternoons file not checked in that
+    mode (`MORNINGS_AFTERNOONS_TYPES`; in an old fork file also
+    `_FORK_REAL_DAYS`, read as their real-day forms), with their counts."""
+    checked = MORNINGS_AFTERNOONS_TYPES | (
         _FORK_REAL_DAYS if r.fork_mornings_afternoons else frozenset()
     )
+    return Counter({tag: n for tag, n in r.mapped.items() if tag not in checked})
 
 
 def _read_fet(path: str | Path) -> FetFile:
@@ -1277,21 +1268,22 @@ def _read_fet(path: str | Path) -> FetFile:
     teachers = _read_teachers(root)
     extra: Counter[str] = Counter()
     days_per_real_day = 1
-    if mode == "Mornings_Afternoons" and _mornings_afternoons_ok(r, len(day_names)):
-        days_per_real_day = 2
+    unchecked = _mornings_afternoons_unchecked(r)
+    if mode == "Mornings_Afternoons" and len(day_names) % 2 == 0 and not unchecked:
+        days_per_real_day = 2  # a morning and an afternoon a real day
     elif mode != "Official":
         extra[f"Mode:{mode}"] = 1
         if mode == "Mornings_Afternoons":
-            for tag, n in r.mapped.items():
-                if tag not in _ma_types(r):
-                    extra[f"Mode:Mornings_Afternoons with {tag}"] = n
+            for tag, n in unchecked.items():
+                extra[f"Mode:Mornings_Afternoons with {tag}"] = n
     virtual = sum(1 for room in _names(root, "Rooms_List", "Room") if _bool(room, "Virtual", False))
     if virtual:
         extra["VirtualRoom"] = virtual
+    default_behaviour = _fork_behaviour(root)
     behaviour = sum(
         1
         for t in _names(root, "Teachers_List", "Teacher")
-        if (_value(t, "Mornings_Afternoons_Behavior") or _fork_behaviour(root)) != "Unrestricted"
+        if (_value(t, "Mornings_Afternoons_Behavior") or default_behaviour) != "Unrestricted"
     )
     if behaviour and mode == "Mornings_Afternoons":
         extra["TeacherMorningsAfternoonsBehavior"] = behaviour
