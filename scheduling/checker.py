@@ -57,6 +57,7 @@ in `Instance.unsupported` are not checked.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import TypeAlias
@@ -66,11 +67,13 @@ import msgspec
 from scheduling.model import (
     HARD,
     ActivitiesEndStudentsDay,
+    ActivitiesMaxSimultaneousInSelectedTimeSlots,
     ActivitiesNotOverlapping,
     ActivitiesOccupyMaxTimeSlotsFromSelection,
     ActivitiesPreferredStartingTimes,
     ActivitiesPreferredTimeSlots,
     ActivitiesSameStartingDay,
+    ActivitiesSameStartingHour,
     ActivitiesSameStartingTime,
     Activity,
     ActivityEndsStudentsDay,
@@ -87,31 +90,43 @@ from scheduling.model import (
     MinGapsBetweenActivities,
     RoomNotAvailableTimes,
     Slot,
+    StudentsActivityTagMaxHoursContinuously,
+    StudentsActivityTagMaxHoursDaily,
     StudentsEarlyMaxBeginningsAtSecondHour,
     StudentsIntervalMaxDaysPerWeek,
+    StudentsMaxBuildingChanges,
     StudentsMaxGapsPerDay,
     StudentsMaxGapsPerWeek,
     StudentsMaxHoursContinuously,
     StudentsMaxHoursDaily,
     StudentsMaxHoursDailyRealDays,
+    StudentsMinGapsBetweenBuildingChanges,
     StudentsMinHoursDaily,
     StudentsSetHomeRooms,
     StudentsSetNotAvailableTimes,
     SubjectActivityTagPreferredRooms,
     SubjectPreferredRooms,
+    TeacherActivityTagMaxHoursContinuously,
+    TeacherActivityTagMaxHoursDaily,
     TeacherHomeRooms,
     TeacherIntervalMaxDaysPerWeek,
+    TeacherMaxBuildingChanges,
     TeacherMaxDaysPerWeek,
     TeacherMaxGapsPerDay,
     TeacherMaxGapsPerWeek,
     TeacherMaxHoursContinuously,
     TeacherMaxHoursDaily,
     TeacherMaxHoursDailyRealDays,
+    TeacherMinDaysPerWeek,
+    TeacherMinGapsBetweenBuildingChanges,
     TeacherMinHoursDaily,
     TeacherNotAvailableTimes,
+    ThreeActivitiesGrouped,
     Timetable,
     TwoActivitiesConsecutive,
     TwoActivitiesGrouped,
+    TwoActivitiesOrdered,
+    TwoActivitiesOrderedIfSameDay,
 )
 
 __all__ = ["BASIC_TYPES", "CheckReport", "Violation", "check"]
@@ -275,6 +290,9 @@ class _Context:
             if room is not None:
                 self._mark(self.r_mat, room, d, h, a.duration)
         self._zero: _Matrix = [[0] * self.nh for _ in range(self.nd)]
+        self._tag_rows: dict[tuple[str, str, str], _Matrix] = {}
+        self.building = {r.name: r.building for r in instance.rooms}
+        self._building_rows: dict[tuple[str, str], list[list[str | None]]] = {}
 
         hard = [c for c in instance.constraints if c.weight >= HARD]
         self.breaks: set[Slot] = {s for c in hard if isinstance(c, BreakTimes) for s in c.slots}
@@ -415,6 +433,41 @@ class _Context:
 
     def subgroup_row(self, g: str, d: int) -> list[int]:
         return self.s_mat.get(g, self._zero)[d]
+
+    def tag_rows(self, who: str, name: str, tag: str) -> _Matrix:
+        """The days × hours of a teacher's (`who` "t") or a subgroup's ("s")
+        activities that have this tag."""
+        key = (who, name, tag)
+        got = self._tag_rows.get(key)
+        if got is None:
+            got = [[0] * self.nh for _ in range(self.nd)]
+            for aid, (d, h) in self.at.items():
+                a = self.acts[aid]
+                mine = name in a.teachers if who == "t" else name in self.act_subgroups(a)
+                if tag in a.tags and mine:
+                    for hh in range(h, h + a.duration):
+                        got[d][hh] += 1
+            self._tag_rows[key] = got
+        return got
+
+    def building_rows(self, who: str, name: str) -> list[list[str | None]]:
+        """Per day and hour, the building of the room of the teacher's (`who`
+        "t") or the subgroup's ("s") lesson there; None: no lesson, or one
+        without a room or whose room has no building (FET skips those)."""
+        key = (who, name)
+        got = self._building_rows.get(key)
+        if got is None:
+            got = [[None] * self.nh for _ in range(self.nd)]
+            for aid, (d, h) in self.at.items():
+                a = self.acts[aid]
+                mine = name in a.teachers if who == "t" else name in self.act_subgroups(a)
+                room = self.room.get(aid)
+                building = self.building.get(room) if room is not None else None
+                if mine and building:
+                    for hh in range(h, h + a.duration):
+                        got[d][hh] = building
+            self._building_rows[key] = got
+        return got
 
     def occupied(self, aid: int) -> Iterator[Slot]:
         d, h = self.at[aid]
@@ -649,6 +702,31 @@ def _same_starting_day(ctx: _Context, c: ActivitiesSameStartingDay) -> Iterator[
             yield 1, f"activities {i} ({ctx.day(ctx.at[i][0])}) and {j} ({ctx.day(ctx.at[j][0])})"
 
 
+def _same_starting_hour(ctx: _Context, c: ActivitiesSameStartingHour) -> Iterator[_Found]:
+    for i, j in _placed_pairs(ctx, c.activities):
+        if ctx.at[i][1] != ctx.at[j][1]:
+            yield 1, f"activities {i} ({ctx.slot(*ctx.at[i])}) and {j} ({ctx.slot(*ctx.at[j])})"
+
+
+def _max_simultaneous(
+    ctx: _Context, c: ActivitiesMaxSimultaneousInSelectedTimeSlots
+) -> Iterator[_Found]:
+    count: Counter[Slot] = Counter()
+    for aid in ctx.ids(c.activities):
+        if aid in ctx.at:
+            count.update(ctx.occupied(aid))
+    for slot in _unique_slots(c.slots):
+        if count[slot] > c.max_simultaneous:
+            yield (
+                1,
+                f"{count[slot]} of the activities at {ctx.slot(*slot)}, max {c.max_simultaneous}",
+            )
+
+
+def _unique_slots(slots: Iterable[Slot]) -> list[Slot]:
+    return list(dict.fromkeys(slots))
+
+
 def _not_overlapping(ctx: _Context, c: ActivitiesNotOverlapping) -> Iterator[_Found]:
     for i, j in _placed_pairs(ctx, c.activities):
         (di, hi), (dj, hj) = ctx.at[i], ctx.at[j]
@@ -724,6 +802,49 @@ def _two_grouped(ctx: _Context, c: TwoActivitiesGrouped) -> Iterator[_Found]:
                     f"activities {c.first} ({ctx.slot(*ctx.at[c.first])}) and "
                     f"{c.second} ({ctx.slot(*ctx.at[c.second])}) are not back to back"
                 ),
+            )
+
+
+def _ordered(ctx: _Context, first: int, second: int) -> bool:
+    """`second` starts after `first` ends (on its day or a later one)."""
+    (fd, fh), (sd, sh) = ctx.at[first], ctx.at[second]
+    return fd < sd or (fd == sd and fh + ctx.acts[first].duration <= sh)
+
+
+def _two_ordered(ctx: _Context, c: TwoActivitiesOrdered) -> Iterator[_Found]:
+    if c.first in ctx.at and c.second in ctx.at and not _ordered(ctx, c.first, c.second):
+        yield (
+            1,
+            (
+                f"activity {c.second} ({ctx.slot(*ctx.at[c.second])}) does not come after "
+                f"{c.first} ({ctx.slot(*ctx.at[c.first])})"
+            ),
+        )
+
+
+def _two_ordered_same_day(ctx: _Context, c: TwoActivitiesOrderedIfSameDay) -> Iterator[_Found]:
+    if c.first in ctx.at and c.second in ctx.at:
+        if ctx.at[c.first][0] == ctx.at[c.second][0] and not _ordered(ctx, c.first, c.second):
+            yield (
+                1,
+                (
+                    f"activity {c.second} ({ctx.slot(*ctx.at[c.second])}) comes before "
+                    f"{c.first} ({ctx.slot(*ctx.at[c.first])}) ends on that day"
+                ),
+            )
+
+
+def _three_grouped(ctx: _Context, c: ThreeActivitiesGrouped) -> Iterator[_Found]:
+    three = (c.first, c.second, c.third)
+    if all(a in ctx.at for a in three):
+        if not any(
+            _follows(ctx, p, q) and _follows(ctx, q, r) for p, q, r in itertools.permutations(three)
+        ):
+            yield (
+                1,
+                "activities "
+                + ", ".join(f"{a} ({ctx.slot(*ctx.at[a])})" for a in three)
+                + " are not back to back",
             )
 
 
@@ -866,6 +987,13 @@ def _teacher_max_days(ctx: _Context, c: TeacherMaxDaysPerWeek) -> Iterator[_Foun
             yield n, f"teacher {t} works on {days} days, max {c.max_days}"
 
 
+def _teacher_min_days(ctx: _Context, c: TeacherMinDaysPerWeek) -> Iterator[_Found]:
+    for t in _teachers(ctx, c.teacher):
+        days = sum(1 for d in range(ctx.nd) if _busy(ctx.teacher_row(t, d)))
+        if days < c.min_days:
+            yield c.min_days - days, f"teacher {t} works on {days} days, min {c.min_days}"
+
+
 def _teacher_max_hours(ctx: _Context, c: TeacherMaxHoursDaily) -> Iterator[_Found]:
     for t in _teachers(ctx, c.teacher):
         for d in range(ctx.nd):
@@ -911,6 +1039,102 @@ def _teacher_continuously(ctx: _Context, c: TeacherMaxHoursContinuously) -> Iter
                             f"max {c.max_hours}"
                         ),
                     )
+
+
+def _tag_daily(
+    ctx: _Context,
+    c: TeacherActivityTagMaxHoursDaily | StudentsActivityTagMaxHoursDaily,
+    who: str,
+    names: Iterable[str],
+) -> Iterator[_Found]:
+    for name in names:
+        rows = ctx.tag_rows(who, name, c.tag)
+        for d in range(ctx.nd):
+            n = _busy(rows[d])
+            if n > c.max_hours:
+                yield (
+                    1,
+                    f"{_WHO[who]} {name} has {n} hour(s) of tag {c.tag} on {ctx.day(d)}, "
+                    f"max {c.max_hours}",
+                )
+
+
+def _tag_continuously(
+    ctx: _Context,
+    c: TeacherActivityTagMaxHoursContinuously | StudentsActivityTagMaxHoursContinuously,
+    who: str,
+    names: Iterable[str],
+) -> Iterator[_Found]:
+    for name in names:
+        rows = ctx.tag_rows(who, name, c.tag)
+        for d in range(ctx.nd):
+            for run in _runs(rows[d]):
+                if run > c.max_hours:
+                    yield (
+                        1,
+                        f"{_WHO[who]} {name} has {run} hours of tag {c.tag} in a row on "
+                        f"{ctx.day(d)}, max {c.max_hours}",
+                    )
+
+
+_WHO = {"t": "teacher", "s": "subgroup"}
+
+
+def _building_changes(row: list[str | None]) -> int:
+    """FET's walk of a day: a lesson in another building than the last one
+    with a building is a change (free hours do not matter)."""
+    changes, last = 0, None
+    for b in row:
+        if b is not None and b != last:
+            changes += last is not None
+            last = b
+    return changes
+
+
+def _max_building_changes(
+    ctx: _Context,
+    c: TeacherMaxBuildingChanges | StudentsMaxBuildingChanges,
+    who: str,
+    names: Iterable[str],
+) -> Iterator[_Found]:
+    """The changes over the max, per person and day (`per_week`: and week)."""
+    for name in names:
+        per_day = [_building_changes(row) for row in ctx.building_rows(who, name)]
+        spans = (
+            [(sum(per_day), "the week")]
+            if c.per_week
+            else [(n, ctx.day(d)) for d, n in enumerate(per_day)]
+        )
+        for n, when in spans:
+            if n > c.max_changes:
+                yield (
+                    n - c.max_changes,
+                    f"{_WHO[who]} {name} changes building {n} times in {when}, max {c.max_changes}",
+                )
+
+
+def _building_gaps(
+    ctx: _Context,
+    c: TeacherMinGapsBetweenBuildingChanges | StudentsMinGapsBetweenBuildingChanges,
+    who: str,
+    names: Iterable[str],
+) -> Iterator[_Found]:
+    """1 per change after fewer than `min_gaps` hours without a lesson in a
+    building."""
+    for name in names:
+        for d, row in enumerate(ctx.building_rows(who, name)):
+            last, gaps = None, 0
+            for b in row:
+                if b is None:
+                    gaps += 1
+                    continue
+                if last is not None and b != last and gaps < c.min_gaps:
+                    yield (
+                        1,
+                        f"{_WHO[who]} {name} changes building from {last} to {b} on "
+                        f"{ctx.day(d)} after {gaps} free hour(s), min {c.min_gaps}",
+                    )
+                last, gaps = b, 0
 
 
 def _interval_days(
@@ -1001,6 +1225,34 @@ def _evaluate(ctx: _Context, c: Constraint) -> Iterator[_Found]:
             return _activities_end_day(ctx, c)
         case TwoActivitiesConsecutive():
             return _two_consecutive(ctx, c)
+        case ActivitiesSameStartingHour():
+            return _same_starting_hour(ctx, c)
+        case ActivitiesMaxSimultaneousInSelectedTimeSlots():
+            return _max_simultaneous(ctx, c)
+        case TwoActivitiesOrdered():
+            return _two_ordered(ctx, c)
+        case TwoActivitiesOrderedIfSameDay():
+            return _two_ordered_same_day(ctx, c)
+        case ThreeActivitiesGrouped():
+            return _three_grouped(ctx, c)
+        case TeacherMinDaysPerWeek():
+            return _teacher_min_days(ctx, c)
+        case TeacherActivityTagMaxHoursDaily():
+            return _tag_daily(ctx, c, "t", _teachers(ctx, c.teacher))
+        case StudentsActivityTagMaxHoursDaily():
+            return _tag_daily(ctx, c, "s", _subgroups(ctx, c.students))
+        case TeacherActivityTagMaxHoursContinuously():
+            return _tag_continuously(ctx, c, "t", _teachers(ctx, c.teacher))
+        case StudentsActivityTagMaxHoursContinuously():
+            return _tag_continuously(ctx, c, "s", _subgroups(ctx, c.students))
+        case TeacherMaxBuildingChanges():
+            return _max_building_changes(ctx, c, "t", _teachers(ctx, c.teacher))
+        case StudentsMaxBuildingChanges():
+            return _max_building_changes(ctx, c, "s", _subgroups(ctx, c.students))
+        case TeacherMinGapsBetweenBuildingChanges():
+            return _building_gaps(ctx, c, "t", _teachers(ctx, c.teacher))
+        case StudentsMinGapsBetweenBuildingChanges():
+            return _building_gaps(ctx, c, "s", _subgroups(ctx, c.students))
         case TwoActivitiesGrouped():
             return _two_grouped(ctx, c)
         case StudentsMaxGapsPerWeek():

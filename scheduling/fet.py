@@ -95,11 +95,13 @@ import msgspec
 from scheduling.model import (
     HARD,
     ActivitiesEndStudentsDay,
+    ActivitiesMaxSimultaneousInSelectedTimeSlots,
     ActivitiesNotOverlapping,
     ActivitiesOccupyMaxTimeSlotsFromSelection,
     ActivitiesPreferredStartingTimes,
     ActivitiesPreferredTimeSlots,
     ActivitiesSameStartingDay,
+    ActivitiesSameStartingHour,
     ActivitiesSameStartingTime,
     Activity,
     ActivityEndsStudentsDay,
@@ -120,13 +122,17 @@ from scheduling.model import (
     Room,
     RoomNotAvailableTimes,
     Slot,
+    StudentsActivityTagMaxHoursContinuously,
+    StudentsActivityTagMaxHoursDaily,
     StudentsEarlyMaxBeginningsAtSecondHour,
     StudentsIntervalMaxDaysPerWeek,
+    StudentsMaxBuildingChanges,
     StudentsMaxGapsPerDay,
     StudentsMaxGapsPerWeek,
     StudentsMaxHoursContinuously,
     StudentsMaxHoursDaily,
     StudentsMaxHoursDailyRealDays,
+    StudentsMinGapsBetweenBuildingChanges,
     StudentsMinHoursDaily,
     StudentsSet,
     StudentsSetHomeRooms,
@@ -135,19 +141,27 @@ from scheduling.model import (
     SubjectActivityTagPreferredRooms,
     SubjectPreferredRooms,
     Teacher,
+    TeacherActivityTagMaxHoursContinuously,
+    TeacherActivityTagMaxHoursDaily,
     TeacherHomeRooms,
     TeacherIntervalMaxDaysPerWeek,
+    TeacherMaxBuildingChanges,
     TeacherMaxDaysPerWeek,
     TeacherMaxGapsPerDay,
     TeacherMaxGapsPerWeek,
     TeacherMaxHoursContinuously,
     TeacherMaxHoursDaily,
     TeacherMaxHoursDailyRealDays,
+    TeacherMinDaysPerWeek,
+    TeacherMinGapsBetweenBuildingChanges,
     TeacherMinHoursDaily,
     TeacherNotAvailableTimes,
+    ThreeActivitiesGrouped,
     Timetable,
     TwoActivitiesConsecutive,
     TwoActivitiesGrouped,
+    TwoActivitiesOrdered,
+    TwoActivitiesOrderedIfSameDay,
     Unsupported,
 )
 
@@ -531,6 +545,7 @@ def _m_min_gaps(r: _Reader, e: ET.Element, w: float) -> Constraint | None:
 def _m_activity_list(
     cls: type[ActivitiesSameStartingTime]
     | type[ActivitiesSameStartingDay]
+    | type[ActivitiesSameStartingHour]
     | type[ActivitiesNotOverlapping],
 ) -> _Mapper:
     def m(r: _Reader, e: ET.Element, w: float) -> Constraint | None:
@@ -554,6 +569,18 @@ def _m_occupy_max(r: _Reader, e: ET.Element, w: float) -> Constraint | None:
     )
 
 
+def _m_max_simultaneous(r: _Reader, e: ET.Element, w: float) -> Constraint | None:
+    ids = r.active(r.ids(e))
+    if not ids:
+        return None
+    return ActivitiesMaxSimultaneousInSelectedTimeSlots(
+        weight=w,
+        activities=ids,
+        slots=r.slots(e, "Selected_Time_Slot", "Selected_Day", "Selected_Hour"),
+        max_simultaneous=_int(e, "Max_Number_of_Simultaneous_Activities"),
+    )
+
+
 def _m_ends_day(r: _Reader, e: ET.Element, w: float) -> Constraint | None:
     a = _single_activity(r, e)
     if a is None:
@@ -565,7 +592,12 @@ def _m_activities_end_day(r: _Reader, e: ET.Element, w: float) -> Constraint:
     return ActivitiesEndStudentsDay(weight=w, filter=_filter(e))
 
 
-def _m_two(cls: type[TwoActivitiesConsecutive] | type[TwoActivitiesGrouped]) -> _Mapper:
+def _m_two(
+    cls: type[TwoActivitiesConsecutive]
+    | type[TwoActivitiesGrouped]
+    | type[TwoActivitiesOrdered]
+    | type[TwoActivitiesOrderedIfSameDay],
+) -> _Mapper:
     def m(r: _Reader, e: ET.Element, w: float) -> Constraint | None:
         first = _int(e, "First_Activity_Id")
         second = _int(e, "Second_Activity_Id")
@@ -574,6 +606,13 @@ def _m_two(cls: type[TwoActivitiesConsecutive] | type[TwoActivitiesGrouped]) -> 
         return cls(weight=w, first=first, second=second)
 
     return m
+
+
+def _m_three_grouped(r: _Reader, e: ET.Element, w: float) -> Constraint | None:
+    ids = [_int(e, f"{k}_Activity_Id") for k in ("First", "Second", "Third")]
+    if any(i not in r.active_ids for i in ids):
+        return None
+    return ThreeActivitiesGrouped(weight=w, first=ids[0], second=ids[1], third=ids[2])
 
 
 def _students(e: ET.Element, one: bool) -> str | None:
@@ -671,6 +710,15 @@ def _m_teacher_max_days(one: bool) -> _Mapper:
     return m
 
 
+def _m_teacher_min_days(one: bool) -> _Mapper:
+    def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
+        return TeacherMinDaysPerWeek(
+            weight=w, teacher=_teacher(e, one), min_days=_int(e, "Minimum_Days_Per_Week")
+        )
+
+    return m
+
+
 def _m_teacher_max_hours(one: bool) -> _Mapper:
     def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
         return TeacherMaxHoursDaily(
@@ -719,6 +767,60 @@ def _m_teacher_continuously(one: bool) -> _Mapper:
     return m
 
 
+def _tag(e: ET.Element) -> str:
+    """An activity-tag constraint's tag (teachers' forms: `Activity_Tag_Name`;
+    students': `Activity_Tag`)."""
+    return _text(e, "Activity_Tag_Name") or _text(e, "Activity_Tag") or ""
+
+
+def _m_teacher_tag_daily(one: bool) -> _Mapper:
+    def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
+        return TeacherActivityTagMaxHoursDaily(
+            weight=w,
+            teacher=_teacher(e, one),
+            tag=_tag(e),
+            max_hours=_int(e, "Maximum_Hours_Daily"),
+        )
+
+    return m
+
+
+def _m_students_tag_daily(one: bool) -> _Mapper:
+    def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
+        return StudentsActivityTagMaxHoursDaily(
+            weight=w,
+            students=_students(e, one),
+            tag=_tag(e),
+            max_hours=_int(e, "Maximum_Hours_Daily"),
+        )
+
+    return m
+
+
+def _m_teacher_tag_continuously(one: bool) -> _Mapper:
+    def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
+        return TeacherActivityTagMaxHoursContinuously(
+            weight=w,
+            teacher=_teacher(e, one),
+            tag=_tag(e),
+            max_hours=_int(e, "Maximum_Hours_Continuously"),
+        )
+
+    return m
+
+
+def _m_students_tag_continuously(one: bool) -> _Mapper:
+    def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
+        return StudentsActivityTagMaxHoursContinuously(
+            weight=w,
+            students=_students(e, one),
+            tag=_tag(e),
+            max_hours=_int(e, "Maximum_Hours_Continuously"),
+        )
+
+    return m
+
+
 def _interval(r: _Reader, e: ET.Element) -> dict[str, int]:
     """An interval max days constraint's hours and days (an empty end: the
     end of the day)."""
@@ -742,6 +844,40 @@ def _m_students_interval(one: bool) -> _Mapper:
     def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
         return StudentsIntervalMaxDaysPerWeek(
             weight=w, students=_students(e, one), **_interval(r, e)
+        )
+
+    return m
+
+
+def _m_building_changes(students: bool, one: bool, per_week: bool) -> _Mapper:
+    """FET's max building changes per day (week): `<Teacher>` or `<Students>`
+    names the one person of the singular forms."""
+    field = "Max_Building_Changes_Per_Week" if per_week else "Max_Building_Changes_Per_Day"
+
+    def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
+        if students:
+            return StudentsMaxBuildingChanges(
+                weight=w, students=_students(e, one), max_changes=_int(e, field), per_week=per_week
+            )
+        return TeacherMaxBuildingChanges(
+            weight=w,
+            teacher=(_text(e, "Teacher") or "") if one else None,
+            max_changes=_int(e, field),
+            per_week=per_week,
+        )
+
+    return m
+
+
+def _m_building_gaps(students: bool, one: bool) -> _Mapper:
+    def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
+        gaps = _int(e, "Min_Gaps_Between_Building_Changes")
+        if students:
+            return StudentsMinGapsBetweenBuildingChanges(
+                weight=w, students=_students(e, one), min_gaps=gaps
+            )
+        return TeacherMinGapsBetweenBuildingChanges(
+            weight=w, teacher=(_text(e, "Teacher") or "") if one else None, min_gaps=gaps
         )
 
     return m
@@ -801,12 +937,17 @@ _MAPPERS: dict[str, _Mapper] = {
     "ConstraintActivitiesSameStartingTime": _m_activity_list(ActivitiesSameStartingTime),
     "ConstraintActivitiesSameStartingDay": _m_activity_list(ActivitiesSameStartingDay),
     "ConstraintActivitiesNotOverlapping": _m_activity_list(ActivitiesNotOverlapping),
+    "ConstraintActivitiesSameStartingHour": _m_activity_list(ActivitiesSameStartingHour),
+    "ConstraintActivitiesMaxSimultaneousInSelectedTimeSlots": _m_max_simultaneous,
     "ConstraintMinGapsBetweenActivities": _m_min_gaps,
     "ConstraintActivitiesOccupyMaxTimeSlotsFromSelection": _m_occupy_max,
     "ConstraintActivityEndsStudentsDay": _m_ends_day,
     "ConstraintActivitiesEndStudentsDay": _m_activities_end_day,
     "ConstraintTwoActivitiesConsecutive": _m_two(TwoActivitiesConsecutive),
     "ConstraintTwoActivitiesGrouped": _m_two(TwoActivitiesGrouped),
+    "ConstraintTwoActivitiesOrdered": _m_two(TwoActivitiesOrdered),
+    "ConstraintTwoActivitiesOrderedIfSameDay": _m_two(TwoActivitiesOrderedIfSameDay),
+    "ConstraintThreeActivitiesGrouped": _m_three_grouped,
     "ConstraintStudentsSetMaxGapsPerWeek": _m_students_gaps_week(True),
     "ConstraintStudentsMaxGapsPerWeek": _m_students_gaps_week(False),
     "ConstraintStudentsSetMaxGapsPerDay": _m_students_gaps_day(True),
@@ -827,6 +968,8 @@ _MAPPERS: dict[str, _Mapper] = {
     "ConstraintTeachersMaxGapsPerDay": _m_teacher_gaps_day(False),
     "ConstraintTeacherMaxDaysPerWeek": _m_teacher_max_days(True),
     "ConstraintTeachersMaxDaysPerWeek": _m_teacher_max_days(False),
+    "ConstraintTeacherMinDaysPerWeek": _m_teacher_min_days(True),
+    "ConstraintTeachersMinDaysPerWeek": _m_teacher_min_days(False),
     "ConstraintTeacherMaxHoursDaily": _m_teacher_max_hours(True),
     "ConstraintTeachersMaxHoursDaily": _m_teacher_max_hours(False),
     "ConstraintTeacherMaxHoursDailyRealDays": _m_teacher_max_hours_real(True),
@@ -839,6 +982,27 @@ _MAPPERS: dict[str, _Mapper] = {
     "ConstraintTeachersIntervalMaxDaysPerWeek": _m_teacher_interval(False),
     "ConstraintStudentsSetIntervalMaxDaysPerWeek": _m_students_interval(True),
     "ConstraintStudentsIntervalMaxDaysPerWeek": _m_students_interval(False),
+    "ConstraintTeacherActivityTagMaxHoursDaily": _m_teacher_tag_daily(True),
+    "ConstraintTeachersActivityTagMaxHoursDaily": _m_teacher_tag_daily(False),
+    "ConstraintStudentsSetActivityTagMaxHoursDaily": _m_students_tag_daily(True),
+    "ConstraintStudentsActivityTagMaxHoursDaily": _m_students_tag_daily(False),
+    "ConstraintTeacherActivityTagMaxHoursContinuously": _m_teacher_tag_continuously(True),
+    "ConstraintTeachersActivityTagMaxHoursContinuously": _m_teacher_tag_continuously(False),
+    "ConstraintStudentsSetActivityTagMaxHoursContinuously": _m_students_tag_continuously(True),
+    "ConstraintStudentsActivityTagMaxHoursContinuously": _m_students_tag_continuously(False),
+    **{
+        f"Constraint{who}MaxBuildingChangesPer{per}": _m_building_changes(
+            who.startswith("Students"), who in ("Teacher", "StudentsSet"), per == "Week"
+        )
+        for who in ("Teacher", "Teachers", "StudentsSet", "Students")
+        for per in ("Day", "Week")
+    },
+    **{
+        f"Constraint{who}MinGapsBetweenBuildingChanges": _m_building_gaps(
+            who.startswith("Students"), who in ("Teacher", "StudentsSet")
+        )
+        for who in ("Teacher", "Teachers", "StudentsSet", "Students")
+    },
     "ConstraintActivityPreferredRoom": _m_activity_rooms,
     "ConstraintActivityPreferredRooms": _m_activity_rooms,
     "ConstraintSubjectPreferredRoom": _m_subject_rooms,

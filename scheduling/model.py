@@ -212,6 +212,22 @@ class MinGapsBetweenActivities(_Constraint, tag=True, kw_only=True, frozen=True)
     min_gaps: int = 1
 
 
+class ActivitiesSameStartingHour(_Constraint, tag=True, kw_only=True, frozen=True):
+    """These activities start at the same hour, on any days."""
+
+    activities: tuple[int, ...]
+
+
+class ActivitiesMaxSimultaneousInSelectedTimeSlots(
+    _Constraint, tag=True, kw_only=True, frozen=True
+):
+    """At each of these slots at most `max_simultaneous` of these activities."""
+
+    activities: tuple[int, ...]
+    slots: tuple[Slot, ...]
+    max_simultaneous: int
+
+
 class ActivitiesOccupyMaxTimeSlotsFromSelection(_Constraint, tag=True, kw_only=True, frozen=True):
     activities: tuple[int, ...]
     slots: tuple[Slot, ...]
@@ -240,6 +256,29 @@ class TwoActivitiesGrouped(_Constraint, tag=True, kw_only=True, frozen=True):
 
     first: int
     second: int
+
+
+class TwoActivitiesOrdered(_Constraint, tag=True, kw_only=True, frozen=True):
+    """`second` starts after `first` ends: on a later day, or later on its day."""
+
+    first: int
+    second: int
+
+
+class TwoActivitiesOrderedIfSameDay(_Constraint, tag=True, kw_only=True, frozen=True):
+    """When on one day, `second` starts after `first` ends."""
+
+    first: int
+    second: int
+
+
+class ThreeActivitiesGrouped(_Constraint, tag=True, kw_only=True, frozen=True):
+    """The three are back to back on one day, in any order (break slots
+    between them allowed, as for `TwoActivitiesGrouped`)."""
+
+    first: int
+    second: int
+    third: int
 
 
 class StudentsMaxGapsPerWeek(_Constraint, tag=True, kw_only=True, frozen=True):
@@ -305,6 +344,14 @@ class TeacherMaxDaysPerWeek(_Constraint, tag=True, kw_only=True, frozen=True):
     max_days: int = 5
 
 
+class TeacherMinDaysPerWeek(_Constraint, tag=True, kw_only=True, frozen=True):
+    """The teacher (every teacher when None) teaches on at least `min_days`
+    days."""
+
+    teacher: str | None = None
+    min_days: int = 1
+
+
 class TeacherMaxHoursDaily(_Constraint, tag=True, kw_only=True, frozen=True):
     teacher: str | None = None
     max_hours: int = 0
@@ -346,6 +393,76 @@ class StudentsIntervalMaxDaysPerWeek(_Constraint, tag=True, kw_only=True, frozen
     start_hour: int = 0
     end_hour: int = 0
     max_days: int = 5
+
+
+class TeacherActivityTagMaxHoursDaily(_Constraint, tag=True, kw_only=True, frozen=True):
+    """At most `max_hours` a day of the teacher's (every teacher's when None)
+    activities with this tag."""
+
+    teacher: str | None = None
+    tag: str
+    max_hours: int = 0
+
+
+class StudentsActivityTagMaxHoursDaily(_Constraint, tag=True, kw_only=True, frozen=True):
+    """Each subgroup of the set (all when None) at most `max_hours` a day of
+    activities with this tag."""
+
+    students: str | None = None
+    tag: str
+    max_hours: int = 0
+
+
+class TeacherActivityTagMaxHoursContinuously(_Constraint, tag=True, kw_only=True, frozen=True):
+    """At most `max_hours` in a row of the teacher's activities with this tag."""
+
+    teacher: str | None = None
+    tag: str
+    max_hours: int = 0
+
+
+class StudentsActivityTagMaxHoursContinuously(_Constraint, tag=True, kw_only=True, frozen=True):
+    """Each subgroup at most `max_hours` in a row of activities with this tag."""
+
+    students: str | None = None
+    tag: str
+    max_hours: int = 0
+
+
+class TeacherMaxBuildingChanges(_Constraint, tag=True, kw_only=True, frozen=True):
+    """At most `max_changes` building changes a day (`per_week`: in the
+    week) for the teacher (every teacher when None). Walking the day hour by
+    hour, a lesson in a room of another building than the last lesson's with
+    a building is a change; lessons without a room or a building are
+    skipped (FET's count)."""
+
+    teacher: str | None = None
+    max_changes: int = 0
+    per_week: bool = False
+
+
+class StudentsMaxBuildingChanges(_Constraint, tag=True, kw_only=True, frozen=True):
+    """As `TeacherMaxBuildingChanges`, for each subgroup of the set (of all
+    students when None)."""
+
+    students: str | None = None
+    max_changes: int = 0
+    per_week: bool = False
+
+
+class TeacherMinGapsBetweenBuildingChanges(_Constraint, tag=True, kw_only=True, frozen=True):
+    """A building change of the teacher (every teacher when None) comes after
+    at least `min_gaps` hours without a lesson in a building."""
+
+    teacher: str | None = None
+    min_gaps: int = 1
+
+
+class StudentsMinGapsBetweenBuildingChanges(_Constraint, tag=True, kw_only=True, frozen=True):
+    """As `TeacherMinGapsBetweenBuildingChanges`, for each subgroup."""
+
+    students: str | None = None
+    min_gaps: int = 1
 
 
 class ActivityPreferredRooms(_Constraint, tag=True, kw_only=True, frozen=True):
@@ -398,11 +515,16 @@ Constraint: TypeAlias = (
     | ActivitiesSameStartingDay
     | ActivitiesNotOverlapping
     | MinGapsBetweenActivities
+    | ActivitiesSameStartingHour
+    | ActivitiesMaxSimultaneousInSelectedTimeSlots
     | ActivitiesOccupyMaxTimeSlotsFromSelection
     | ActivityEndsStudentsDay
     | ActivitiesEndStudentsDay
     | TwoActivitiesConsecutive
     | TwoActivitiesGrouped
+    | TwoActivitiesOrdered
+    | TwoActivitiesOrderedIfSameDay
+    | ThreeActivitiesGrouped
     | StudentsMaxGapsPerWeek
     | StudentsMaxGapsPerDay
     | StudentsEarlyMaxBeginningsAtSecondHour
@@ -413,12 +535,21 @@ Constraint: TypeAlias = (
     | TeacherMaxGapsPerWeek
     | TeacherMaxGapsPerDay
     | TeacherMaxDaysPerWeek
+    | TeacherMinDaysPerWeek
     | TeacherMaxHoursDaily
     | TeacherMaxHoursDailyRealDays
     | TeacherMinHoursDaily
     | TeacherMaxHoursContinuously
     | TeacherIntervalMaxDaysPerWeek
     | StudentsIntervalMaxDaysPerWeek
+    | TeacherActivityTagMaxHoursDaily
+    | StudentsActivityTagMaxHoursDaily
+    | TeacherActivityTagMaxHoursContinuously
+    | StudentsActivityTagMaxHoursContinuously
+    | TeacherMaxBuildingChanges
+    | StudentsMaxBuildingChanges
+    | TeacherMinGapsBetweenBuildingChanges
+    | StudentsMinGapsBetweenBuildingChanges
     | ActivityPreferredRooms
     | SubjectPreferredRooms
     | ActivityTagPreferredRooms

@@ -103,7 +103,28 @@ class CPerson:
     interval_max_days: list[tuple[int, int, int, int]] = field(default_factory=list)
     #: (max hours on a real day, cost): `Compiled.R` days together
     max_hours_real: list[tuple[int, int]] = field(default_factory=list)
-    #: (start_hour, end_hour, max_days, cost)
+    #: (min days a week, cost): busy on at least that many days
+    min_days: list[tuple[int, int]] = field(default_factory=list)
+    #: limits on the hours of the person's activities with one tag
+    tag_limits: list[CTagLimit] = field(default_factory=list)
+    #: building changes: the building of each of the person's activities
+    #: that has one (its rooms' building; set only with 2+ buildings), at
+    #: most so many changes a day or week (max, per week, cost), at least so
+    #: many free hours before a change (min gaps, cost)
+    building_of: dict[int, int] = field(default_factory=dict)
+    building_max: list[tuple[int, bool, int]] = field(default_factory=list)
+    building_gaps: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CTagLimit:
+    """At most `max_hours` a day (`continuous`: in a row) of these
+    activities, all of one person's with one activity tag."""
+
+    activities: tuple[int, ...]
+    max_hours: int
+    cost: int  # 0 = hard
+    continuous: bool
 
 
 @dataclass
@@ -145,6 +166,16 @@ class Compiled:
     not_overlapping: list[list[int]] = field(default_factory=list)
     #: (activities, min gaps): two on one day that far apart at least (hard)
     min_gaps: list[tuple[list[int], int]] = field(default_factory=list)
+    #: activities starting at one hour, on any days (hard; soft: with cost)
+    same_hour: list[list[int]] = field(default_factory=list)
+    same_hour_soft: list[tuple[list[int], int]] = field(default_factory=list)
+    #: (activities, slots, k): at most k of them at each of the slots (hard)
+    max_simultaneous: list[tuple[list[int], list[int], int]] = field(default_factory=list)
+    #: (first, second): second starts after first ends (`ordered_same_day`:
+    #: when on one day); three grouped: back to back in some order (hard)
+    ordered: list[tuple[int, int]] = field(default_factory=list)
+    ordered_same_day: list[tuple[int, int]] = field(default_factory=list)
+    grouped3: list[tuple[int, int, int]] = field(default_factory=list)
     occupy_max: list[tuple[list[int], list[int], int]] = field(default_factory=list)
     ends_day: list[int] = field(default_factory=list)
     consecutive: list[tuple[int, int]] = field(default_factory=list)
@@ -211,7 +242,13 @@ SOFT_SUPPORTED = (
     "TeacherIntervalMaxDaysPerWeek",
     "StudentsIntervalMaxDaysPerWeek",
     "ActivitiesSameStartingTime",
+    "ActivitiesSameStartingHour",
     "TwoActivitiesConsecutive",
+    "TeacherMinDaysPerWeek",
+    "TeacherActivityTagMaxHoursDaily",
+    "StudentsActivityTagMaxHoursDaily",
+    "TeacherActivityTagMaxHoursContinuously",
+    "StudentsActivityTagMaxHoursContinuously",
 )
 
 
@@ -526,6 +563,25 @@ def compile_instance(inst: m.Instance) -> Compiled:
             comp.not_overlapping.append(ids(c.activities))
         elif isinstance(c, m.MinGapsBetweenActivities):
             comp.min_gaps.append((ids(c.activities), c.min_gaps))
+        elif isinstance(c, m.ActivitiesSameStartingHour):
+            if cost == 0:
+                comp.same_hour.append(ids(c.activities))
+            else:
+                comp.same_hour_soft.append((ids(c.activities), cost))
+        elif isinstance(c, m.ActivitiesMaxSimultaneousInSelectedTimeSlots):
+            comp.max_simultaneous.append(
+                (ids(c.activities), sorted({_slot(H, s) for s in c.slots}), c.max_simultaneous)
+            )
+        elif isinstance(c, m.TwoActivitiesOrdered | m.TwoActivitiesOrderedIfSameDay):
+            if c.first in by_id and c.second in by_id:
+                pair = (by_id[c.first], by_id[c.second])
+                if isinstance(c, m.TwoActivitiesOrdered):
+                    comp.ordered.append(pair)
+                else:
+                    comp.ordered_same_day.append(pair)
+        elif isinstance(c, m.ThreeActivitiesGrouped):
+            if all(x in by_id for x in (c.first, c.second, c.third)):
+                comp.grouped3.append((by_id[c.first], by_id[c.second], by_id[c.third]))
         elif isinstance(c, m.ActivitiesOccupyMaxTimeSlotsFromSelection):
             comp.occupy_max.append(
                 (ids(c.activities), sorted({_slot(H, s) for s in c.slots}), c.max_occupied)
@@ -554,7 +610,11 @@ def compile_instance(inst: m.Instance) -> Compiled:
             | m.StudentsMaxHoursDaily
             | m.StudentsMaxHoursDailyRealDays
             | m.StudentsMaxHoursContinuously
-            | m.StudentsIntervalMaxDaysPerWeek,
+            | m.StudentsIntervalMaxDaysPerWeek
+            | m.StudentsActivityTagMaxHoursDaily
+            | m.StudentsActivityTagMaxHoursContinuously
+            | m.StudentsMaxBuildingChanges
+            | m.StudentsMinGapsBetweenBuildingChanges,
         ):
             targets = all_subgroups if c.students is None else list(subgroups_of(c.students))
             for sg in targets:
@@ -568,7 +628,12 @@ def compile_instance(inst: m.Instance) -> Compiled:
             | m.TeacherMaxHoursDailyRealDays
             | m.TeacherMinHoursDaily
             | m.TeacherMaxHoursContinuously
-            | m.TeacherIntervalMaxDaysPerWeek,
+            | m.TeacherIntervalMaxDaysPerWeek
+            | m.TeacherMinDaysPerWeek
+            | m.TeacherActivityTagMaxHoursDaily
+            | m.TeacherActivityTagMaxHoursContinuously
+            | m.TeacherMaxBuildingChanges
+            | m.TeacherMinGapsBetweenBuildingChanges,
         ):
             targets = all_teachers if c.teacher is None else [c.teacher]
             for t in targets:
@@ -647,6 +712,20 @@ def compile_instance(inst: m.Instance) -> Compiled:
         room_lists.append(sorted(cand))
         room_costs.append({r: v for r, v in rc.items() if v})
 
+    # the building each activity's rooms are in: -1 none (no room, or rooms
+    # without one), VARIES when it depends on the room chosen
+    building_ix: dict[str, int] = {}
+    act_building: list[int] = []
+    for listed in room_lists:
+        names = {None if r == NO_ROOM else inst.rooms[r].building or None for r in listed or []}
+        if len(names) > 1:
+            act_building.append(VARIES)
+        else:
+            name = next(iter(names), None)
+            act_building.append(
+                -1 if name is None else building_ix.setdefault(name, len(building_ix))
+            )
+
     # --- subgroup classes (FET's "equivalent subgroups") ------------------------
     acts_of_sub: dict[str, list[int]] = defaultdict(list)
     for i, a in enumerate(acts):
@@ -664,7 +743,17 @@ def compile_instance(inst: m.Instance) -> Compiled:
         if key not in class_of:
             class_of[key] = len(comp.subgroups)
             comp.subgroups.append(
-                _person(sg, acts_of_sub[sg], lim, sub_na.get(sg, set()), break_hard, D, H)
+                _person(
+                    sg,
+                    acts_of_sub[sg],
+                    lim,
+                    sub_na.get(sg, set()),
+                    break_hard,
+                    D,
+                    H,
+                    acts,
+                    act_building,
+                )
             )
         sub_class[sg] = class_of[key]
 
@@ -686,6 +775,8 @@ def compile_instance(inst: m.Instance) -> Compiled:
                 break_hard,
                 D,
                 H,
+                acts,
+                act_building,
             )
         )
 
@@ -719,6 +810,8 @@ def _person(
     breaks: set[int],
     D: int,
     H: int,
+    acts: tuple[m.Activity, ...],
+    act_building: list[int],
 ) -> CPerson:
     counted = [
         [h for h in range(H) if d * H + h not in na and d * H + h not in breaks] for d in range(D)
@@ -769,6 +862,36 @@ def _person(
         elif isinstance(c, m.TeacherIntervalMaxDaysPerWeek | m.StudentsIntervalMaxDaysPerWeek):
             end = c.end_hour if c.end_hour > c.start_hour else H
             p.interval_max_days.append((c.start_hour, end, c.max_days, cost))
+        elif isinstance(c, m.TeacherMinDaysPerWeek):
+            p.min_days.append((c.min_days, cost))
+        elif isinstance(
+            c,
+            m.TeacherActivityTagMaxHoursDaily
+            | m.StudentsActivityTagMaxHoursDaily
+            | m.TeacherActivityTagMaxHoursContinuously
+            | m.StudentsActivityTagMaxHoursContinuously,
+        ):
+            tagged = tuple(i for i in activities if c.tag in acts[i].tags)
+            continuous = "Continuously" in type(c).__name__
+            if tagged and sum(acts[i].duration for i in tagged) > c.max_hours:
+                limit = CTagLimit(tagged, c.max_hours, cost, continuous)
+                if limit not in p.tag_limits:
+                    p.tag_limits.append(limit)
+        elif isinstance(
+            c,
+            m.TeacherMaxBuildingChanges
+            | m.StudentsMaxBuildingChanges
+            | m.TeacherMinGapsBetweenBuildingChanges
+            | m.StudentsMinGapsBetweenBuildingChanges,
+        ):
+            if not p.building_of:
+                p.building_of = _buildings_of(type(c).__name__, activities, act_building)
+            if not p.building_of:
+                continue  # one building or none: no change possible
+            if isinstance(c, m.TeacherMaxBuildingChanges | m.StudentsMaxBuildingChanges):
+                p.building_max.append((c.max_changes, c.per_week, cost))
+            else:
+                p.building_gaps.append((c.min_gaps, cost))
     if hours:
         # the tightest hard limit, and each soft one below it on its own
         hard = min((k for k, cost in hours if cost == 0), default=None)
@@ -776,6 +899,22 @@ def _person(
         first = (hard, 0) if hard is not None else soft.pop(0)
         p.max_hours_daily, p.more_hours_daily = first, soft
     return p
+
+
+#: an activity whose rooms are in more than one building
+VARIES = -2
+
+
+def _buildings_of(kind: str, activities: list[int], act_building: list[int]) -> dict[int, int]:
+    """The building of each of these activities that has one, when there
+    are two or more (else empty: a building change cannot happen). The
+    solver takes building changes only where the rooms fix the building."""
+    found = {a: act_building[a] for a in activities if act_building[a] != -1}
+    if any(b == VARIES for b in found.values()):
+        raise UnsupportedConstraintError(
+            kind, "an activity's building depends on the room it is given (its rooms differ)"
+        )
+    return found if len(set(found.values())) > 1 else {}
 
 
 def _both(old: tuple[int, int], new: tuple[int, int]) -> tuple[int, int]:
@@ -796,13 +935,25 @@ def _symmetry_classes(comp: Compiled, inst: m.Instance) -> list[list[int]]:
             | m.ActivitiesSameStartingDay
             | m.ActivitiesNotOverlapping
             | m.MinGapsBetweenActivities
+            | m.ActivitiesSameStartingHour
+            | m.ActivitiesMaxSimultaneousInSelectedTimeSlots
             | m.ActivitiesOccupyMaxTimeSlotsFromSelection,
         ):
             for x in c.activities:
                 if x in by_id:
                     refs[by_id[x]].append(("set", ci))
-        elif isinstance(c, m.TwoActivitiesConsecutive | m.TwoActivitiesGrouped):
-            for role, x in (("first", c.first), ("second", c.second)):
+        elif isinstance(
+            c,
+            m.TwoActivitiesConsecutive
+            | m.TwoActivitiesGrouped
+            | m.TwoActivitiesOrdered
+            | m.TwoActivitiesOrderedIfSameDay
+            | m.ThreeActivitiesGrouped,
+        ):
+            roles = [("first", c.first), ("second", c.second)]
+            if isinstance(c, m.ThreeActivitiesGrouped):
+                roles.append(("third", c.third))
+            for role, x in roles:
                 if x in by_id:
                     refs[by_id[x]].append((role, ci))
         elif hasattr(c, "activity"):

@@ -39,6 +39,7 @@ from scheduling.solver_compile import (
     CMinDays,
     Compiled,
     CPerson,
+    CTagLimit,
     fet_reading_capped,
 )
 
@@ -220,6 +221,8 @@ class Builder:
             if need:
                 self._owner = ("s", i)
                 self._day_rules(p, occ, student=True)
+            self._tag_limits(p)
+            self._building_rules(p)
         self.teacher_occ: list[list[Lit | None]] = []
         for i, p in enumerate(self.c.teachers):
             need = _has_day_rules(p)
@@ -228,6 +231,8 @@ class Builder:
             if need:
                 self._owner = ("t", i)
                 self._day_rules(p, occ, student=False)
+            self._tag_limits(p)
+            self._building_rules(p)
         # activity ends the students' day
         H = self.c.H
         for a in self.c.ends_day:
@@ -311,7 +316,7 @@ class Builder:
                 for k, cost in (p.max_hours_daily, *p.more_hours_daily):
                     self._limit_per_occurrence(day_sum, k, cost, H)
             w: Lit | None = None
-            if p.max_days is not None or p.min_hours_daily is not None:
+            if p.max_days is not None or p.min_hours_daily is not None or p.min_days:
                 w = m.new_bool_var("")
                 for h in range(H):
                     v = occ[d * H + h]
@@ -359,6 +364,98 @@ class Builder:
         if p.max_days is not None:
             k, cost = p.max_days
             self._limit(sum(busy_days), k, cost, c.D)
+        for k, cost in p.min_days:
+            # at least k busy days: the days missing, at most 0
+            self._limit(k - sum(busy_days), 0, cost, k)
+
+    def _building_rules(self, p: CPerson) -> None:
+        """Building changes, with each lesson's building fixed by its rooms
+        (`CPerson.building_of`). `at[b][h]`: the person in building b at hour
+        h of the day. A change too soon: a lesson in one building and one in
+        another within `min_gaps` + 1 hours (whatever lies between, a change
+        comes that soon). Max changes: `last[b]`, the building of the last
+        lesson so far is b (set by a lesson there, kept over hours without
+        one); a change where a lesson is in another building than `last`."""
+        if not p.building_of:
+            return
+        m, c = self.m, self.c
+        H = c.H
+        buildings = sorted(set(p.building_of.values()))
+        week_changes: list[LinExpr] = []
+        for d in range(c.D):
+            at = {
+                b: [
+                    sum(
+                        lit
+                        for a, ab in p.building_of.items()
+                        if ab == b
+                        for lit in self.covering(a, d * H + h)
+                    )
+                    for h in range(H)
+                ]
+                for b in buildings
+            }
+            for g, _ in p.building_gaps:  # hard only (FET's rule: the compiler's)
+                for h1 in range(H):
+                    for h2 in range(h1 + 1, min(H, h1 + g + 1)):
+                        for b in buildings:
+                            other = sum(at[b2][h2] for b2 in buildings if b2 != b)
+                            both = at[b][h1] + other
+                            if not isinstance(both, int):
+                                m.add(both <= 1)
+            if not p.building_max:
+                continue
+            last = {b: [m.new_bool_var("") for _ in range(H)] for b in buildings}
+            changes: list[LinExpr] = []
+            for h in range(H):
+                here = sum(at[b][h] for b in buildings)
+                for b in buildings:
+                    m.add(last[b][h] >= at[b][h])
+                    if h:
+                        m.add(last[b][h] >= last[b][h - 1] - here)
+                        for b2 in buildings:
+                            if b2 != b and not isinstance(at[b2][h], int):
+                                ch = m.new_bool_var("")
+                                m.add(ch >= at[b2][h] + last[b][h - 1] - 1)
+                                changes.append(ch)
+            day = sum(changes)
+            for k, per_week, _ in p.building_max:
+                if not per_week:
+                    m.add(day <= k)
+            week_changes.append(day)
+        for k, per_week, _ in p.building_max:
+            if per_week:
+                m.add(sum(week_changes) <= k)
+
+    def _tag_limits(self, p: CPerson) -> None:
+        """A person's hours of one activity tag: at most k a day, or at
+        most k in a row (each run over it costs once when soft, as the
+        checker counts)."""
+        m, c = self.m, self.c
+        H = c.H
+        for lim in p.tag_limits:
+
+            def tagged(t: int, lim: CTagLimit = lim) -> LinExpr:
+                return sum(lit for a in lim.activities for lit in self.covering(a, t))
+
+            k = lim.max_hours
+            for d in range(c.D):
+                if not lim.continuous:
+                    day = sum(tagged(d * H + h) for h in range(H))
+                    if not isinstance(day, int):
+                        self._limit_per_occurrence(day, k, lim.cost, H)
+                    continue
+                for h in range(H - k):
+                    window = sum(tagged(d * H + h2) for h2 in range(h, h + k + 1))
+                    if isinstance(window, int):
+                        continue
+                    if lim.cost == 0:
+                        m.add(window <= k)
+                    elif self.soft:
+                        v = m.new_bool_var("")
+                        before = tagged(d * H + h - 1) if h > 0 else 0
+                        m.add(v >= window - k - before)
+                        self.costs.append((lim.cost, v, 1))
 
     def _gap_vars(self, os: list[LinExpr]) -> list[Lit]:
         m = self.m
@@ -570,6 +667,15 @@ class Builder:
                         lb = self.x[b].get(t)
                         m.add(v >= la - (lb if lb is not None else 0))
                     self.costs.append((cost, v, 1))
+        for group, cost in c.same_hour_soft:
+            for i, a in enumerate(group):
+                for b in group[i + 1 :]:
+                    v = m.new_bool_var("")
+                    for h in range(c.H):
+                        at_a = sum(lit for t, lit in self.x[a].items() if t % c.H == h)
+                        at_b = sum(lit for t, lit in self.x[b].items() if t % c.H == h)
+                        m.add(v >= at_a - at_b)
+                    self.costs.append((cost, v, 1))
         for a, b, cost in c.consecutive_soft:
             v = m.new_bool_var("")
             for t, la in self.x[a].items():
@@ -611,6 +717,30 @@ class Builder:
                 ]
                 if len(lits) > 1:
                     m.add_at_most_one(lits)
+        for group in c.same_hour:
+            for a, b in itertools.pairwise(group):
+                m.add(self.hour(a) == self.hour(b))
+        for group, slots, k in c.max_simultaneous:
+            for t in slots:
+                lits = [lit for a in group for lit in self.covering(a, t)]
+                if len(lits) > k:
+                    m.add(sum(lits) <= k)
+        for a, b in c.ordered:
+            # a start's slot index orders days, then hours (no lesson
+            # crosses the end of its day)
+            m.add(self.S(b) >= self.S(a) + c.activities[a].duration)
+        for a, b in c.ordered_same_day:
+            for d in range(c.D):
+                m.add(self.S(b) >= self.S(a) + c.activities[a].duration).only_enforce_if(
+                    [self.y(a, d), self.y(b, d)]
+                )
+        for three in c.grouped3:
+            orders = list(itertools.permutations(three))
+            chosen = [m.new_bool_var("") for _ in orders]
+            m.add_exactly_one(chosen)
+            for o, (p, q, r) in zip(chosen, orders, strict=True):
+                self._follows_if(o, p, q)
+                self._follows_if(o, q, r)
         for group, slots, k in c.occupy_max:
             occs: list[Lit] = []
             for t in slots:
@@ -636,6 +766,20 @@ class Builder:
                 ok = [self.x[b][s]] if s is not None and s in self.x[b] else []
                 ok += [lb for tb, lb in self.x[b].items() if c.next_start(b, tb) == t]
                 m.add_bool_or([lit.Not(), *ok])
+
+    def hour(self, a: int) -> LinExpr:
+        """The hour activity a starts at."""
+        H = self.c.H
+        return sum((t % H) * lit for t, lit in self.x[a].items())
+
+    def _follows_if(self, o: Lit, a: int, b: int) -> None:
+        """When o: b starts right after a (breaks between allowed)."""
+        for t, lit in self.x[a].items():
+            s = self.c.next_start(a, t)
+            if s is not None and s in self.x[b]:
+                self.m.add_bool_or([o.Not(), lit.Not(), self.x[b][s]])
+            else:
+                self.m.add_bool_or([o.Not(), lit.Not()])
 
     # --- rooms ---------------------------------------------------------------------
     def _rooms(self) -> None:
@@ -779,6 +923,7 @@ def _has_day_rules(p: CPerson) -> bool:
         or p.max_hours_cont
         or p.interval_max_days
         or p.max_hours_real
+        or p.min_days
     )
 
 

@@ -156,12 +156,22 @@ def applies(comp: Compiled) -> bool:
     week, zero gaps, early max beginnings, min hours on a busy day and max
     hours a day (`_day_rules_kept`); of the pairwise time relations same
     starting times, consecutive lessons and min days; "occupy at most k of
-    these slots"; no "ends the students' day", same days, not overlapping
-    or min gaps between activities."""
+    these slots"; no "ends the students' day", same days, not overlapping,
+    min gaps between activities, same starting hours, max simultaneous,
+    ordered or three grouped activities."""
     if not all(_day_rules_kept(p) for p in comp.subgroups + comp.teachers):
         return False
     return not (
-        comp.ends_day or comp.grouped or comp.same_day or comp.not_overlapping or comp.min_gaps
+        comp.ends_day
+        or comp.grouped
+        or comp.same_day
+        or comp.not_overlapping
+        or comp.min_gaps
+        or comp.same_hour
+        or comp.max_simultaneous
+        or comp.ordered
+        or comp.ordered_same_day
+        or comp.grouped3
     )
 
 
@@ -190,12 +200,17 @@ def _day_rules_kept(p: CPerson) -> bool:
     (`_day_rule`, max days a week) or leaves to the relaxed search (gap
     limits above zero); soft ones are phase 2's. Not: min hours on every
     day (empty ones too), max hours in a row, max days in an interval, max
-    hours on a real day."""
+    hours on a real day, min days a week, limits on an activity tag's hours,
+    building changes (hard only)."""
     return (
         (p.min_hours_daily is None or p.min_hours_daily[1])
         and all(c > 0 for _, c in p.max_hours_cont)
         and all(c > 0 for *_, c in p.interval_max_days)
         and all(c > 0 for _, c in p.max_hours_real)
+        and all(c > 0 for _, c in p.min_days)
+        and all(lim.cost > 0 for lim in p.tag_limits)
+        and not p.building_max
+        and not p.building_gaps
     )
 
 

@@ -8,6 +8,7 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from scheduling.checker import CheckReport, check
@@ -15,11 +16,13 @@ from scheduling.fet import read_activities_xml, read_fet
 from scheduling.model import (
     HARD,
     ActivitiesEndStudentsDay,
+    ActivitiesMaxSimultaneousInSelectedTimeSlots,
     ActivitiesNotOverlapping,
     ActivitiesOccupyMaxTimeSlotsFromSelection,
     ActivitiesPreferredStartingTimes,
     ActivitiesPreferredTimeSlots,
     ActivitiesSameStartingDay,
+    ActivitiesSameStartingHour,
     ActivitiesSameStartingTime,
     Activity,
     ActivityEndsStudentsDay,
@@ -39,8 +42,11 @@ from scheduling.model import (
     Placement,
     Room,
     RoomNotAvailableTimes,
+    StudentsActivityTagMaxHoursContinuously,
+    StudentsActivityTagMaxHoursDaily,
     StudentsEarlyMaxBeginningsAtSecondHour,
     StudentsIntervalMaxDaysPerWeek,
+    StudentsMaxBuildingChanges,
     StudentsMaxGapsPerDay,
     StudentsMaxGapsPerWeek,
     StudentsMaxHoursContinuously,
@@ -52,18 +58,26 @@ from scheduling.model import (
     SubjectActivityTagPreferredRooms,
     SubjectPreferredRooms,
     Teacher,
+    TeacherActivityTagMaxHoursContinuously,
+    TeacherActivityTagMaxHoursDaily,
     TeacherHomeRooms,
     TeacherIntervalMaxDaysPerWeek,
+    TeacherMaxBuildingChanges,
     TeacherMaxDaysPerWeek,
     TeacherMaxGapsPerDay,
     TeacherMaxGapsPerWeek,
     TeacherMaxHoursContinuously,
     TeacherMaxHoursDaily,
+    TeacherMinDaysPerWeek,
+    TeacherMinGapsBetweenBuildingChanges,
     TeacherMinHoursDaily,
     TeacherNotAvailableTimes,
+    ThreeActivitiesGrouped,
     Timetable,
     TwoActivitiesConsecutive,
     TwoActivitiesGrouped,
+    TwoActivitiesOrdered,
+    TwoActivitiesOrderedIfSameDay,
 )
 from tests.scheduling.fetdata import PUBLIC_SET, example, fet_cl
 
@@ -532,7 +546,157 @@ def test_students_interval_max_days_per_subgroup() -> None:
     assert only(r, "StudentsIntervalMaxDaysPerWeek") == [1, 1, 1]
 
 
+def test_teacher_min_days_per_week_counts_the_days_missing() -> None:
+    acts = [act(i, students=("Y1",) if i % 2 else ("Y2",)) for i in range(1, 5)]
+    inst = school(acts, TeacherMinDaysPerWeek(teacher="A", min_days=4, weight=50))
+    # A on Mon and Tue: two days missing
+    r = check(inst, tt((1, 0, 0), (2, 0, 1), (3, 1, 0), (4, 1, 1)))
+    assert only(r, "TeacherMinDaysPerWeek") == [2]
+    assert r.soft == pytest.approx(1.0)
+    assert check(inst, tt((1, 0, 0), (2, 1, 1), (3, 2, 0), (4, 4, 1))).violations == ()
+    # every teacher: B teaches nothing, and misses both days
+    everyone = school(acts, TeacherMinDaysPerWeek(min_days=2))
+    r = check(everyone, tt((1, 0, 0), (2, 1, 1), (3, 2, 0), (4, 4, 1)))
+    assert only(r, "TeacherMinDaysPerWeek") == [2]
+
+
+def test_activity_tag_max_hours_daily_counts_days_per_person() -> None:
+    """Only the tagged lessons count, 1 per teacher (subgroup) and day over."""
+    acts = [
+        act(1, tags=("lab",)),
+        act(2, tags=("lab", "x"), duration=2),
+        act(3),  # untagged
+        act(4, tags=("lab",), students=("Y2",), teachers=("B",)),
+    ]
+    tagged = (
+        TeacherActivityTagMaxHoursDaily(teacher="A", tag="lab", max_hours=2),
+        StudentsActivityTagMaxHoursDaily(students="Y", tag="lab", max_hours=2),
+    )
+    # Mon: A (and Y1) 3 lab hours (1; 2 for two hours) and an untagged one
+    r = check(school(acts, *tagged), tt((1, 0, 0), (2, 0, 1), (3, 0, 3), (4, 0, 0)))
+    assert amounts(r, "TeacherActivityTagMaxHoursDaily") == [1]
+    assert amounts(r, "StudentsActivityTagMaxHoursDaily") == [1]  # Y1; Y2 has one
+    assert r.hard == 2
+    # 1 on Tue: 2 lab hours a day at most
+    ok = check(school(acts, *tagged), tt((1, 1, 0), (2, 0, 1), (3, 0, 3), (4, 0, 0)))
+    assert ok.violations == ()
+    # every teacher, at most 0: each day with a lab hour counts, B's too
+    r = check(
+        school(acts, TeacherActivityTagMaxHoursDaily(tag="lab", max_hours=0, weight=10)),
+        tt((1, 1, 0), (2, 0, 1), (3, 0, 3), (4, 0, 0)),
+    )
+    assert amounts(r, "TeacherActivityTagMaxHoursDaily") == [1, 1, 1]  # A Mon, A Tue, B Mon
+    assert r.soft == pytest.approx(0.3)
+
+
+def test_activity_tag_max_hours_continuously_runs_of_the_tag() -> None:
+    """A run is broken by a free hour or an untagged lesson."""
+    acts = [act(i, tags=("t",)) for i in range(1, 4)] + [act(4), act(5, tags=("t",))]
+    limits = (
+        TeacherActivityTagMaxHoursContinuously(teacher="A", tag="t", max_hours=2, weight=40),
+        StudentsActivityTagMaxHoursContinuously(students="Y1", tag="t", max_hours=2),
+    )
+    # Mon 1 2 3 (a run of 3), 4 untagged, 5: one run over for A and for Y1
+    r = check(school(acts, *limits), tt((1, 0, 0), (2, 0, 1), (3, 0, 2), (4, 0, 3), (5, 0, 4)))
+    assert amounts(r, "TeacherActivityTagMaxHoursContinuously") == [1]
+    assert amounts(r, "StudentsActivityTagMaxHoursContinuously") == [1]
+    assert r.soft == pytest.approx(0.4)
+    # 1 2, untagged 4, 3 5: runs of two
+    r = check(school(acts, *limits), tt((1, 0, 0), (2, 0, 1), (4, 0, 2), (3, 0, 3), (5, 0, 4)))
+    assert r.violations == ()
+
+
+def test_same_starting_hour_on_any_days() -> None:
+    inst = school(
+        [act(1), act(2, teachers=("B",)), act(3, students=("Z",))],
+        ActivitiesSameStartingHour(activities=(1, 2, 3), weight=50),
+    )
+    assert check(inst, tt((1, 0, 2), (2, 1, 2), (3, 4, 2))).violations == ()
+    r = check(inst, tt((1, 0, 2), (2, 1, 2), (3, 0, 3)))
+    assert only(r, "ActivitiesSameStartingHour") == [1, 1]  # 3 with 1, 3 with 2
+    assert r.soft == pytest.approx(1.0)
+
+
+def test_max_simultaneous_in_selected_slots() -> None:
+    inst = school(
+        [act(1), act(2, teachers=("B",), students=("Y2",)), act(3, students=("Z",), duration=2)],
+        ActivitiesMaxSimultaneousInSelectedTimeSlots(
+            activities=(1, 2, 3), slots=((0, 0), (0, 1)), max_simultaneous=1
+        ),
+    )
+    # hour 0: 1 and 2; hour 1: 3 alone; hour 2 not selected
+    r = check(inst, tt((1, 0, 0), (2, 0, 0), (3, 0, 1)))
+    assert only(r, "ActivitiesMaxSimultaneousInSelectedTimeSlots") == [1]
+    assert check(inst, tt((1, 0, 0), (2, 0, 2), (3, 0, 1))).hard == 0
+
+
+def test_two_activities_ordered_and_ordered_if_same_day() -> None:
+    acts = [act(1, duration=2), act(2, teachers=("B",), students=("Z",))]
+    ordered = school(acts, TwoActivitiesOrdered(first=1, second=2))
+    same_day = school(acts, TwoActivitiesOrderedIfSameDay(first=1, second=2))
+    # 2 on a later day; 2 right after 1 ends: both kept
+    for placed in (tt((1, 0, 4), (2, 1, 0)), tt((1, 0, 0), (2, 0, 2))):
+        assert check(ordered, placed).violations == ()
+        assert check(same_day, placed).violations == ()
+    # 2 in 1's second hour
+    assert only(check(ordered, tt((1, 0, 0), (2, 0, 1))), "TwoActivitiesOrdered") == [1]
+    assert only(check(same_day, tt((1, 0, 0), (2, 0, 1))), "TwoActivitiesOrderedIfSameDay") == [1]
+    # 2 on an earlier day: only the ordered one is broken
+    assert only(check(ordered, tt((1, 1, 0), (2, 0, 5))), "TwoActivitiesOrdered") == [1]
+    assert check(same_day, tt((1, 1, 0), (2, 0, 5))).violations == ()
+
+
+def test_three_activities_grouped_in_any_order() -> None:
+    acts = [act(1), act(2, duration=2), act(3)]
+    inst = school(acts, ThreeActivitiesGrouped(first=1, second=2, third=3))
+    assert check(inst, tt((2, 0, 0), (3, 0, 2), (1, 0, 3))).violations == ()
+    # a free hour between 3 and 1
+    assert only(check(inst, tt((2, 0, 0), (3, 0, 2), (1, 0, 4))), "ThreeActivitiesGrouped") == [1]
+    # one on another day
+    assert only(check(inst, tt((2, 0, 0), (3, 0, 2), (1, 1, 3))), "ThreeActivitiesGrouped") == [1]
+    # a break between them is allowed
+    breaks = school(
+        acts, ThreeActivitiesGrouped(first=1, second=2, third=3), BreakTimes(slots=((0, 3),))
+    )
+    assert check(breaks, tt((2, 0, 0), (3, 0, 2), (1, 0, 4))).violations == ()
+
+
 # --- rooms ------------------------------------------------------------------------------
+
+
+def test_building_changes_walk_the_day_as_fet() -> None:
+    """Rooms N1, N2 in building N, S1 in S, X without one. A's Monday: N1,
+    free, S1, X, N2 — two changes (the free hour and the room without a
+    building do not count), each after fewer free hours than two."""
+    rooms = (
+        Room(name="N1", building="N"),
+        Room(name="N2", building="N"),
+        Room(name="S1", building="S"),
+        Room(name="X"),
+    )
+    acts = [act(i, students=("Y1",) if i % 2 else ("Y2",)) for i in range(1, 6)]
+    cs: tuple[Constraint, ...] = (
+        TeacherMaxBuildingChanges(teacher="A", max_changes=1),
+        TeacherMaxBuildingChanges(max_changes=1, per_week=True),
+        TeacherMinGapsBetweenBuildingChanges(teacher="A", min_gaps=2),
+        StudentsMaxBuildingChanges(students="Y", max_changes=0),
+    )
+    inst = msgspec.structs.replace(school(acts, *cs), rooms=rooms)
+    placed = tt((1, 0, 0, "N1"), (2, 0, 2, "S1"), (3, 0, 3, "X"), (4, 0, 4, "N2"))
+    r = check(
+        inst,
+        Timetable(placements=(*placed.placements, Placement(activity=5, day=1, hour=0, room="S1"))),
+    )
+    assert amounts(r, "TeacherMaxBuildingChanges") == [1, 1]  # Monday: 2 of 1; the week: 2 of 1
+    assert amounts(r, "TeacherMinGapsBetweenBuildingChanges") == [1, 1]  # 1 and 0 free hours
+    # Y1 (1, 3, 5): N1 then X (no building), S1 on Tuesday: none; Y2 (2, 4): S1 then N2
+    assert amounts(r, "StudentsMaxBuildingChanges") == [1]
+    # the same Monday with lessons two free hours apart and one building a day
+    calm = tt((1, 0, 0, "N1"), (2, 0, 3, "S1"), (4, 1, 0, "N2"), (3, 1, 1, "X"), (5, 2, 0, "S1"))
+    r = check(inst, calm)
+    assert amounts(r, "TeacherMinGapsBetweenBuildingChanges") == []
+    assert amounts(r, "TeacherMaxBuildingChanges") == []  # Monday 1, the week 1
+    assert amounts(r, "StudentsMaxBuildingChanges") == []
 
 
 def test_preferred_rooms_by_subject_tag_and_both() -> None:

@@ -31,8 +31,10 @@ from scheduling.fet import (
     write_fet,
 )
 from scheduling.model import (
+    ActivitiesMaxSimultaneousInSelectedTimeSlots,
     ActivitiesNotOverlapping,
     ActivitiesPreferredStartingTimes,
+    ActivitiesSameStartingHour,
     ActivitiesSameStartingTime,
     ActivityFilter,
     ActivityPreferredRooms,
@@ -42,16 +44,27 @@ from scheduling.model import (
     MinDaysBetweenActivities,
     MinGapsBetweenActivities,
     Placement,
+    StudentsActivityTagMaxHoursContinuously,
+    StudentsActivityTagMaxHoursDaily,
     StudentsEarlyMaxBeginningsAtSecondHour,
     StudentsIntervalMaxDaysPerWeek,
+    StudentsMaxBuildingChanges,
     StudentsMaxGapsPerWeek,
     StudentsMaxHoursContinuously,
     StudentsSetHomeRooms,
     SubjectPreferredRooms,
+    TeacherActivityTagMaxHoursContinuously,
+    TeacherActivityTagMaxHoursDaily,
     TeacherIntervalMaxDaysPerWeek,
+    TeacherMaxBuildingChanges,
     TeacherMaxDaysPerWeek,
+    TeacherMinDaysPerWeek,
+    TeacherMinGapsBetweenBuildingChanges,
     TeacherNotAvailableTimes,
+    ThreeActivitiesGrouped,
     Timetable,
+    TwoActivitiesOrdered,
+    TwoActivitiesOrderedIfSameDay,
     Unsupported,
 )
 from tests.scheduling import fetdata
@@ -832,3 +845,68 @@ def test_min_gaps_and_students_continuously_are_read() -> None:
     ).instance
     assert tel.unsupported == ()
     assert StudentsMaxHoursContinuously(students=None, max_hours=4) in tel.constraints
+
+
+def _read(rel: str) -> Instance:
+    instance = read_fet(fetdata.example(rel)).instance
+    assert instance.unsupported == (), rel
+    return instance
+
+
+def test_min_days_per_week_and_activity_relations_are_read() -> None:
+    gym = _read("FET-5-official/Greece/Gymnasio/Gymnasio.fet").constraints
+    assert sum(isinstance(c, TeacherMinDaysPerWeek) for c in gym) == 25
+    assert TeacherMinDaysPerWeek(teacher="pe16", min_days=4) in gym
+    base = _read("FET-5-official/Italy/2010/base2010-23.fet").constraints
+    assert TeacherMinDaysPerWeek(teacher=None, min_days=1) in base  # the plural form
+    sharif = _read("FET-5-official/Iran/Sharif-University/Sharif.fet").constraints
+    assert sum(isinstance(c, ActivitiesSameStartingHour) for c in sharif) == 67
+    assert ActivitiesSameStartingHour(activities=(1, 2)) in sharif
+    assert TwoActivitiesOrdered(first=15, second=71) in sharif
+    syria = "FET-5-official/Syria/Hama/2019/"
+    industrial = _read(syria + "Industrial-high-school.fet").constraints
+    assert TwoActivitiesOrderedIfSameDay(first=443, second=449) in industrial
+    goreangab = _read("FET-5-official/Namibia/by-Bobby/set-7-2016/GoreangabJSSY2016T2b.fet")
+    assert ThreeActivitiesGrouped(first=9, second=13, third=17) in goreangab.constraints
+    high = _read(syria + "High-school.fet").constraints
+    assert (
+        ActivitiesMaxSimultaneousInSelectedTimeSlots(
+            activities=(544, 546, 545, 547),
+            slots=tuple((d, 6) for d in range(5)),
+            max_simultaneous=1,
+        )
+        in high
+    )
+
+
+def test_activity_tag_limits_are_read() -> None:
+    """Teachers' forms name the tag `Activity_Tag_Name`, students' forms
+    `Activity_Tag`."""
+    eng = _read("FET-5-official/India/New-Delhi/Eng_College.fet").constraints
+    assert TeacherActivityTagMaxHoursDaily(tag="(L)", max_hours=4) in eng
+    assert TeacherActivityTagMaxHoursContinuously(tag="(L)", max_hours=1) in eng
+    assert StudentsActivityTagMaxHoursDaily(tag="Lab", max_hours=3) in eng
+    assert StudentsActivityTagMaxHoursContinuously(tag="Lab", max_hours=3) in eng
+    gaps = _read("FET-5-official/Algeria/Algerian-college/Find-the-gaps.fet").constraints
+    one = [c for c in gaps if isinstance(c, TeacherActivityTagMaxHoursDaily)]
+    assert one and all(c.teacher and c.tag for c in one)
+
+
+def test_building_changes_are_read() -> None:
+    """Space constraints; the teacher's forms name the teacher `<Teacher>`."""
+    india = "FET-5-official/India/2021/St-Joseph-EMHSS-Puthanangadi/stjosephemhss.fet"
+    assert TeacherMinGapsBetweenBuildingChanges(min_gaps=1) in _read(india).constraints
+    saudi = _read("FET-5-official/Saudi-Arabia/Arabic_Saudi_3.fet").constraints
+    assert TeacherMaxBuildingChanges(max_changes=1) in saudi
+    gaps = [c for c in saudi if isinstance(c, TeacherMinGapsBetweenBuildingChanges)]
+    assert len(gaps) == 34 and all(c.teacher for c in gaps)
+    tel = "FET-5-official/Indonesia/TelPolytech-Bandung/2010-2011/TelPolytech_odd.fet"
+    assert TeacherMaxBuildingChanges(teacher="AAD", max_changes=10) in _read(tel).constraints
+    econ = read_fet(
+        fetdata.example(
+            "FET-5-official/Romania/Faculty-Econ-Timisoara-difficult/2007-2008-sem-2/"
+            "Econ-Timisoara.fet"
+        )
+    ).instance
+    weekly = [c for c in econ.constraints if isinstance(c, StudentsMaxBuildingChanges)]
+    assert any(c.per_week for c in weekly) and any(not c.per_week for c in weekly)

@@ -210,6 +210,130 @@ def test_min_gaps_between_activities() -> None:
     assert len(b_hours) == 3 and b_hours != list(range(b_hours[0], b_hours[0] + 3))
 
 
+def tagged(i: int, teacher: str, students: str, tag: str) -> m.Activity:
+    return m.Activity(id=i, subject="S", teachers=(teacher,), students=(students,), tags=(tag,))
+
+
+def pulled(ids: tuple[int, ...], day: int, hour: int | None = None) -> list[m.Constraint]:
+    """Soft wishes that these lessons start on this day (and hour)."""
+    return [m.ActivityPreferredStartingTime(activity=i, day=day, hour=hour, weight=80) for i in ids]
+
+
+def test_teacher_min_days_per_week() -> None:
+    """T's three lessons are wished on day 0; at least three days win."""
+    acts = [act(i, "T", g) for i, g in ((1, "A1"), (2, "A2"), (3, "B"))]
+    at = solved(school(acts, [*pulled((1, 2, 3), 0), m.TeacherMinDaysPerWeek(min_days=3)]))
+    assert sorted(p.day for p in at.values()) == [0, 1, 2]
+
+
+def test_activity_tag_max_hours_daily() -> None:
+    """T's three lab lessons, all wished on day 0, at most one a day; B's
+    two lab lessons at most one a day for the students."""
+    acts = [tagged(i, "T", "A1", "lab") for i in (1, 2, 3)]
+    acts += [tagged(4, "U", "B", "lab"), tagged(5, "V", "B", "lab"), act(6, "V", "B")]
+    cs = [
+        *pulled((1, 2, 3, 4, 5, 6), 0),
+        m.TeacherActivityTagMaxHoursDaily(teacher="T", tag="lab", max_hours=1),
+        m.StudentsActivityTagMaxHoursDaily(students="B", tag="lab", max_hours=1),
+    ]
+    at = solved(school(acts, cs))
+    assert sorted(at[i].day for i in (1, 2, 3)) == [0, 1, 2]
+    assert at[4].day != at[5].day and at[6].day == 0
+
+
+def test_activity_tag_max_hours_continuously() -> None:
+    """Four lab lessons and one other of A1, all wished on day 0 (four
+    hours): at most two labs in a row, so one lab goes to another day and
+    the other lesson sits between labs."""
+    acts = [tagged(i, f"T{i}", "A1", "lab") for i in (1, 2, 3, 4)] + [act(5, "U", "A1")]
+    cs = [
+        *pulled((1, 2, 3, 4, 5), 0),
+        m.StudentsActivityTagMaxHoursContinuously(students="A1", tag="lab", max_hours=2),
+        m.TeacherActivityTagMaxHoursContinuously(tag="lab", max_hours=1),
+    ]
+    at = solved(school(acts, cs))
+    day0 = {p.hour: i for i, p in at.items() if p.day == 0}
+    assert len(day0) == 4 and 5 in day0.values()
+    assert day0[1] == 5 or day0[2] == 5  # no three labs in a row
+
+
+def test_same_starting_hour_ordered_and_max_simultaneous() -> None:
+    acts = [act(1, "T", "A1"), act(2, "U", "A2"), act(3, "V", "B"), act(4, "W", "B")]
+    cs = [
+        m.ActivityPreferredStartingTime(activity=1, hour=2),
+        *pulled((2,), 0, 0),
+        *pulled((3,), 1, 3),
+        m.ActivitiesSameStartingHour(activities=(1, 2, 3)),
+        # 4 wished first thing on day 0, but after 3
+        *pulled((4,), 0, 0),
+        m.TwoActivitiesOrdered(first=3, second=4),
+        # at most one of 1, 2 at any hour 2 of day 0 and 1
+        m.ActivitiesMaxSimultaneousInSelectedTimeSlots(
+            activities=(1, 2), slots=((0, 2), (1, 2)), max_simultaneous=1
+        ),
+    ]
+    at = solved(school(acts, cs))
+    assert at[1].hour == at[2].hour == at[3].hour == 2
+    assert (at[4].day, at[4].hour) > (at[3].day, at[3].hour)
+    assert at[1].day != at[2].day or at[1].day == 2
+
+
+def test_two_activities_ordered_if_same_day_and_three_grouped() -> None:
+    acts = [act(1, "T", "A1"), act(2, "U", "A1")] + [act(i, f"G{i}", "B") for i in (3, 4, 5)]
+    cs = [
+        # 2 wished first thing on day 0 and 1 (more) on day 0: 1 must come
+        # first, or 2 go elsewhere
+        *pulled((2,), 0, 0),
+        m.ActivityPreferredStartingTime(activity=1, day=0, weight=95),
+        m.TwoActivitiesOrderedIfSameDay(first=1, second=2),
+        # three of B, wished on three days, grouped on one
+        *pulled((3,), 0),
+        *pulled((4,), 1),
+        *pulled((5,), 2),
+        m.ThreeActivitiesGrouped(first=3, second=4, third=5),
+    ]
+    at = solved(school(acts, cs))
+    assert at[1].day == 0
+    assert at[2].day != 0 or at[1].hour < at[2].hour
+    assert len({at[i].day for i in (3, 4, 5)}) == 1
+    hours = sorted(at[i].hour for i in (3, 4, 5))
+    assert hours == list(range(hours[0], hours[0] + 3))
+
+
+def test_building_changes_with_rooms_fixed() -> None:
+    """T teaches three lessons in building N and two in S, all wished at
+    the start of day 0 (four hours): at most one change a day and a free
+    hour before a change, so day 0 holds N N _ S at most, or one building."""
+    rooms = (m.Room(name="n1", building="N"), m.Room(name="s1", building="S"))
+    groups = ("A1", "A2", "B", "A1", "A2")
+    acts = [act(i, "T", g) for i, g in enumerate(groups, 1)]
+    cs: list[m.Constraint] = [
+        *pulled((1, 2, 3, 4, 5), 0),
+        *(m.ActivityPreferredRooms(activity=i, rooms=("n1",)) for i in (1, 2, 3)),
+        *(m.ActivityPreferredRooms(activity=i, rooms=("s1",)) for i in (4, 5)),
+        m.TeacherMaxBuildingChanges(max_changes=1),
+        m.TeacherMinGapsBetweenBuildingChanges(teacher="T", min_gaps=1),
+    ]
+    at = solved(school(acts, cs, rooms=rooms))
+    for d in range(3):
+        day = sorted((p.hour, p.room) for p in at.values() if p.day == d)
+        changes = [(h1, h2) for (h1, r1), (h2, r2) in itertools.pairwise(day) if r1 != r2]
+        assert len(changes) <= 1 and all(h2 - h1 >= 2 for h1, h2 in changes)
+    assert sum(p.day == 0 for p in at.values()) == 3  # the most day 0 can hold so
+
+
+def test_building_changes_refused_where_the_room_choice_sets_the_building() -> None:
+    rooms = (m.Room(name="n1", building="N"), m.Room(name="s1", building="S"))
+    acts = [act(1, "T", "A1"), act(2, "T", "A2")]
+    cs: list[m.Constraint] = [
+        m.ActivityPreferredRooms(activity=1, rooms=("n1", "s1")),
+        m.ActivityPreferredRooms(activity=2, rooms=("s1",)),
+        m.TeacherMaxBuildingChanges(max_changes=0),
+    ]
+    with pytest.raises(UnsupportedConstraintError, match="building depends on the room"):
+        compile_instance(school(acts, cs, rooms=rooms))
+
+
 def _gappy_teacher_school(max_gaps: int) -> m.Instance:
     """T teaches A at the first and last hour of day 0: two gaps unless two
     of T's lessons with B fill them."""
