@@ -737,12 +737,17 @@ def _not_overlapping(ctx: _Context, c: ActivitiesNotOverlapping) -> Iterator[_Fo
 
 
 def _min_gaps(ctx: _Context, c: MinGapsBetweenActivities) -> Iterator[_Found]:
+    """Per pair on one day, the hours missing between the earlier one's end
+    and the later one's start (FET: "2 more needed hours between them")."""
     for i, j in _placed_pairs(ctx, c.activities):
         (di, hi), (dj, hj) = ctx.at[i], ctx.at[j]
         if di == dj:
-            gap = max(hj - (hi + ctx.acts[i].duration), hi - (hj + ctx.acts[j].duration))
+            gap = hj - (hi + ctx.acts[i].duration) if hj >= hi else hi - (hj + ctx.acts[j].duration)
             if gap < c.min_gaps:
-                yield 1, f"activities {i} and {j} on {ctx.day(di)} {max(gap, 0)} hour(s) apart"
+                yield (
+                    c.min_gaps - gap,
+                    f"activities {i} and {j} on {ctx.day(di)} {max(gap, 0)} hour(s) apart",
+                )
 
 
 def _occupy_max(ctx: _Context, c: ActivitiesOccupyMaxTimeSlotsFromSelection) -> Iterator[_Found]:

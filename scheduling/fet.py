@@ -199,6 +199,9 @@ class Tally(msgspec.Struct, frozen=True, kw_only=True):
     warm_start: int = 0
     #: elements of types listed in `Instance.unsupported`
     unsupported: int = 0
+    #: a preferred starting time or min days identical to one before it:
+    #: FET adds such a constraint once (`Rules::addTimeConstraint`)
+    duplicates: int = 0
 
     def accounted(self) -> int:
         return (
@@ -208,6 +211,7 @@ class Tally(msgspec.Struct, frozen=True, kw_only=True):
             + self.inactive_activities
             + self.warm_start
             + self.unsupported
+            + self.duplicates
         )
 
 
@@ -356,6 +360,9 @@ class _Reader:
     implicit: int = 0
     inactive: int = 0
     inactive_activities: int = 0
+    duplicates: int = 0
+    #: the constraints of the kinds FET adds once (`_ONCE`), to tell duplicates
+    once: set[Constraint] = field(default_factory=set)
     #: a file of FET's old mornings-afternoons fork (`_FORK_MODES`), whose
     #: plural max hours daily FET 6 opens as max hours daily per real day
     fork_mornings_afternoons: bool = False
@@ -1256,6 +1263,12 @@ def _warm_start(root: ET.Element, r: _Reader, activities: Iterable[Activity]) ->
     return _WarmStart(placements=placements, consumed=consumed)
 
 
+#: the kinds FET adds only once when identical: a duplicate counts once in
+#: its soft conflicts (Sharif, fet-data: two identical preferred starting
+#: times of activity 124, one conflict in FET's report)
+_ONCE = (ActivityPreferredStartingTime, MinDaysBetweenActivities)
+
+
 def _read_constraints(root: ET.Element, r: _Reader, warm: _WarmStart | None) -> int:
     taken = 0
     for lst in (_TIME, _SPACE):
@@ -1282,7 +1295,11 @@ def _read_constraints(root: ET.Element, r: _Reader, warm: _WarmStart | None) -> 
             c = mapper(r, e, _weight(e))
             if c is None:
                 r.inactive_activities += 1
+            elif isinstance(c, _ONCE) and c in r.once:
+                r.duplicates += 1
             else:
+                if isinstance(c, _ONCE):
+                    r.once.add(c)
                 r.constraints.append(c)
                 r.mapped[e.tag] += 1
     return taken
@@ -1485,6 +1502,7 @@ def _read_fet(path: str | Path) -> FetFile:
         implicit=r.implicit,
         inactive=r.inactive,
         inactive_activities=r.inactive_activities,
+        duplicates=r.duplicates,
         warm_start=taken,
         unsupported=sum(r.unsupported.values()),
     )
