@@ -105,8 +105,6 @@ class CPerson:
     max_hours_real: list[tuple[int, int]] = field(default_factory=list)
     #: (min days a week, cost): busy on at least that many days
     min_days: list[tuple[int, int]] = field(default_factory=list)
-    #: limits on the hours of the person's activities with one tag
-    tag_limits: list[CTagLimit] = field(default_factory=list)
     #: building changes: the building of each of the person's activities
     #: that has one (its rooms' building; set only with 2+ buildings), at
     #: most so many changes a day or week (max, per week, cost), at least so
@@ -114,17 +112,6 @@ class CPerson:
     building_of: dict[int, int] = field(default_factory=dict)
     building_max: list[tuple[int, bool, int]] = field(default_factory=list)
     building_gaps: list[tuple[int, int]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class CTagLimit:
-    """At most `max_hours` a day (`continuous`: in a row) of these
-    activities, all of one person's with one activity tag."""
-
-    activities: tuple[int, ...]
-    max_hours: int
-    cost: int  # 0 = hard
-    continuous: bool
 
 
 @dataclass
@@ -163,7 +150,6 @@ class Compiled:
     same_day_adjacent: list[list[int]] = field(default_factory=list)
     same_start: list[list[int]] = field(default_factory=list)
     same_day: list[list[int]] = field(default_factory=list)
-    not_overlapping: list[list[int]] = field(default_factory=list)
     #: (activities, min gaps): two on one day that far apart at least (hard)
     min_gaps: list[tuple[list[int], int]] = field(default_factory=list)
     #: activities starting at one hour, on any days (hard; soft: with cost)
@@ -518,6 +504,9 @@ def compile_instance(inst: m.Instance) -> Compiled:
     def room_set(names: tuple[str, ...]) -> set[int]:
         return {room_ix[r] for r in names if r in room_ix}
 
+    #: virtual people (`_virtual_people`): (name, activities, their limits)
+    together: list[tuple[str, list[int], list[m.Constraint]]] = []
+    tag_cs: list[m.Constraint] = []
     for md in weightless_adjacent:
         members = ids(md.activities)
         if len(members) >= 2:
@@ -560,7 +549,7 @@ def compile_instance(inst: m.Instance) -> Compiled:
         elif isinstance(c, m.ActivitiesSameStartingDay):
             comp.same_day.append(ids(c.activities))
         elif isinstance(c, m.ActivitiesNotOverlapping):
-            comp.not_overlapping.append(ids(c.activities))
+            together.append((f"not overlapping {len(together)}", ids(c.activities), []))
         elif isinstance(c, m.MinGapsBetweenActivities):
             comp.min_gaps.append((ids(c.activities), c.min_gaps))
         elif isinstance(c, m.ActivitiesSameStartingHour):
@@ -611,8 +600,6 @@ def compile_instance(inst: m.Instance) -> Compiled:
             | m.StudentsMaxHoursDailyRealDays
             | m.StudentsMaxHoursContinuously
             | m.StudentsIntervalMaxDaysPerWeek
-            | m.StudentsActivityTagMaxHoursDaily
-            | m.StudentsActivityTagMaxHoursContinuously
             | m.StudentsMaxBuildingChanges
             | m.StudentsMinGapsBetweenBuildingChanges,
         ):
@@ -630,14 +617,20 @@ def compile_instance(inst: m.Instance) -> Compiled:
             | m.TeacherMaxHoursContinuously
             | m.TeacherIntervalMaxDaysPerWeek
             | m.TeacherMinDaysPerWeek
-            | m.TeacherActivityTagMaxHoursDaily
-            | m.TeacherActivityTagMaxHoursContinuously
             | m.TeacherMaxBuildingChanges
             | m.TeacherMinGapsBetweenBuildingChanges,
         ):
             targets = all_teachers if c.teacher is None else [c.teacher]
             for t in targets:
                 t_limits[t].append(c)
+        elif isinstance(
+            c,
+            m.TeacherActivityTagMaxHoursDaily
+            | m.StudentsActivityTagMaxHoursDaily
+            | m.TeacherActivityTagMaxHoursContinuously
+            | m.StudentsActivityTagMaxHoursContinuously,
+        ):
+            tag_cs.append(c)
         elif isinstance(c, m.ActivityPreferredRooms):
             if c.activity in by_id:
                 pref_rooms[by_id[c.activity]].append((room_set(c.rooms), cost))
@@ -780,6 +773,17 @@ def compile_instance(inst: m.Instance) -> Compiled:
             )
         )
 
+    virtual_of: dict[int, list[int]] = defaultdict(list)
+    tagged = _tag_people(tag_cs, inst, acts_of_teacher, comp.subgroups, sub_class, all_subgroups)
+    for name, members, limits in together + tagged:
+        if len(members) < 2:
+            continue
+        for i in members:
+            virtual_of[i].append(len(comp.teachers))
+        comp.teachers.append(
+            _person(name, members, limits, set(), break_hard, D, H, acts, act_building)
+        )
+
     for i, a in enumerate(acts):
         classes = sorted({sub_class[sg] for st in a.students for sg in subgroups_of(st)})
         comp.activities.append(
@@ -787,7 +791,7 @@ def compile_instance(inst: m.Instance) -> Compiled:
                 index=i,
                 id=a.id,
                 duration=a.duration,
-                teachers=sorted({teacher_class[t] for t in a.teachers}),
+                teachers=sorted({teacher_class[t] for t in a.teachers} | set(virtual_of[i])),
                 subgroups=classes,
                 starts=sorted(allowed[i]),
                 start_cost={t: v for t, v in start_cost[i].items() if v and t in allowed[i]},
@@ -866,19 +870,6 @@ def _person(
             p.min_days.append((c.min_days, cost))
         elif isinstance(
             c,
-            m.TeacherActivityTagMaxHoursDaily
-            | m.StudentsActivityTagMaxHoursDaily
-            | m.TeacherActivityTagMaxHoursContinuously
-            | m.StudentsActivityTagMaxHoursContinuously,
-        ):
-            tagged = tuple(i for i in activities if c.tag in acts[i].tags)
-            continuous = "Continuously" in type(c).__name__
-            if tagged and sum(acts[i].duration for i in tagged) > c.max_hours:
-                limit = CTagLimit(tagged, c.max_hours, cost, continuous)
-                if limit not in p.tag_limits:
-                    p.tag_limits.append(limit)
-        elif isinstance(
-            c,
             m.TeacherMaxBuildingChanges
             | m.StudentsMaxBuildingChanges
             | m.TeacherMinGapsBetweenBuildingChanges
@@ -899,6 +890,58 @@ def _person(
         first = (hard, 0) if hard is not None else soft.pop(0)
         p.max_hours_daily, p.more_hours_daily = first, soft
     return p
+
+
+def _tag_people(
+    tag_cs: list[m.Constraint],
+    inst: m.Instance,
+    acts_of_teacher: dict[str, list[int]],
+    subgroups: list[CPerson],
+    sub_class: dict[str, int],
+    all_subgroups: list[str],
+) -> list[tuple[str, list[int], list[m.Constraint]]]:
+    """Virtual people for the activity-tag limits: a teacher's (a subgroup
+    class's) lessons with the tag, which never overlap, as one more person
+    whose max hours a day (in a row) is the tag's. The CP-SAT model and the
+    swapping then keep them as they keep a teacher's own; the checker counts
+    them as FET does, on the real people."""
+    limits: dict[tuple[str, int | str, str], list[m.Constraint]] = defaultdict(list)
+    owners: dict[tuple[str, int | str, str], list[int]] = {}
+    for c in tag_cs:
+        assert isinstance(
+            c,
+            m.TeacherActivityTagMaxHoursDaily
+            | m.StudentsActivityTagMaxHoursDaily
+            | m.TeacherActivityTagMaxHoursContinuously
+            | m.StudentsActivityTagMaxHoursContinuously,
+        )
+        plain: m.Constraint
+        if "Continuously" in type(c).__name__:
+            plain = m.TeacherMaxHoursContinuously(weight=c.weight, max_hours=c.max_hours)
+        else:
+            plain = m.TeacherMaxHoursDaily(weight=c.weight, max_hours=c.max_hours)
+        people: list[tuple[int | str, list[int]]]
+        if isinstance(
+            c, m.TeacherActivityTagMaxHoursDaily | m.TeacherActivityTagMaxHoursContinuously
+        ):
+            names = list(acts_of_teacher) if c.teacher is None else [c.teacher]
+            people = [(t, acts_of_teacher.get(t, [])) for t in names]
+        else:
+            targets = all_subgroups if c.students is None else inst.subgroups_of(c.students)
+            classes = sorted({sub_class[sg] for sg in targets if sg in sub_class})
+            people = [(k, subgroups[k].activities) for k in classes]
+        for who, theirs in people:
+            key = ("t" if isinstance(who, str) else "s", who, c.tag)
+            owners[key] = [i for i in theirs if c.tag in inst.activities[i].tags]
+            limits[key].append(plain)
+    return [
+        (
+            f"{who if isinstance(who, str) else subgroups[who].name} ({tag})",
+            owners[(kind, who, tag)],
+            limits[(kind, who, tag)],
+        )
+        for kind, who, tag in limits
+    ]
 
 
 #: an activity whose rooms are in more than one building

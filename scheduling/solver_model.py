@@ -39,7 +39,6 @@ from scheduling.solver_compile import (
     CMinDays,
     Compiled,
     CPerson,
-    CTagLimit,
     fet_reading_capped,
 )
 
@@ -221,7 +220,6 @@ class Builder:
             if need:
                 self._owner = ("s", i)
                 self._day_rules(p, occ, student=True)
-            self._tag_limits(p)
             self._building_rules(p)
         self.teacher_occ: list[list[Lit | None]] = []
         for i, p in enumerate(self.c.teachers):
@@ -231,7 +229,6 @@ class Builder:
             if need:
                 self._owner = ("t", i)
                 self._day_rules(p, occ, student=False)
-            self._tag_limits(p)
             self._building_rules(p)
         # activity ends the students' day
         H = self.c.H
@@ -426,36 +423,6 @@ class Builder:
         for k, per_week, _ in p.building_max:
             if per_week:
                 m.add(sum(week_changes) <= k)
-
-    def _tag_limits(self, p: CPerson) -> None:
-        """A person's hours of one activity tag: at most k a day, or at
-        most k in a row (each run over it costs once when soft, as the
-        checker counts)."""
-        m, c = self.m, self.c
-        H = c.H
-        for lim in p.tag_limits:
-
-            def tagged(t: int, lim: CTagLimit = lim) -> LinExpr:
-                return sum(lit for a in lim.activities for lit in self.covering(a, t))
-
-            k = lim.max_hours
-            for d in range(c.D):
-                if not lim.continuous:
-                    day = sum(tagged(d * H + h) for h in range(H))
-                    if not isinstance(day, int):
-                        self._limit_per_occurrence(day, k, lim.cost, H)
-                    continue
-                for h in range(H - k):
-                    window = sum(tagged(d * H + h2) for h2 in range(h, h + k + 1))
-                    if isinstance(window, int):
-                        continue
-                    if lim.cost == 0:
-                        m.add(window <= k)
-                    elif self.soft:
-                        v = m.new_bool_var("")
-                        before = tagged(d * H + h - 1) if h > 0 else 0
-                        m.add(v >= window - k - before)
-                        self.costs.append((lim.cost, v, 1))
 
     def _gap_vars(self, os: list[LinExpr]) -> list[Lit]:
         m = self.m
@@ -700,11 +667,6 @@ class Builder:
             for a, b in itertools.pairwise(group):
                 for d in range(c.D):
                     m.add(self.y(a, d) == self.y(b, d))
-        for group in c.not_overlapping:
-            for t in range(c.S):
-                lits = [lit for a in group for lit in self.covering(a, t)]
-                if len(lits) > 1:
-                    m.add_at_most_one(lits)
         for group, g in c.min_gaps:
             # each lesson covers its hours and the g after it (on its day):
             # no two of them cover one slot

@@ -152,12 +152,13 @@ _compiled = threading.Lock()
 def applies(comp: Compiled) -> bool:
     """Whether the construction enforces all of the instance's hard
     constraints (gap limits above zero alone: with the relaxed search after
-    it, `relaxed_after`): of the day rules max days a
-    week, zero gaps, early max beginnings, min hours on a busy day and max
-    hours a day (`_day_rules_kept`); of the pairwise time relations same
-    starting times, consecutive lessons and min days; "occupy at most k of
-    these slots"; no "ends the students' day", same days, not overlapping,
-    min gaps between activities, same starting hours, max simultaneous,
+    it, `relaxed_after`): of the day rules max days a week, zero gaps, early
+    max beginnings, min hours on a busy day, max hours a day and in a row
+    (`_day_rules_kept`); of the pairwise time relations same starting times,
+    consecutive lessons and min days; "occupy at most k of
+    these slots" (and, as virtual people, not overlapping activities and
+    activity-tag limits: `solver_compile._tag_people`); no "ends the
+    students' day", same days, min gaps between activities, same starting hours, max simultaneous,
     ordered or three grouped activities."""
     if not all(_day_rules_kept(p) for p in comp.subgroups + comp.teachers):
         return False
@@ -165,7 +166,6 @@ def applies(comp: Compiled) -> bool:
         comp.ends_day
         or comp.grouped
         or comp.same_day
-        or comp.not_overlapping
         or comp.min_gaps
         or comp.same_hour
         or comp.max_simultaneous
@@ -199,16 +199,13 @@ def _day_rules_kept(p: CPerson) -> bool:
     """Whether p's hard day rules are only those the construction enforces
     (`_day_rule`, max days a week) or leaves to the relaxed search (gap
     limits above zero); soft ones are phase 2's. Not: min hours on every
-    day (empty ones too), max hours in a row, max days in an interval, max
-    hours on a real day, min days a week, limits on an activity tag's hours,
-    building changes (hard only)."""
+    day (empty ones too), max days in an interval, max hours on a real day,
+    min days a week, building changes (hard only)."""
     return (
         (p.min_hours_daily is None or p.min_hours_daily[1])
-        and all(c > 0 for _, c in p.max_hours_cont)
         and all(c > 0 for *_, c in p.interval_max_days)
         and all(c > 0 for _, c in p.max_hours_real)
         and all(c > 0 for _, c in p.min_days)
-        and all(lim.cost > 0 for lim in p.tag_limits)
         and not p.building_max
         and not p.building_gaps
     )
@@ -216,10 +213,11 @@ def _day_rules_kept(p: CPerson) -> bool:
 
 def _day_rule(p: CPerson, H: int, above_zero: bool = True) -> tuple[int, ...] | None:
     """p's hard day rules as the kernel reads them (`swap_kernel.P_GAPD` …
-    `P_MAXH`, `P_GAPW`): max gaps a day (zero gaps a week: 0 a day too),
-    early max beginnings (-1: none), min hours on a busy day (0: none), max
-    hours a day (H: none), max gaps a week; None when p has none. Gap
-    limits above zero only with `above_zero`."""
+    `P_MAXH`, `P_GAPW`, `P_CONT`): max gaps a day (zero gaps a week: 0 a day
+    too), early max beginnings (-1: none), min hours on a busy day (0:
+    none), max hours a day (H: none), max gaps a week, max hours in a row (H:
+    none); None when p has none. Gap limits above zero only with
+    `above_zero`."""
 
     def hard(g: tuple[int, int] | None) -> int:
         if g is None or g[1] or (g[0] > 0 and not above_zero):
@@ -234,9 +232,10 @@ def _day_rule(p: CPerson, H: int, above_zero: bool = True) -> tuple[int, ...] | 
     caps = [k for k, c in ([p.max_hours_daily] if p.max_hours_daily else []) if c == 0]
     caps += [k for k, c in p.more_hours_daily if c == 0]
     maxh = min([H, *caps])
-    if gapd < 0 and gapw < 0 and early < 0 and not minh and maxh >= H:
+    cont = min([H, *(k for k, c in p.max_hours_cont if c == 0)])
+    if gapd < 0 and gapw < 0 and early < 0 and not minh and maxh >= H and cont >= H:
         return None
-    return gapd, early, minh, maxh, gapw
+    return gapd, early, minh, maxh, gapw, cont
 
 
 def _member_starts(
@@ -452,7 +451,7 @@ class Construction:
         # day rules of the people (`swap_kernel._person`) and the
         # "occupy at most k of these slots" selections
         people = [*comp.subgroups, *comp.teachers]
-        self.p_rule = np.zeros((len(people), 7), np.int64)
+        self.p_rule = np.zeros((len(people), 8), np.int64)
         self.p_cnt = np.zeros((len(people), comp.S), np.uint8)
         # gap limits above zero only beside the other day rules: alone (as
         # before them) they are left to the relaxed search after it
@@ -465,6 +464,7 @@ class Construction:
                 continue
             self.p_rule[i, :4] = rule[:4]
             self.p_rule[i, k.P_GAPW] = rule[4]
+            self.p_rule[i, k.P_CONT] = rule[5]
             self.p_rule[i, k.P_TOTAL] = sum(A[a].duration for a in set(p.activities))
             self.p_rule[i, k.P_ANY] = 1
             for d, hours in enumerate(p.counted_hours):

@@ -93,8 +93,9 @@ DAY_RULES = 4
 #: `p_rule` columns: max gaps a day (-1: none; 0 also with zero gaps a
 #: week), early max beginnings at the second hour (-1: none), min hours on
 #: a busy day (0: none), max hours a day, the person's lesson hours in the
-#: week, the person has any of these (1), max gaps a week (-1: none)
-P_GAPD, P_EARLY, P_MINH, P_MAXH, P_TOTAL, P_ANY, P_GAPW = 0, 1, 2, 3, 4, 5, 6
+#: week, the person has any of these (1), max gaps a week (-1: none), max
+#: hours in a row (H: none)
+P_GAPD, P_EARLY, P_MINH, P_MAXH, P_TOTAL, P_ANY, P_GAPW, P_CONT = 0, 1, 2, 3, 4, 5, 6, 7
 #: an excess that no eviction elsewhere brings down (a day over max hours)
 OVER = 1 << 30
 
@@ -396,7 +397,8 @@ def _day_need(r, row, skip, d, data):
     `skip` counted as free): its hours, the hours it needs yet (its gaps
     with zero gaps, the empty hours before its first lesson beyond those
     allowed with early max beginnings, or what it lacks of the min hours
-    when that is more; `OVER` when it has more than the max hours), 1 when
+    when that is more; `OVER` when it has more than the max hours, or more
+    in a row than the max in a row: a break or a free hour ends a run), 1 when
     it begins at the second hour with early max beginnings above 0, and its
     gaps. Gaps beyond a day's limit must be filled (zero gaps: every one)."""
     H, p_rule, p_cnt = data[0], data[23], data[24]
@@ -405,10 +407,17 @@ def _day_need(r, row, skip, d, data):
     last = -1
     busy = 0
     ci = 0
+    run = 0
+    longest = 0
     for s in range(d * H, d * H + H):
         b = row[s] >= 0 and row[s] != skip
         if b:
             h += 1
+            run += 1
+            if run > longest:
+                longest = run
+        else:
+            run = 0
         if p_cnt[r, s]:
             if b:
                 if first < 0:
@@ -419,7 +428,7 @@ def _day_need(r, row, skip, d, data):
     if h == 0:
         return 0, 0, 0, 0
     g = last - first + 1 - busy if first >= 0 else 0
-    if h > p_rule[r, P_MAXH]:
+    if h > p_rule[r, P_MAXH] or longest > p_rule[r, P_CONT]:
         return h, OVER, 0, g
     nd = 0
     late = 0

@@ -89,6 +89,8 @@ def timetable(comp: Compiled, starts: list[int], rooms: list[int | None]) -> m.T
         (m.TeacherMaxGapsPerWeek(teacher="T0", max_gaps=0), True, False),
         (m.TeacherMaxGapsPerDay(teacher="T0", max_gaps=0), True, False),
         (m.TeacherMaxHoursDaily(teacher="T0", max_hours=3), True, False),
+        (m.TeacherMaxHoursContinuously(teacher="T0", max_hours=2), True, False),
+        (m.StudentsMaxHoursContinuously(max_hours=2), True, False),
         (m.StudentsEarlyMaxBeginningsAtSecondHour(max_beginnings=0), True, False),
         (m.StudentsMinHoursDaily(min_hours=2), True, False),
         (
@@ -101,8 +103,12 @@ def timetable(comp: Compiled, starts: list[int], rooms: list[int | None]) -> m.T
         # soft: phase 2's
         (m.TeacherMaxHoursDaily(teacher="T0", max_hours=2, weight=90), True, False),
         # hard rules it does not handle
+        # virtual people: the activities' own "person" (`_tag_people`)
+        (m.ActivitiesNotOverlapping(activities=(100, 101)), True, False),
+        (m.TeacherActivityTagMaxHoursDaily(teacher="T0", tag="x", max_hours=1), True, False),
         (m.StudentsMinHoursDaily(min_hours=2, allow_empty_days=False), False, False),
-        (m.TeacherMaxHoursContinuously(teacher="T0", max_hours=2), False, False),
+        (m.TeacherMinDaysPerWeek(teacher="T0", min_days=2), False, False),
+        (m.ActivitiesSameStartingHour(activities=(100, 101)), False, False),
         (m.TwoActivitiesGrouped(first=102, second=103), False, False),
     ],
 )
@@ -755,6 +761,11 @@ def placed(con: solver_swap.Construction, lesson: int, t: int) -> None:
         # the two is for the third to fill
         (m.TeacherMaxGapsPerWeek(teacher="T", max_gaps=1), 1, 0, 3, False),
         (m.TeacherMaxHoursDaily(teacher="T", max_hours=1), 1, 0, 3, True),
+        # at most two in a row: lesson 2 right after lesson 1 makes a run of
+        # two, kept; at most one in a row: the run of two is too long, and
+        # lesson 1 (at the start of the day) leaves
+        (m.TeacherMaxHoursContinuously(teacher="T", max_hours=2), 1, 0, 1, False),
+        (m.TeacherMaxHoursContinuously(teacher="T", max_hours=1), 1, 0, 1, True),
         # three hours on a busy day: one day short of one, the third fills
         # it; two days short of two each, it cannot
         (m.TeacherMinHoursDaily(teacher="T", min_hours=3), 2, 0, 1, False),
@@ -831,8 +842,9 @@ def test_a_selection_keeps_to_its_most_occupied_slots() -> None:
 def compact_school() -> m.Instance:
     """Two days of six hours, classes A and B with seven lessons each, four
     teachers: zero gaps for the classes, at least two hours on a busy day,
-    at most four hours a day and no gap for teachers, no class beginning
-    after the first hour, and at most 5 of A's first-day hours taken."""
+    at most four hours a day, three in a row and no gap for teachers, no
+    class beginning after the first hour, and at most 5 of A's first-day
+    hours taken."""
     acts = [
         m.Activity(id=10 * k + i, subject="M", teachers=(f"T{(k + i) % 4}",), students=(c,))
         for k, c in enumerate("AB")
@@ -851,6 +863,7 @@ def compact_school() -> m.Instance:
             m.StudentsEarlyMaxBeginningsAtSecondHour(max_beginnings=0),
             m.TeacherMaxGapsPerDay(max_gaps=0),
             m.TeacherMaxHoursDaily(max_hours=4),
+            m.TeacherMaxHoursContinuously(max_hours=3),
             m.ActivitiesOccupyMaxTimeSlotsFromSelection(
                 activities=tuple(range(7)), slots=tuple((0, h) for h in range(6)), max_occupied=5
             ),
@@ -861,6 +874,42 @@ def compact_school() -> m.Instance:
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_day_rules_hold_in_the_constructed_timetable(seed: int) -> None:
     inst = compact_school()
+    comp = compile_instance(inst)
+    assert solver_swap.applies(comp)
+    found = solver_swap.construct(comp, seed=seed, go_on=lambda: True)
+    assert found is not None
+    rep = check(inst, timetable(comp, *found))
+    assert rep.complete and rep.hard == 0, rep.violations
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_tag_limits_and_not_overlapping_hold_in_the_constructed_timetable(seed: int) -> None:
+    """Virtual people (`solver_compile._tag_people`): T's lab lessons at most
+    two a day and one in a row, A's and B's lab lessons never at once."""
+    acts = [
+        m.Activity(
+            id=10 * k + i,
+            subject="M",
+            teachers=(f"T{i % 2}",),
+            students=(c,),
+            tags=("lab",) if i < 4 else (),
+        )
+        for k, c in enumerate("AB")
+        for i in range(6)
+    ]
+    inst = m.Instance(
+        name="tags",
+        days=(m.Day(name="D0"), m.Day(name="D1")),
+        hours=tuple(m.Hour(name=f"H{i}") for i in range(6)),
+        teachers=(m.Teacher(name="T0"), m.Teacher(name="T1")),
+        students=tuple(m.StudentsSet(name=c, students=20, subgroups=(c,)) for c in "AB"),
+        activities=tuple(acts),
+        constraints=(
+            m.TeacherActivityTagMaxHoursDaily(tag="lab", max_hours=2),
+            m.TeacherActivityTagMaxHoursContinuously(tag="lab", max_hours=1),
+            m.ActivitiesNotOverlapping(activities=(0, 1, 10, 11)),
+        ),
+    )
     comp = compile_instance(inst)
     assert solver_swap.applies(comp)
     found = solver_swap.construct(comp, seed=seed, go_on=lambda: True)
