@@ -1263,10 +1263,18 @@ def _warm_start(root: ET.Element, r: _Reader, activities: Iterable[Activity]) ->
     return _WarmStart(placements=placements, consumed=consumed)
 
 
-#: the kinds FET adds only once when identical: a duplicate counts once in
-#: its soft conflicts (Sharif, fet-data: two identical preferred starting
-#: times of activity 124, one conflict in FET's report)
+#: the kinds FET adds only once when identical (weights too): a duplicate
+#: counts once in its soft conflicts (Sharif softened to 50 %: two
+#: preferred starting times of activity 124, one conflict in FET's report)
 _ONCE = (ActivityPreferredStartingTime, MinDaysBetweenActivities)
+
+
+def _once_key(c: Constraint) -> Constraint:
+    """What FET compares (its `operator==`): every field and the weight, not
+    "permanently locked"."""
+    if isinstance(c, ActivityPreferredStartingTime):
+        return msgspec.structs.replace(c, locked=False)
+    return c
 
 
 def _read_constraints(root: ET.Element, r: _Reader, warm: _WarmStart | None) -> int:
@@ -1295,11 +1303,11 @@ def _read_constraints(root: ET.Element, r: _Reader, warm: _WarmStart | None) -> 
             c = mapper(r, e, _weight(e))
             if c is None:
                 r.inactive_activities += 1
-            elif isinstance(c, _ONCE) and c in r.once:
+            elif isinstance(c, _ONCE) and _once_key(c) in r.once:
                 r.duplicates += 1
             else:
                 if isinstance(c, _ONCE):
-                    r.once.add(c)
+                    r.once.add(_once_key(c))
                 r.constraints.append(c)
                 r.mapped[e.tag] += 1
     return taken

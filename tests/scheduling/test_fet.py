@@ -910,3 +910,26 @@ def test_building_changes_are_read() -> None:
     ).instance
     weekly = [c for c in econ.constraints if isinstance(c, StudentsMaxBuildingChanges)]
     assert any(c.per_week for c in weekly) and any(not c.per_week for c in weekly)
+
+
+def test_identical_preferred_starting_times_are_read_once(tmp_path: Path) -> None:
+    """FET adds an identical preferred starting time (weight included, not
+    "permanently locked") or min days once; Sharif's two of activity 124
+    differ in weight (100, 95) and stay two until both weigh the same."""
+    source = fetdata.example("FET-5-official/Iran/Sharif-University/Sharif.fet")
+    sharif = read_fet(source)
+    assert sharif.tally.duplicates == 0
+    assert sum(getattr(c, "activity", None) == 124 for c in sharif.instance.constraints) == 2
+    text = source.read_text(encoding="utf-8-sig")
+    same = tmp_path / "same.fet"
+    same.write_text(
+        text.replace(
+            "<Weight_Percentage>95</Weight_Percentage>",
+            "<Weight_Percentage>100</Weight_Percentage>",
+        ),
+        "utf-8",
+    )
+    once = read_fet(same)
+    assert once.tally.duplicates >= 1
+    assert once.tally.accounted() == once.tally.elements
+    assert sum(getattr(c, "activity", None) == 124 for c in once.instance.constraints) == 1
