@@ -131,6 +131,13 @@ class CRoom:
     name: str
     #: slots where the room cannot be used (hard)
     unavailable: set[int]
+    #: what a lesson costs per slot it takes of the room there (soft not
+    #: available: FET counts each lesson's hours in those slots)
+    unavailable_soft: dict[int, int] = field(default_factory=dict)
+
+    def soft_cost(self, start: int, duration: int) -> int:
+        """The soft not-available cost of a lesson in this room at `start`."""
+        return sum(self.unavailable_soft.get(t, 0) for t in range(start, start + duration))
 
 
 @dataclass
@@ -211,6 +218,7 @@ SOFT_SUPPORTED = (
     "TeacherNotAvailableTimes",
     "StudentsSetNotAvailableTimes",
     "BreakTimes",
+    "RoomNotAvailableTimes",
     "ActivityPreferredRooms",
     "SubjectPreferredRooms",
     "ActivityTagPreferredRooms",
@@ -381,6 +389,7 @@ def compile_instance(inst: m.Instance) -> Compiled:
     sub_na: dict[str, set[int]] = defaultdict(set)
     sub_na_soft: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     room_na: dict[int, set[int]] = defaultdict(set)
+    room_na_soft: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
 
     allowed: list[set[int]] = []  # allowed start slots per activity
     for a in acts:
@@ -444,10 +453,12 @@ def compile_instance(inst: m.Instance) -> Compiled:
                     else:
                         sub_na_soft[sg][_slot(H, s)] += cost
         elif isinstance(c, m.RoomNotAvailableTimes):
-            if not hard:
-                raise UnsupportedConstraintError(tname, "soft variant not supported")
             if c.room in room_ix:
-                room_na[room_ix[c.room]].update(_slot(H, s) for s in c.slots)
+                if hard:
+                    room_na[room_ix[c.room]].update(_slot(H, s) for s in c.slots)
+                else:
+                    for s in c.slots:
+                        room_na_soft[room_ix[c.room]][_slot(H, s)] += cost
         else:
             hard_cs.append(c)
 
@@ -658,7 +669,10 @@ def compile_instance(inst: m.Instance) -> Compiled:
             raise UnsupportedConstraintError(type(c).__name__, "constraint type not supported")
 
     # --- rooms ----------------------------------------------------------------
-    comp.rooms = [CRoom(r.name, room_na.get(i, set())) for i, r in enumerate(inst.rooms)]
+    comp.rooms = [
+        CRoom(r.name, room_na.get(i, set()), dict(room_na_soft.get(i, {})))
+        for i, r in enumerate(inst.rooms)
+    ]
     n_students = {s.name: s.students for s in sets.values()}
     room_lists: list[list[int] | None] = []
     room_costs: list[dict[int, int]] = []
@@ -785,6 +799,18 @@ def compile_instance(inst: m.Instance) -> Compiled:
         )
 
     for i, a in enumerate(acts):
+        fixed = room_lists[i]
+        if (
+            fixed
+            and len(fixed) == 1
+            and fixed[0] != NO_ROOM
+            and comp.rooms[fixed[0]].unavailable_soft
+        ):
+            # the one room it takes: its soft closed hours cost as a start's
+            for start in allowed[i]:
+                extra = comp.rooms[fixed[0]].soft_cost(start, a.duration)
+                if extra:
+                    start_cost[i][start] += extra
         classes = sorted({sub_class[sg] for st in a.students for sg in subgroups_of(st)})
         comp.activities.append(
             CActivity(

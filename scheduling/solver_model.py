@@ -772,6 +772,14 @@ class Builder:
                 m.add_exactly_one(zs.values())
                 self.z[a.index] = zs
                 for r, zr in zs.items():
+                    if r != NO_ROOM and c.rooms[r].unavailable_soft and self.soft:
+                        # a lesson in the room at its soft closed hours
+                        for t, lit in self.x[a.index].items():
+                            k = c.rooms[r].soft_cost(t, a.duration)
+                            if k:
+                                both = m.new_bool_var("")
+                                m.add(both >= lit + zr - 1)
+                                self.costs.append((k, both, 1))
                     na = c.rooms[r].unavailable if r != NO_ROOM else set()
                     if not na:
                         continue

@@ -6,8 +6,8 @@ one boolean per activity and candidate room, at most one activity per room
 and slot (fixed-room activities included), and a room's unavailable slots
 excluded. Any assignment is found first (as fast as feasibility allows); then,
 hinted with it and for at most `ROOM_COST_S`, one that lowers the soft room
-costs (a room outside an activity's preferred rooms, or none) — never at the
-price of the first.
+costs (a room outside an activity's preferred rooms, or none; a room at its
+soft not-available hours) — never at the price of the first.
 """
 
 from __future__ import annotations
@@ -58,8 +58,11 @@ def assign_rooms(
                 continue
             v = m.new_bool_var("")
             zs[r] = v
-            if a.room_cost.get(r):
-                costs.append(a.room_cost[r] * v)
+            cost = a.room_cost.get(r, 0)
+            if r != NO_ROOM:
+                cost += comp.rooms[r].soft_cost(starts[a.index], a.duration)
+            if cost:
+                costs.append(cost * v)
             if r != NO_ROOM:
                 for t in span:
                     by_room_slot[(r, t)].append(v)

@@ -334,6 +334,27 @@ def test_building_changes_refused_where_the_room_choice_sets_the_building() -> N
         compile_instance(school(acts, cs, rooms=rooms))
 
 
+@pytest.mark.parametrize("times_first", [False, True])
+def test_soft_room_not_available(times_first: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """R1 is closed (soft, 60 %) at hour 0 of day 0. Lesson 1 may take R1 or
+    R2 and is wished (80 %) at that hour: it goes to R2 there. Lesson 2 takes
+    R1 only and is wished (40 %) there too: it moves. The solver's soft
+    score is the checker's (FET counts a lesson's hours in those slots)."""
+    monkeypatch.setattr(solver_mod, "TIMES_FIRST", times_first)
+    rooms = (m.Room(name="R1"), m.Room(name="R2"))
+    acts = [act(1, "T", "A1"), act(2, "U", "B")]
+    cs: list[m.Constraint] = [
+        m.RoomNotAvailableTimes(room="R1", slots=((0, 0),), weight=60),
+        m.ActivityPreferredRooms(activity=1, rooms=("R1", "R2")),
+        m.ActivityPreferredRooms(activity=2, rooms=("R1",)),
+        m.ActivityPreferredStartingTime(activity=1, day=0, hour=0, weight=80),
+        m.ActivityPreferredStartingTime(activity=2, day=0, hour=0, weight=40),
+    ]
+    at = solved(school(acts, cs, rooms=rooms))
+    assert (at[1].day, at[1].hour, at[1].room) == (0, 0, "R2")
+    assert (at[2].day, at[2].hour) != (0, 0) and at[2].room == "R1"
+
+
 def _gappy_teacher_school(max_gaps: int) -> m.Instance:
     """T teaches A at the first and last hour of day 0: two gaps unless two
     of T's lessons with B fill them."""
