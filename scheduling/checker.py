@@ -69,6 +69,7 @@ from scheduling.model import (
     ActivitiesEndStudentsDay,
     ActivitiesMaxSimultaneousInSelectedTimeSlots,
     ActivitiesNotOverlapping,
+    ActivitiesOccupyMaxDifferentRooms,
     ActivitiesOccupyMaxTimeSlotsFromSelection,
     ActivitiesPreferredStartingTimes,
     ActivitiesPreferredTimeSlots,
@@ -750,6 +751,13 @@ def _min_gaps(ctx: _Context, c: MinGapsBetweenActivities) -> Iterator[_Found]:
                 )
 
 
+def _max_rooms(ctx: _Context, c: ActivitiesOccupyMaxDifferentRooms) -> Iterator[_Found]:
+    """1 when the activities' rooms (those placed in one) are more than the max."""
+    used = {ctx.room[a] for a in ctx.ids(c.activities) if a in ctx.at and ctx.room[a] is not None}
+    if len(used) > c.max_rooms:
+        yield 1, f"the activities take {len(used)} rooms, max {c.max_rooms}: {sorted(used)}"  # type: ignore[type-var]
+
+
 def _occupy_max(ctx: _Context, c: ActivitiesOccupyMaxTimeSlotsFromSelection) -> Iterator[_Found]:
     used = {s for aid in ctx.ids(c.activities) if aid in ctx.at for s in ctx.occupied(aid)}
     n = sum(1 for s in c.slots if s in used)
@@ -1224,6 +1232,8 @@ def _evaluate(ctx: _Context, c: Constraint) -> Iterator[_Found]:
             return _min_gaps(ctx, c)
         case ActivitiesOccupyMaxTimeSlotsFromSelection():
             return _occupy_max(ctx, c)
+        case ActivitiesOccupyMaxDifferentRooms():
+            return _max_rooms(ctx, c)
         case ActivityEndsStudentsDay():
             return _activity_ends_day(ctx, c)
         case ActivitiesEndStudentsDay():

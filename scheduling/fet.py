@@ -97,6 +97,7 @@ from scheduling.model import (
     ActivitiesEndStudentsDay,
     ActivitiesMaxSimultaneousInSelectedTimeSlots,
     ActivitiesNotOverlapping,
+    ActivitiesOccupyMaxDifferentRooms,
     ActivitiesOccupyMaxTimeSlotsFromSelection,
     ActivitiesPreferredStartingTimes,
     ActivitiesPreferredTimeSlots,
@@ -564,6 +565,15 @@ def _m_activity_list(
     return m
 
 
+def _m_max_rooms(r: _Reader, e: ET.Element, w: float) -> Constraint | None:
+    ids = r.active(r.ids(e))
+    if len(ids) < 2:
+        return None
+    return ActivitiesOccupyMaxDifferentRooms(
+        weight=w, activities=ids, max_rooms=_int(e, "Max_Number_of_Different_Rooms")
+    )
+
+
 def _m_occupy_max(r: _Reader, e: ET.Element, w: float) -> Constraint | None:
     ids = r.active(r.ids(e))
     if not ids:
@@ -1010,6 +1020,7 @@ _MAPPERS: dict[str, _Mapper] = {
         )
         for who in ("Teacher", "Teachers", "StudentsSet", "Students")
     },
+    "ConstraintActivitiesOccupyMaxDifferentRooms": _m_max_rooms,
     "ConstraintActivityPreferredRoom": _m_activity_rooms,
     "ConstraintActivityPreferredRooms": _m_activity_rooms,
     "ConstraintSubjectPreferredRoom": _m_subject_rooms,

@@ -228,6 +228,14 @@ class ActivitiesMaxSimultaneousInSelectedTimeSlots(
     max_simultaneous: int
 
 
+class ActivitiesOccupyMaxDifferentRooms(_Constraint, tag=True, kw_only=True, frozen=True):
+    """These activities take at most `max_rooms` different rooms between
+    them (FET: hard only)."""
+
+    activities: tuple[int, ...]
+    max_rooms: int
+
+
 class ActivitiesOccupyMaxTimeSlotsFromSelection(_Constraint, tag=True, kw_only=True, frozen=True):
     activities: tuple[int, ...]
     slots: tuple[Slot, ...]
@@ -518,6 +526,7 @@ Constraint: TypeAlias = (
     | ActivitiesSameStartingHour
     | ActivitiesMaxSimultaneousInSelectedTimeSlots
     | ActivitiesOccupyMaxTimeSlotsFromSelection
+    | ActivitiesOccupyMaxDifferentRooms
     | ActivityEndsStudentsDay
     | ActivitiesEndStudentsDay
     | TwoActivitiesConsecutive

@@ -170,6 +170,8 @@ class Compiled:
     ordered_same_day: list[tuple[int, int]] = field(default_factory=list)
     grouped3: list[tuple[int, int, int]] = field(default_factory=list)
     occupy_max: list[tuple[list[int], list[int], int]] = field(default_factory=list)
+    #: (activities, k): at most k different rooms between them (hard)
+    max_rooms: list[tuple[list[int], int]] = field(default_factory=list)
     ends_day: list[int] = field(default_factory=list)
     consecutive: list[tuple[int, int]] = field(default_factory=list)
     #: soft same starting times (activities, cost: per pair apart) and soft
@@ -582,6 +584,8 @@ def compile_instance(inst: m.Instance) -> Compiled:
         elif isinstance(c, m.ThreeActivitiesGrouped):
             if all(x in by_id for x in (c.first, c.second, c.third)):
                 comp.grouped3.append((by_id[c.first], by_id[c.second], by_id[c.third]))
+        elif isinstance(c, m.ActivitiesOccupyMaxDifferentRooms):
+            comp.max_rooms.append((ids(c.activities), c.max_rooms))
         elif isinstance(c, m.ActivitiesOccupyMaxTimeSlotsFromSelection):
             comp.occupy_max.append(
                 (ids(c.activities), sorted({_slot(H, s) for s in c.slots}), c.max_occupied)
@@ -1006,6 +1010,7 @@ def _symmetry_classes(comp: Compiled, inst: m.Instance) -> list[list[int]]:
             | m.MinGapsBetweenActivities
             | m.ActivitiesSameStartingHour
             | m.ActivitiesMaxSimultaneousInSelectedTimeSlots
+            | m.ActivitiesOccupyMaxDifferentRooms
             | m.ActivitiesOccupyMaxTimeSlotsFromSelection,
         ):
             for x in c.activities:

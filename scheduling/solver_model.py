@@ -827,8 +827,34 @@ class Builder:
             for lo, hi in _runs(sorted(c.rooms[r].unavailable), c.H):
                 intervals.append(m.new_fixed_size_interval_var(lo, hi - lo, ""))
             m.add_no_overlap(intervals)
+        if self.room_choice:
+            for group, k in c.max_rooms:
+                self._max_rooms(group, k)
         if self.hall_cuts:
             self._hall_cuts()
+
+    def _max_rooms(self, group: list[int], k: int) -> None:
+        """At most k rooms between these activities: a room is used when one
+        of them takes it (always, for a fixed room)."""
+        m, c = self.m, self.c
+        used: dict[int, list[Lit]] = defaultdict(list)
+        fixed: set[int] = set()
+        for a in group:
+            rooms = c.activities[a].rooms or []
+            if len(rooms) == 1 and rooms[0] != NO_ROOM:
+                fixed.add(rooms[0])
+            for r, z in self.z[a].items():
+                if r != NO_ROOM:
+                    used[r].append(z)
+        flags = []
+        for r, zs in used.items():
+            if r in fixed:
+                continue
+            u = m.new_bool_var("")
+            for z in zs:
+                m.add_implication(z, u)
+            flags.append(u)
+        m.add(sum(flags) <= k - len(fixed))
 
     def _hall_cuts(self) -> None:
         m, c = self.m, self.c

@@ -73,6 +73,19 @@ def assign_rooms(
     for lits in by_room_slot.values():
         if len(lits) > 1:
             m.add_at_most_one(lits)
+    for group, k in comp.max_rooms:
+        # at most k rooms between them, the fixed ones counted
+        fixed = {rooms[ai] for ai in group if rooms[ai] is not None and ai not in z}
+        flags = []
+        for r in {r for ai in group for r in z.get(ai, {}) if r != NO_ROOM} - fixed:
+            u = m.new_bool_var("")
+            for ai in group:
+                if r in z.get(ai, {}):
+                    m.add_implication(z[ai][r], u)
+            flags.append(u)
+        if len(fixed) > k:
+            return None
+        m.add(sum(flags) <= k - len(fixed))
     if z:
         # first any assignment (as fast as feasibility is), then, from it and
         # for at most ROOM_COST_S, one that lowers the soft room costs

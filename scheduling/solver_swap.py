@@ -155,11 +155,11 @@ def applies(comp: Compiled) -> bool:
     it, `relaxed_after`): of the day rules max days a week, zero gaps, early
     max beginnings, min hours on a busy day, max hours a day and in a row
     (`_day_rules_kept`); of the pairwise time relations same starting times,
-    consecutive lessons and min days; "occupy at most k of
-    these slots" (and, as virtual people, not overlapping activities and
-    activity-tag limits: `solver_compile._tag_people`); no "ends the
-    students' day", same days, min gaps between activities, same starting hours, max simultaneous,
-    ordered or three grouped activities."""
+    consecutive lessons and min days; "occupy at most k of these slots"
+    (and, as virtual people, not overlapping activities and activity-tag
+    limits: `solver_compile._tag_people`); no "ends the students' day",
+    same days, min gaps between activities, same starting hours, max
+    simultaneous, ordered or three grouped activities, max different rooms."""
     if not all(_day_rules_kept(p) for p in comp.subgroups + comp.teachers):
         return False
     return not (
@@ -172,6 +172,7 @@ def applies(comp: Compiled) -> bool:
         or comp.ordered
         or comp.ordered_same_day
         or comp.grouped3
+        or comp.max_rooms
     )
 
 

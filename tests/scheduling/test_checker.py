@@ -18,6 +18,7 @@ from scheduling.model import (
     ActivitiesEndStudentsDay,
     ActivitiesMaxSimultaneousInSelectedTimeSlots,
     ActivitiesNotOverlapping,
+    ActivitiesOccupyMaxDifferentRooms,
     ActivitiesOccupyMaxTimeSlotsFromSelection,
     ActivitiesPreferredStartingTimes,
     ActivitiesPreferredTimeSlots,
@@ -697,6 +698,14 @@ def test_building_changes_walk_the_day_as_fet() -> None:
     assert amounts(r, "TeacherMinGapsBetweenBuildingChanges") == []
     assert amounts(r, "TeacherMaxBuildingChanges") == []  # Monday 1, the week 1
     assert amounts(r, "StudentsMaxBuildingChanges") == []
+
+
+def test_max_different_rooms() -> None:
+    acts = [act(1), act(2, teachers=("B",)), act(3, students=("Z",))]
+    inst = school(acts, ActivitiesOccupyMaxDifferentRooms(activities=(1, 2, 3), max_rooms=1))
+    assert check(inst, tt((1, 0, 0, "R2"), (2, 1, 0, "R2"), (3, 2, 0))).violations == ()
+    r = check(inst, tt((1, 0, 0, "R2"), (2, 1, 0, "R1"), (3, 2, 0, "R2")))
+    assert only(r, "ActivitiesOccupyMaxDifferentRooms") == [1]
 
 
 def test_preferred_rooms_by_subject_tag_and_both() -> None:

@@ -33,6 +33,7 @@ from scheduling.fet import (
 from scheduling.model import (
     ActivitiesMaxSimultaneousInSelectedTimeSlots,
     ActivitiesNotOverlapping,
+    ActivitiesOccupyMaxDifferentRooms,
     ActivitiesPreferredStartingTimes,
     ActivitiesSameStartingHour,
     ActivitiesSameStartingTime,
@@ -933,3 +934,11 @@ def test_identical_preferred_starting_times_are_read_once(tmp_path: Path) -> Non
     assert once.tally.duplicates >= 1
     assert once.tally.accounted() == once.tally.elements
     assert sum(getattr(c, "activity", None) == 124 for c in once.instance.constraints) == 1
+
+
+def test_max_different_rooms_are_read() -> None:
+    shc = _read("FET-5-official/Belize/Sacred-Heart-College/shc-2012/test-2012.fet")
+    rooms = [c for c in shc.constraints if isinstance(c, ActivitiesOccupyMaxDifferentRooms)]
+    assert len(rooms) == 2 and rooms[0].activities[:4] == (515, 516, 544, 545)
+    egypt = _read("FET-5-official/Egypt/Dakahlia/institution-2012-2013.fet").constraints
+    assert sum(isinstance(c, ActivitiesOccupyMaxDifferentRooms) for c in egypt) == 32

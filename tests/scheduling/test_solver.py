@@ -355,6 +355,24 @@ def test_soft_room_not_available(times_first: bool, monkeypatch: pytest.MonkeyPa
     assert (at[2].day, at[2].hour) != (0, 0) and at[2].room == "R1"
 
 
+@pytest.mark.parametrize("times_first", [False, True])
+def test_max_different_rooms(times_first: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three lessons that may each take R1 or R2, wished (soft) in R1, R2,
+    R2, take one room between them: R2."""
+    monkeypatch.setattr(solver_mod, "TIMES_FIRST", times_first)
+    rooms = (m.Room(name="R1"), m.Room(name="R2"))
+    acts = [act(1, "T", "A1"), act(2, "U", "A2"), act(3, "V", "B")]
+    cs: list[m.Constraint] = [
+        *(m.ActivityPreferredRooms(activity=i, rooms=("R1", "R2")) for i in (1, 2, 3)),
+        m.ActivityPreferredRooms(activity=1, rooms=("R1",), weight=50),
+        *(m.ActivityPreferredRooms(activity=i, rooms=("R2",), weight=50) for i in (2, 3)),
+        m.ActivitiesOccupyMaxDifferentRooms(activities=(1, 2, 3), max_rooms=1),
+    ]
+    at = solved(school(acts, cs, rooms=rooms))
+    assert {p.room for p in at.values()} == {"R2"}
+    assert len({(p.day, p.hour) for p in at.values()}) == 3
+
+
 def _gappy_teacher_school(max_gaps: int) -> m.Instance:
     """T teaches A at the first and last hour of day 0: two gaps unless two
     of T's lessons with B fill them."""
