@@ -87,6 +87,7 @@ from scheduling.model import (
     BreakTimes,
     Constraint,
     Instance,
+    MaxDaysBetweenActivities,
     MinDaysBetweenActivities,
     MinGapsBetweenActivities,
     RoomNotAvailableTimes,
@@ -679,6 +680,14 @@ def _min_days(ctx: _Context, c: MinDaysBetweenActivities) -> Iterator[_Found]:
             )
 
 
+def _max_days(ctx: _Context, c: MaxDaysBetweenActivities) -> Iterator[_Found]:
+    """Per pair, the days too far apart."""
+    for i, j in _placed_pairs(ctx, c.activities):
+        dist = abs(ctx.at[i][0] - ctx.at[j][0])
+        if dist > c.max_days:
+            yield dist - c.max_days, f"activities {i} and {j} {dist} days apart, max {c.max_days}"
+
+
 def _min_days_not_consecutive(ctx: _Context, c: MinDaysBetweenActivities) -> Iterator[str]:
     real = ctx.instance.real_day
     for i, j in _placed_pairs(ctx, c.activities):
@@ -1228,6 +1237,8 @@ def _evaluate(ctx: _Context, c: Constraint) -> Iterator[_Found]:
             return _same_starting_day(ctx, c)
         case ActivitiesNotOverlapping():
             return _not_overlapping(ctx, c)
+        case MaxDaysBetweenActivities():
+            return _max_days(ctx, c)
         case MinGapsBetweenActivities():
             return _min_gaps(ctx, c)
         case ActivitiesOccupyMaxTimeSlotsFromSelection():

@@ -117,6 +117,7 @@ from scheduling.model import (
     Day,
     Hour,
     Instance,
+    MaxDaysBetweenActivities,
     MinDaysBetweenActivities,
     MinGapsBetweenActivities,
     Placement,
@@ -543,6 +544,13 @@ def _m_min_days(r: _Reader, e: ET.Element, w: float) -> Constraint | None:
     )
 
 
+def _m_max_days(r: _Reader, e: ET.Element, w: float) -> Constraint | None:
+    ids = r.active(r.ids(e))
+    if len(ids) < 2:
+        return None
+    return MaxDaysBetweenActivities(weight=w, activities=ids, max_days=_int(e, "MaxDays"))
+
+
 def _m_min_gaps(r: _Reader, e: ET.Element, w: float) -> Constraint | None:
     ids = r.active(r.ids(e))
     if len(ids) < 2:
@@ -957,6 +965,7 @@ _MAPPERS: dict[str, _Mapper] = {
     "ConstraintActivitiesSameStartingHour": _m_activity_list(ActivitiesSameStartingHour),
     "ConstraintActivitiesMaxSimultaneousInSelectedTimeSlots": _m_max_simultaneous,
     "ConstraintMinGapsBetweenActivities": _m_min_gaps,
+    "ConstraintMaxDaysBetweenActivities": _m_max_days,
     "ConstraintActivitiesOccupyMaxTimeSlotsFromSelection": _m_occupy_max,
     "ConstraintActivityEndsStudentsDay": _m_ends_day,
     "ConstraintActivitiesEndStudentsDay": _m_activities_end_day,

@@ -192,6 +192,13 @@ class MinDaysBetweenActivities(_Constraint, tag=True, kw_only=True, frozen=True)
     consecutive_if_same_day: bool = False
 
 
+class MaxDaysBetweenActivities(_Constraint, tag=True, kw_only=True, frozen=True):
+    """Each pair of these activities at most `max_days` days apart."""
+
+    activities: tuple[int, ...]
+    max_days: int
+
+
 class ActivitiesSameStartingTime(_Constraint, tag=True, kw_only=True, frozen=True):
     activities: tuple[int, ...]
 
@@ -519,6 +526,7 @@ Constraint: TypeAlias = (
     | ActivitiesPreferredStartingTimes
     | ActivitiesPreferredTimeSlots
     | MinDaysBetweenActivities
+    | MaxDaysBetweenActivities
     | ActivitiesSameStartingTime
     | ActivitiesSameStartingDay
     | ActivitiesNotOverlapping

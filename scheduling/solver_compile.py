@@ -170,6 +170,9 @@ class Compiled:
     ordered_same_day: list[tuple[int, int]] = field(default_factory=list)
     grouped3: list[tuple[int, int, int]] = field(default_factory=list)
     occupy_max: list[tuple[list[int], list[int], int]] = field(default_factory=list)
+    #: (activities, k, cost): each pair at most k days apart (soft: per day
+    #: too far)
+    max_days_between: list[tuple[list[int], int, int]] = field(default_factory=list)
     #: (activities, k): at most k different rooms between them (hard)
     max_rooms: list[tuple[list[int], int]] = field(default_factory=list)
     ends_day: list[int] = field(default_factory=list)
@@ -239,6 +242,7 @@ SOFT_SUPPORTED = (
     "StudentsIntervalMaxDaysPerWeek",
     "ActivitiesSameStartingTime",
     "ActivitiesSameStartingHour",
+    "MaxDaysBetweenActivities",
     "TwoActivitiesConsecutive",
     "TeacherMinDaysPerWeek",
     "TeacherActivityTagMaxHoursDaily",
@@ -584,6 +588,8 @@ def compile_instance(inst: m.Instance) -> Compiled:
         elif isinstance(c, m.ThreeActivitiesGrouped):
             if all(x in by_id for x in (c.first, c.second, c.third)):
                 comp.grouped3.append((by_id[c.first], by_id[c.second], by_id[c.third]))
+        elif isinstance(c, m.MaxDaysBetweenActivities):
+            comp.max_days_between.append((ids(c.activities), c.max_days, cost))
         elif isinstance(c, m.ActivitiesOccupyMaxDifferentRooms):
             comp.max_rooms.append((ids(c.activities), c.max_rooms))
         elif isinstance(c, m.ActivitiesOccupyMaxTimeSlotsFromSelection):
@@ -1011,6 +1017,7 @@ def _symmetry_classes(comp: Compiled, inst: m.Instance) -> list[list[int]]:
             | m.ActivitiesSameStartingHour
             | m.ActivitiesMaxSimultaneousInSelectedTimeSlots
             | m.ActivitiesOccupyMaxDifferentRooms
+            | m.MaxDaysBetweenActivities
             | m.ActivitiesOccupyMaxTimeSlotsFromSelection,
         ):
             for x in c.activities:

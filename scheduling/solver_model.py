@@ -696,6 +696,23 @@ class Builder:
                 m.add(self.S(b) >= self.S(a) + c.activities[a].duration).only_enforce_if(
                     [self.y(a, d), self.y(b, d)]
                 )
+        for group, k, cost in c.max_days_between:
+            if k >= c.D - 1:
+                continue  # no two days are further apart
+            days = [sum(d * self.y(a, d) for d in range(c.D)) for a in group]
+            if cost == 0:
+                lo, hi = m.new_int_var(0, c.D - 1, ""), m.new_int_var(0, c.D - 1, "")
+                for day in days:
+                    m.add(lo <= day)
+                    m.add(day <= hi)
+                m.add(hi - lo <= k)
+            elif self.soft:
+                for i, di in enumerate(days):
+                    for dj in days[i + 1 :]:
+                        e = m.new_int_var(0, c.D, "")
+                        m.add(e >= di - dj - k)
+                        m.add(e >= dj - di - k)
+                        self.costs.append((cost, e, c.D))
         for three in c.grouped3:
             orders = list(itertools.permutations(three))
             chosen = [m.new_bool_var("") for _ in orders]

@@ -159,7 +159,8 @@ def applies(comp: Compiled) -> bool:
     (and, as virtual people, not overlapping activities and activity-tag
     limits: `solver_compile._tag_people`); no "ends the students' day",
     same days, min gaps between activities, same starting hours, max
-    simultaneous, ordered or three grouped activities, max different rooms."""
+    simultaneous, ordered or three grouped activities, max different rooms,
+    hard max days between activities (soft ones are phase 2's)."""
     if not all(_day_rules_kept(p) for p in comp.subgroups + comp.teachers):
         return False
     return not (
@@ -173,6 +174,7 @@ def applies(comp: Compiled) -> bool:
         or comp.ordered_same_day
         or comp.grouped3
         or comp.max_rooms
+        or any(cost == 0 for _, _, cost in comp.max_days_between)
     )
 
 

@@ -38,6 +38,7 @@ from scheduling.model import (
     Day,
     Hour,
     Instance,
+    MaxDaysBetweenActivities,
     MinDaysBetweenActivities,
     MinGapsBetweenActivities,
     Placement,
@@ -503,6 +504,18 @@ def test_teacher_interval_max_days() -> None:
     ) == [2]
 
 
+def test_max_days_between_activities_counts_the_days_too_far() -> None:
+    inst = school(
+        [act(1), act(2, teachers=("B",)), act(3, students=("Z",))],
+        MaxDaysBetweenActivities(activities=(1, 2, 3), max_days=1, weight=50),
+    )
+    assert check(inst, tt((1, 0, 0), (2, 1, 0), (3, 1, 1))).violations == ()
+    # 3 on Thu: 3 days from 1 (2 too far), 2 from 2 (1 too far)
+    r = check(inst, tt((1, 0, 0), (2, 1, 0), (3, 3, 1)))
+    assert only(r, "MaxDaysBetweenActivities") == [2, 1]
+    assert r.soft == pytest.approx(1.5)
+
+
 def test_min_gaps_between_activities_on_one_day() -> None:
     inst = school(
         [act(1), act(2, teachers=("B",)), act(3, students=("Z",), duration=2)],
@@ -801,6 +814,8 @@ SOFTENED = (
     "FET-5-official/Algeria/Algerian-college/Find-the-gaps.fet",
     "FET-5-official/Namibia/by-Bobby/set-7-2016/GoreangabJSSY2016T2b.fet",
     "FET-5-official/Iran/Sharif-University/Sharif.fet",
+    # max days between activities (the days too far, per pair)
+    "FET-5-official/Russia/Russian-Medical-College/timetable-ru.fet",
 )
 
 #: constraint types FET only accepts with weight 100 %
@@ -868,6 +883,7 @@ _FET_LINES = (
     (r"Time constraint two activities ordered", "TwoActivitiesOrdered"),
     (r"Time constraint activities same starting hour", "ActivitiesSameStartingHour"),
     (r"Time constraint min gaps between activities", "MinGapsBetweenActivities"),
+    (r"Time constraint max days between activities", "MaxDaysBetweenActivities"),
     (
         r"Time constraint teachers? activity tag .* max \d+ hours continuously",
         "TeacherActivityTagMaxHoursContinuously",

@@ -373,6 +373,28 @@ def test_max_different_rooms(times_first: bool, monkeypatch: pytest.MonkeyPatch)
     assert len({(p.day, p.hour) for p in at.values()}) == 3
 
 
+def test_max_days_between_activities() -> None:
+    """Lessons 1-3 wished on days 0, 1 and 2, at most one day apart (hard):
+    they keep to two neighbouring days. Lessons 4 and 5, wished two days
+    apart at 30 %, at most one day apart at 60 % (a day too far costs 0.6):
+    one of them moves."""
+    acts = [act(1, "T", "A1"), act(2, "U", "A2"), act(3, "V", "B")]
+    acts += [act(4, "W", "A1"), act(5, "X", "A2")]
+    cs: list[m.Constraint] = [
+        *pulled((1,), 0),
+        *pulled((2,), 1),
+        *pulled((3,), 2),
+        m.MaxDaysBetweenActivities(activities=(1, 2, 3), max_days=1),
+        m.ActivityPreferredStartingTime(activity=4, day=0, weight=30),
+        m.ActivityPreferredStartingTime(activity=5, day=2, weight=30),
+        m.MaxDaysBetweenActivities(activities=(4, 5), max_days=1, weight=60),
+    ]
+    at = solved(school(acts, cs))
+    days = [at[i].day for i in (1, 2, 3)]
+    assert max(days) - min(days) <= 1
+    assert abs(at[4].day - at[5].day) <= 1
+
+
 def _gappy_teacher_school(max_gaps: int) -> m.Instance:
     """T teaches A at the first and last hour of day 0: two gaps unless two
     of T's lessons with B fill them."""
