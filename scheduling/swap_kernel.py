@@ -407,17 +407,10 @@ def _day_need(r, row, skip, d, data):
     last = -1
     busy = 0
     ci = 0
-    run = 0
-    longest = 0
     for s in range(d * H, d * H + H):
         b = row[s] >= 0 and row[s] != skip
         if b:
             h += 1
-            run += 1
-            if run > longest:
-                longest = run
-        else:
-            run = 0
         if p_cnt[r, s]:
             if b:
                 if first < 0:
@@ -428,8 +421,18 @@ def _day_need(r, row, skip, d, data):
     if h == 0:
         return 0, 0, 0, 0
     g = last - first + 1 - busy if first >= 0 else 0
-    if h > p_rule[r, P_MAXH] or longest > p_rule[r, P_CONT]:
+    if h > p_rule[r, P_MAXH]:
         return h, OVER, 0, g
+    cont = p_rule[r, P_CONT]
+    if h > cont:  # a run too long is possible: a second look, only then
+        run = 0
+        for s in range(d * H, d * H + H):
+            if row[s] >= 0 and row[s] != skip:
+                run += 1
+                if run > cont:
+                    return h, OVER, 0, g
+            else:
+                run = 0
     nd = 0
     late = 0
     if p_rule[r, P_GAPD] >= 0 and g > p_rule[r, P_GAPD]:
