@@ -798,50 +798,26 @@ def _tag(e: ET.Element) -> str:
     return _text(e, "Activity_Tag_Name") or _text(e, "Activity_Tag") or ""
 
 
-def _m_teacher_tag_daily(one: bool) -> _Mapper:
+def _m_tag_limit(students: bool, one: bool, continuous: bool) -> _Mapper:
+    """FET's activity-tag max hours daily (`continuous`: in a row), of one
+    teacher (students set) or of all."""
+    field = "Maximum_Hours_Continuously" if continuous else "Maximum_Hours_Daily"
+
     def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
-        return TeacherActivityTagMaxHoursDaily(
-            weight=w,
-            teacher=_teacher(e, one),
-            tag=_tag(e),
-            max_hours=_int(e, "Maximum_Hours_Daily"),
+        k, tag = _int(e, field), _tag(e)
+        if students:
+            cls = (
+                StudentsActivityTagMaxHoursContinuously
+                if continuous
+                else StudentsActivityTagMaxHoursDaily
+            )
+            return cls(weight=w, students=_students(e, one), tag=tag, max_hours=k)
+        kind = (
+            TeacherActivityTagMaxHoursContinuously
+            if continuous
+            else TeacherActivityTagMaxHoursDaily
         )
-
-    return m
-
-
-def _m_students_tag_daily(one: bool) -> _Mapper:
-    def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
-        return StudentsActivityTagMaxHoursDaily(
-            weight=w,
-            students=_students(e, one),
-            tag=_tag(e),
-            max_hours=_int(e, "Maximum_Hours_Daily"),
-        )
-
-    return m
-
-
-def _m_teacher_tag_continuously(one: bool) -> _Mapper:
-    def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
-        return TeacherActivityTagMaxHoursContinuously(
-            weight=w,
-            teacher=_teacher(e, one),
-            tag=_tag(e),
-            max_hours=_int(e, "Maximum_Hours_Continuously"),
-        )
-
-    return m
-
-
-def _m_students_tag_continuously(one: bool) -> _Mapper:
-    def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
-        return StudentsActivityTagMaxHoursContinuously(
-            weight=w,
-            students=_students(e, one),
-            tag=_tag(e),
-            max_hours=_int(e, "Maximum_Hours_Continuously"),
-        )
+        return kind(weight=w, teacher=_teacher(e, one), tag=tag, max_hours=k)
 
     return m
 
@@ -1008,14 +984,13 @@ _MAPPERS: dict[str, _Mapper] = {
     "ConstraintTeachersIntervalMaxDaysPerWeek": _m_teacher_interval(False),
     "ConstraintStudentsSetIntervalMaxDaysPerWeek": _m_students_interval(True),
     "ConstraintStudentsIntervalMaxDaysPerWeek": _m_students_interval(False),
-    "ConstraintTeacherActivityTagMaxHoursDaily": _m_teacher_tag_daily(True),
-    "ConstraintTeachersActivityTagMaxHoursDaily": _m_teacher_tag_daily(False),
-    "ConstraintStudentsSetActivityTagMaxHoursDaily": _m_students_tag_daily(True),
-    "ConstraintStudentsActivityTagMaxHoursDaily": _m_students_tag_daily(False),
-    "ConstraintTeacherActivityTagMaxHoursContinuously": _m_teacher_tag_continuously(True),
-    "ConstraintTeachersActivityTagMaxHoursContinuously": _m_teacher_tag_continuously(False),
-    "ConstraintStudentsSetActivityTagMaxHoursContinuously": _m_students_tag_continuously(True),
-    "ConstraintStudentsActivityTagMaxHoursContinuously": _m_students_tag_continuously(False),
+    **{
+        f"Constraint{who}ActivityTagMaxHours{what}": _m_tag_limit(
+            who.startswith("Students"), who in ("Teacher", "StudentsSet"), what == "Continuously"
+        )
+        for who in ("Teacher", "Teachers", "StudentsSet", "Students")
+        for what in ("Daily", "Continuously")
+    },
     **{
         f"Constraint{who}MaxBuildingChangesPer{per}": _m_building_changes(
             who.startswith("Students"), who in ("Teacher", "StudentsSet"), per == "Week"
