@@ -88,8 +88,10 @@ from scheduling.model import (
     Constraint,
     Instance,
     MaxDaysBetweenActivities,
+    MaxSpanPerDay,
     MinDaysBetweenActivities,
     MinGapsBetweenActivities,
+    MinRestingHours,
     RoomNotAvailableTimes,
     Slot,
     StudentsActivityTagMaxHoursContinuously,
@@ -1102,6 +1104,45 @@ def _tag_continuously(
 _WHO = {"t": "teacher", "s": "subgroup"}
 
 
+def _people(ctx: _Context, c: MaxSpanPerDay | MinRestingHours) -> Iterator[tuple[str, _Matrix]]:
+    """(name, days × hours) of each person a span or resting-hours
+    constraint is about."""
+    if c.students is not None or c.all_students:
+        for g in _subgroups(ctx, c.students):
+            yield f"subgroup {g}", [ctx.subgroup_row(g, d) for d in range(ctx.nd)]
+    else:
+        for t in _teachers(ctx, c.teacher):
+            yield f"teacher {t}", [ctx.teacher_row(t, d) for d in range(ctx.nd)]
+
+
+def _max_span(ctx: _Context, c: MaxSpanPerDay) -> Iterator[_Found]:
+    """1 per day whose first to last lesson spans more hours than the max."""
+    for who, rows in _people(ctx, c):
+        for d, row in enumerate(rows):
+            busy = [h for h, x in enumerate(row) if x > 0]
+            if busy and busy[-1] - busy[0] + 1 > c.max_span:
+                yield (
+                    1,
+                    f"{who} spans {busy[-1] - busy[0] + 1} hours on {ctx.day(d)}, max {c.max_span}",
+                )
+
+
+def _min_resting(ctx: _Context, c: MinRestingHours) -> Iterator[_Found]:
+    """1 per night (a day's end to the next day's start; the week's last to
+    its first when circular) with fewer free hours than the min."""
+    nights = ctx.nd if c.circular else ctx.nd - 1
+    for who, rows in _people(ctx, c):
+        for d in range(nights):
+            row, nxt = rows[d], rows[(d + 1) % ctx.nd]
+            free = next((i for i, x in enumerate(reversed(row)) if x > 0), ctx.nh)
+            free += next((i for i, x in enumerate(nxt) if x > 0), ctx.nh)
+            if free < c.min_hours:
+                yield (
+                    1,
+                    f"{who} rests {free} hours after {ctx.day(d)}, min {c.min_hours}",
+                )
+
+
 def _building_changes(row: list[str | None]) -> int:
     """FET's walk of a day: a lesson in another building than the last one
     with a building is a change (free hours do not matter)."""
@@ -1279,6 +1320,10 @@ def _evaluate(ctx: _Context, c: Constraint) -> Iterator[_Found]:
             return _building_gaps(ctx, c, "t", _teachers(ctx, c.teacher))
         case StudentsMinGapsBetweenBuildingChanges():
             return _building_gaps(ctx, c, "s", _subgroups(ctx, c.students))
+        case MaxSpanPerDay():
+            return _max_span(ctx, c)
+        case MinRestingHours():
+            return _min_resting(ctx, c)
         case TwoActivitiesGrouped():
             return _two_grouped(ctx, c)
         case StudentsMaxGapsPerWeek():

@@ -118,8 +118,10 @@ from scheduling.model import (
     Hour,
     Instance,
     MaxDaysBetweenActivities,
+    MaxSpanPerDay,
     MinDaysBetweenActivities,
     MinGapsBetweenActivities,
+    MinRestingHours,
     Placement,
     Room,
     RoomNotAvailableTimes,
@@ -822,6 +824,35 @@ def _m_tag_limit(students: bool, one: bool, continuous: bool) -> _Mapper:
     return m
 
 
+def _person(e: ET.Element, who: str) -> dict[str, str | bool | None]:
+    """The person of a span or resting-hours constraint: one teacher, every
+    teacher, one students set, or all students."""
+    if who == "Teacher":
+        return {"teacher": _text(e, "Teacher_Name") or ""}
+    if who == "StudentsSet":
+        return {"students": _text(e, "Students") or ""}
+    return {"all_students": who == "Students"}
+
+
+def _m_span(who: str) -> _Mapper:
+    def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
+        return MaxSpanPerDay(weight=w, max_span=_int(e, "Max_Span"), **_person(e, who))  # type: ignore[arg-type]
+
+    return m
+
+
+def _m_resting(who: str) -> _Mapper:
+    def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
+        return MinRestingHours(
+            weight=w,
+            min_hours=_int(e, "Minimum_Resting_Hours"),
+            circular=_bool(e, "Circular", True),
+            **_person(e, who),  # type: ignore[arg-type]
+        )
+
+    return m
+
+
 def _interval(r: _Reader, e: ET.Element) -> dict[str, int]:
     """An interval max days constraint's hours and days (an empty end: the
     end of the day)."""
@@ -1005,6 +1036,14 @@ _MAPPERS: dict[str, _Mapper] = {
         for who in ("Teacher", "Teachers", "StudentsSet", "Students")
     },
     "ConstraintActivitiesOccupyMaxDifferentRooms": _m_max_rooms,
+    **{
+        f"Constraint{who}MaxSpanPerDay": _m_span(who)
+        for who in ("Teacher", "Teachers", "StudentsSet", "Students")
+    },
+    **{
+        f"Constraint{who}MinRestingHours": _m_resting(who)
+        for who in ("Teacher", "Teachers", "StudentsSet", "Students")
+    },
     "ConstraintActivityPreferredRoom": _m_activity_rooms,
     "ConstraintActivityPreferredRooms": _m_activity_rooms,
     "ConstraintSubjectPreferredRoom": _m_subject_rooms,
@@ -1294,6 +1333,12 @@ def _read_constraints(root: ET.Element, r: _Reader, warm: _WarmStart | None) -> 
             mapper = _MAPPERS.get(tag)
             if mapper is None:
                 r.unsupported[e.tag] += 1
+                continue
+            if tag.endswith("MaxSpanPerDay") and _bool(
+                e, "Allow_One_Day_Exception_of_Plus_One", False
+            ):
+                # FET 6's one day of the max span plus one: not in the model
+                r.unsupported[f"{e.tag} with one day exception"] += 1
                 continue
             c = mapper(r, e, _weight(e))
             if c is None:

@@ -359,6 +359,31 @@ class TeacherMaxDaysPerWeek(_Constraint, tag=True, kw_only=True, frozen=True):
     max_days: int = 5
 
 
+class MaxSpanPerDay(_Constraint, tag=True, kw_only=True, frozen=True):
+    """A teacher's (`teacher`; every teacher when both are None) or each
+    subgroup's of a set (`students`; `all_students`: every subgroup) day
+    spans at most `max_span` hours from its first lesson to its last,
+    inclusive (1 per day over: FET's count; hard only)."""
+
+    teacher: str | None = None
+    students: str | None = None
+    all_students: bool = False
+    max_span: int
+
+
+class MinRestingHours(_Constraint, tag=True, kw_only=True, frozen=True):
+    """At least `min_hours` free hours between a person's last lesson of a
+    day and their first of the next (`circular`: the last day's to the
+    first's too); the person as in `MaxSpanPerDay`. 1 per night too short
+    (FET's count; hard only)."""
+
+    teacher: str | None = None
+    students: str | None = None
+    all_students: bool = False
+    min_hours: int
+    circular: bool = True
+
+
 class TeacherMinDaysPerWeek(_Constraint, tag=True, kw_only=True, frozen=True):
     """The teacher (every teacher when None) teaches on at least `min_days`
     days."""
@@ -553,6 +578,8 @@ Constraint: TypeAlias = (
     | TeacherMaxGapsPerDay
     | TeacherMaxDaysPerWeek
     | TeacherMinDaysPerWeek
+    | MaxSpanPerDay
+    | MinRestingHours
     | TeacherMaxHoursDaily
     | TeacherMaxHoursDailyRealDays
     | TeacherMinHoursDaily

@@ -105,6 +105,11 @@ class CPerson:
     max_hours_real: list[tuple[int, int]] = field(default_factory=list)
     #: (min days a week, cost): busy on at least that many days
     min_days: list[tuple[int, int]] = field(default_factory=list)
+    #: hard: the most hours from a day's first lesson to its last, inclusive
+    max_span: int | None = None
+    #: hard: (min free hours from a day's last lesson to the next day's first,
+    #: circular: the last day's to the first's too)
+    min_rest: list[tuple[int, bool]] = field(default_factory=list)
     #: building changes: the building of each of the person's activities
     #: that has one (its rooms' building; set only with 2+ buildings), at
     #: most so many changes a day or week (max, per week, cost), at least so
@@ -652,6 +657,13 @@ def compile_instance(inst: m.Instance) -> Compiled:
             | m.StudentsActivityTagMaxHoursContinuously,
         ):
             tag_cs.append(c)
+        elif isinstance(c, m.MaxSpanPerDay | m.MinRestingHours):
+            if c.students is not None or c.all_students:
+                for sg in all_subgroups if c.students is None else subgroups_of(c.students):
+                    s_limits[sg].append(c)
+            else:
+                for t in all_teachers if c.teacher is None else [c.teacher]:
+                    t_limits[t].append(c)
         elif isinstance(c, m.ActivityPreferredRooms):
             if c.activity in by_id:
                 pref_rooms[by_id[c.activity]].append((room_set(c.rooms), cost))
@@ -904,6 +916,10 @@ def _person(
             p.interval_max_days.append((c.start_hour, end, c.max_days, cost))
         elif isinstance(c, m.TeacherMinDaysPerWeek):
             p.min_days.append((c.min_days, cost))
+        elif isinstance(c, m.MaxSpanPerDay):
+            p.max_span = c.max_span if p.max_span is None else min(p.max_span, c.max_span)
+        elif isinstance(c, m.MinRestingHours):
+            p.min_rest.append((c.min_hours, c.circular))
         elif isinstance(
             c,
             m.TeacherMaxBuildingChanges

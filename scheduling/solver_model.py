@@ -364,6 +364,24 @@ class Builder:
         for k, cost in p.min_days:
             # at least k busy days: the days missing, at most 0
             self._limit(k - sum(busy_days), 0, cost, k)
+        # no two lessons further apart on a day than the max span; none at
+        # the end of a day and the start of the next with too little rest
+        # between them (hard only, as FET)
+        if p.max_span is not None:
+            for d in range(c.D):
+                for h1 in range(H):
+                    for h2 in range(h1 + p.max_span, H):
+                        pair = [occ[d * H + h1], occ[d * H + h2]]
+                        if pair[0] is not None and pair[1] is not None:
+                            m.add_bool_or([pair[0].Not(), pair[1].Not()])
+        for k, circular in p.min_rest:
+            for d in range(c.D if circular else c.D - 1):
+                nxt = (d + 1) % c.D
+                for h1 in range(H):
+                    for h2 in range(min(H, max(0, k - (H - 1 - h1)))):
+                        pair = [occ[d * H + h1], occ[nxt * H + h2]]
+                        if pair[0] is not None and pair[1] is not None and d != nxt:
+                            m.add_bool_or([pair[0].Not(), pair[1].Not()])
 
     def _building_rules(self, p: CPerson) -> None:
         """Building changes, with each lesson's building fixed by its rooms
@@ -937,6 +955,8 @@ def _has_day_rules(p: CPerson) -> bool:
         or p.interval_max_days
         or p.max_hours_real
         or p.min_days
+        or p.max_span is not None
+        or p.min_rest
     )
 
 

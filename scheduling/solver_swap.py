@@ -203,7 +203,8 @@ def _day_rules_kept(p: CPerson) -> bool:
     (`_day_rule`, max days a week) or leaves to the relaxed search (gap
     limits above zero); soft ones are phase 2's. Not: min hours on every
     day (empty ones too), max days in an interval, max hours on a real day,
-    min days a week, building changes (hard only)."""
+    min days a week, building changes, max span, min resting hours (the
+    last three hard only)."""
     return (
         (p.min_hours_daily is None or p.min_hours_daily[1])
         and all(c > 0 for *_, c in p.interval_max_days)
@@ -211,6 +212,8 @@ def _day_rules_kept(p: CPerson) -> bool:
         and all(c > 0 for _, c in p.min_days)
         and not p.building_max
         and not p.building_gaps
+        and p.max_span is None
+        and not p.min_rest
     )
 
 

@@ -39,8 +39,10 @@ from scheduling.model import (
     Hour,
     Instance,
     MaxDaysBetweenActivities,
+    MaxSpanPerDay,
     MinDaysBetweenActivities,
     MinGapsBetweenActivities,
+    MinRestingHours,
     Placement,
     Room,
     RoomNotAvailableTimes,
@@ -502,6 +504,26 @@ def test_teacher_interval_max_days() -> None:
     assert only(
         check(inst, tt((1, 0, 4), (2, 1, 5), (3, 2, 5))), "TeacherIntervalMaxDaysPerWeek"
     ) == [2]
+
+
+def test_max_span_and_min_resting_hours() -> None:
+    """A: Mon hours 1 and 5 (a span of 5), Tue hour 1 (rest after Mon: the
+    last hour free, then none: 1), Fri hour 6 (rest to Mon, circular: 0 +
+    1 = 1). Y1 with the same lessons as a subgroup."""
+    acts = [act(i, students=("Y1",)) for i in range(1, 5)]
+    inst = school(
+        acts,
+        MaxSpanPerDay(max_span=4),
+        MaxSpanPerDay(students="Y", max_span=5),
+        MinRestingHours(teacher="A", min_hours=2, circular=True),
+        MinRestingHours(all_students=True, min_hours=2, circular=False),
+    )
+    r = check(inst, tt((1, 0, 0), (2, 0, 4), (3, 1, 0), (4, 4, 5)))
+    assert [v.amount for v in r.violations if v.type == "MaxSpanPerDay"] == [1]  # A, not Y1
+    # A: Mon→Tue and Fri→Mon; Y1 and Y2 (not circular): Mon→Tue for Y1
+    assert [v.amount for v in r.violations if v.type == "MinRestingHours"] == [1, 1, 1]
+    calm = check(inst, tt((1, 0, 0), (2, 0, 3), (3, 2, 1), (4, 3, 0)))
+    assert calm.violations == ()
 
 
 def test_max_days_between_activities_counts_the_days_too_far() -> None:

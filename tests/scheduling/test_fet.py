@@ -42,8 +42,10 @@ from scheduling.model import (
     ActivityPreferredStartingTime,
     BreakTimes,
     Instance,
+    MaxSpanPerDay,
     MinDaysBetweenActivities,
     MinGapsBetweenActivities,
+    MinRestingHours,
     Placement,
     StudentsActivityTagMaxHoursContinuously,
     StudentsActivityTagMaxHoursDaily,
@@ -208,16 +210,16 @@ _SNIPPET = """<?xml version="1.0" encoding="UTF-8"?>
   <Preferred_Starting_Time><Preferred_Starting_Day>ti</Preferred_Starting_Day>
     <Preferred_Starting_Hour>9.10 - 9.55</Preferred_Starting_Hour></Preferred_Starting_Time>
   <Active>true</Active></ConstraintSubactivitiesPreferredStartingTimes>
-<ConstraintTeacherMaxSpanPerDay><Weight_Percentage>100</Weight_Percentage><Teacher_Name>Aho</Teacher_Name>
+<ConstraintTeacherMaxRoomChangesPerDay><Weight_Percentage>100</Weight_Percentage><Teacher_Name>Aho</Teacher_Name>
   <Max_Span>3</Max_Span><Allow_One_Day_Exception_Of_Plus_One>false</Allow_One_Day_Exception_Of_Plus_One>
-  <Active>true</Active></ConstraintTeacherMaxSpanPerDay>
-<ConstraintTeacherMaxSpanPerDay><Weight_Percentage>100</Weight_Percentage>
+  <Active>true</Active></ConstraintTeacherMaxRoomChangesPerDay>
+<ConstraintTeacherMaxRoomChangesPerDay><Weight_Percentage>100</Weight_Percentage>
   <Teacher_Name>Berg &amp; Co</Teacher_Name>
   <Max_Span>3</Max_Span><Allow_One_Day_Exception_Of_Plus_One>false</Allow_One_Day_Exception_Of_Plus_One>
-  <Active>true</Active></ConstraintTeacherMaxSpanPerDay>
-<ConstraintTeacherMaxSpanPerDay><Weight_Percentage>100</Weight_Percentage><Teacher_Name>Aho</Teacher_Name>
+  <Active>true</Active></ConstraintTeacherMaxRoomChangesPerDay>
+<ConstraintTeacherMaxRoomChangesPerDay><Weight_Percentage>100</Weight_Percentage><Teacher_Name>Aho</Teacher_Name>
   <Max_Span>2</Max_Span><Allow_One_Day_Exception_Of_Plus_One>false</Allow_One_Day_Exception_Of_Plus_One>
-  <Active>false</Active></ConstraintTeacherMaxSpanPerDay>
+  <Active>false</Active></ConstraintTeacherMaxRoomChangesPerDay>
 <ConstraintTeacherMaxHoursDaily><Weight_Percentage>100</Weight_Percentage><Teacher_Name>Aho</Teacher_Name>
   <Maximum_Hours_Daily>1</Maximum_Hours_Daily><Active>false</Active></ConstraintTeacherMaxHoursDaily>
 </Time_Constraints_List>
@@ -342,7 +344,7 @@ def test_snippet_constraints(snippet: Path) -> None:
     assert StudentsSetHomeRooms(students="7B", rooms=("Luokka 1",)) in cons
     assert fet.instance.unsupported == (
         Unsupported(type="ConstraintActivitiesSameRoomIfConsecutive", count=1),
-        Unsupported(type="ConstraintTeacherMaxSpanPerDay", count=2),
+        Unsupported(type="ConstraintTeacherMaxRoomChangesPerDay", count=2),
     )
     t = fet.tally
     assert (t.elements, t.implicit, t.inactive, t.inactive_activities, t.unsupported) == (
@@ -472,7 +474,7 @@ def test_cli_import_fet(snippet: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert "3 days × 4 hours" in printed
     assert "5 activities" in printed and "2 teachers" in printed and "2 rooms" in printed
     assert "MinDaysBetweenActivities" in printed
-    assert "UNSUPPORTED" in printed and "ConstraintTeacherMaxSpanPerDay" in printed
+    assert "UNSUPPORTED" in printed and "ConstraintTeacherMaxRoomChangesPerDay" in printed
     inst = msgspec.json.decode(out.read_bytes(), type=Instance)
     assert inst == read_fet(snippet).instance
 
@@ -688,7 +690,7 @@ def test_cli_solve_names_a_constraint_the_solver_cannot_take(
     code = cli.main(["solve", str(snippet), "--time-limit", "5", "--out", str(out), "--quiet"])
     err = capsys.readouterr().err
     assert code == cli.BAD_INPUT and "Traceback" not in err
-    assert "not supported: 2 × ConstraintTeacherMaxSpanPerDay" in err
+    assert "not supported: 2 × ConstraintTeacherMaxRoomChangesPerDay" in err
     assert not out.exists()
 
     soft = tmp_path / "soft.fet"
@@ -942,3 +944,20 @@ def test_max_different_rooms_are_read() -> None:
     assert len(rooms) == 2 and rooms[0].activities[:4] == (515, 516, 544, 545)
     egypt = _read("FET-5-official/Egypt/Dakahlia/institution-2012-2013.fet").constraints
     assert sum(isinstance(c, ActivitiesOccupyMaxDifferentRooms) for c in egypt) == 32
+
+
+def test_max_span_and_min_resting_hours_are_read() -> None:
+    tg = _read(
+        "FET-5-official/Romania/Pedagogic-High-School-Tg-Mures/"
+        "2007-2008_sem1-d-test-students-max-span-per-day.fet"
+    ).constraints
+    assert MaxSpanPerDay(all_students=True, max_span=8) in tg
+    assert MaxSpanPerDay(max_span=8) in tg  # every teacher
+    assert MinRestingHours(all_students=True, min_hours=4, circular=False) in tg
+    lk = _read("FET-5-official/anonymous/2/2017/lk-example.fet").constraints
+    assert MinRestingHours(teacher="Osmar", min_hours=2, circular=False) in lk
+    # FET 6's one day of the span plus one is not in the model: reported
+    virtual = "FET-5-official/Germany/secondary-school-1/test-virtual-rooms-2/"
+    german = read_fet(fetdata.example(virtual + "German-test-virtual-rooms-2.fet"))
+    kinds = {u.type for u in german.instance.unsupported}
+    assert "ConstraintTeacherMaxSpanPerDay with one day exception" in kinds

@@ -395,6 +395,29 @@ def test_max_days_between_activities() -> None:
     assert abs(at[4].day - at[5].day) <= 1
 
 
+def test_max_span_and_min_resting_hours() -> None:
+    """T's lessons wished at the first and last hour of day 0 and the first
+    hour of day 1: a max span of 3 hours and 2 hours of rest between days
+    move them."""
+    acts = [act(1, "T", "A1"), act(2, "T", "A2"), act(3, "T", "B")]
+    cs: list[m.Constraint] = [
+        *pulled((1,), 0, 0),
+        *pulled((2,), 0, 3),
+        *pulled((3,), 1, 0),
+        m.MaxSpanPerDay(max_span=3),
+        m.MinRestingHours(teacher="T", min_hours=2, circular=False),
+    ]
+    at = solved(school(acts, cs))
+    for d in range(3):
+        hours = sorted(p.hour for p in at.values() if p.day == d)
+        assert not hours or hours[-1] - hours[0] + 1 <= 3
+    for d in range(2):
+        last = max((p.hour for p in at.values() if p.day == d), default=None)
+        first = min((p.hour for p in at.values() if p.day == d + 1), default=None)
+        if last is not None and first is not None:
+            assert (3 - last) + first >= 2
+
+
 def _gappy_teacher_school(max_gaps: int) -> m.Instance:
     """T teaches A at the first and last hour of day 0: two gaps unless two
     of T's lessons with B fill them."""
