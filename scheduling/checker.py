@@ -764,9 +764,9 @@ def _min_gaps(ctx: _Context, c: MinGapsBetweenActivities) -> Iterator[_Found]:
 
 def _max_rooms(ctx: _Context, c: ActivitiesOccupyMaxDifferentRooms) -> Iterator[_Found]:
     """1 when the activities' rooms (those placed in one) are more than the max."""
-    used = {ctx.room[a] for a in ctx.ids(c.activities) if a in ctx.at and ctx.room[a] is not None}
+    used = {r for a in ctx.ids(c.activities) if a in ctx.at and (r := ctx.room[a]) is not None}
     if len(used) > c.max_rooms:
-        yield 1, f"the activities take {len(used)} rooms, max {c.max_rooms}: {sorted(used)}"  # type: ignore[type-var]
+        yield 1, f"the activities take {len(used)} rooms, max {c.max_rooms}: {sorted(used)}"
 
 
 def _occupy_max(ctx: _Context, c: ActivitiesOccupyMaxTimeSlotsFromSelection) -> Iterator[_Found]:

@@ -824,30 +824,41 @@ def _m_tag_limit(students: bool, one: bool, continuous: bool) -> _Mapper:
     return m
 
 
-def _person(e: ET.Element, who: str) -> dict[str, str | bool | None]:
-    """The person of a span or resting-hours constraint: one teacher, every
-    teacher, one students set, or all students."""
-    if who == "Teacher":
-        return {"teacher": _text(e, "Teacher_Name") or ""}
-    if who == "StudentsSet":
-        return {"students": _text(e, "Students") or ""}
-    return {"all_students": who == "Students"}
+def _person(e: ET.Element, who: str) -> tuple[str | None, str | None, bool]:
+    """The person of a span or resting-hours constraint (teacher, students
+    set, all students): one teacher, every teacher, one students set, or all
+    students."""
+    return (
+        (_text(e, "Teacher_Name") or "") if who == "Teacher" else None,
+        (_text(e, "Students") or "") if who == "StudentsSet" else None,
+        who == "Students",
+    )
 
 
 def _m_span(who: str) -> _Mapper:
     def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
-        return MaxSpanPerDay(weight=w, max_span=_int(e, "Max_Span"), **_person(e, who))  # type: ignore[arg-type]
+        teacher, students, everyone = _person(e, who)
+        return MaxSpanPerDay(
+            weight=w,
+            teacher=teacher,
+            students=students,
+            all_students=everyone,
+            max_span=_int(e, "Max_Span"),
+        )
 
     return m
 
 
 def _m_resting(who: str) -> _Mapper:
     def m(r: _Reader, e: ET.Element, w: float) -> Constraint:
+        teacher, students, everyone = _person(e, who)
         return MinRestingHours(
             weight=w,
+            teacher=teacher,
+            students=students,
+            all_students=everyone,
             min_hours=_int(e, "Minimum_Resting_Hours"),
             circular=_bool(e, "Circular", True),
-            **_person(e, who),  # type: ignore[arg-type]
         )
 
     return m

@@ -526,7 +526,8 @@ def compile_instance(inst: m.Instance) -> Compiled:
     def room_set(names: tuple[str, ...]) -> set[int]:
         return {room_ix[r] for r in names if r in room_ix}
 
-    #: virtual people (`_virtual_people`): (name, activities, their limits)
+    #: virtual people (not-overlapping lists here, tag limits from
+    #: `_tag_people`): (name, activities, their limits)
     together: list[tuple[str, list[int], list[m.Constraint]]] = []
     tag_cs: list[m.Constraint] = []
     for md in weightless_adjacent:
@@ -780,7 +781,6 @@ def compile_instance(inst: m.Instance) -> Compiled:
                     break_hard,
                     D,
                     H,
-                    acts,
                     act_building,
                 )
             )
@@ -804,7 +804,6 @@ def compile_instance(inst: m.Instance) -> Compiled:
                 break_hard,
                 D,
                 H,
-                acts,
                 act_building,
             )
         )
@@ -816,9 +815,7 @@ def compile_instance(inst: m.Instance) -> Compiled:
             continue
         for i in members:
             virtual_of[i].append(len(comp.teachers))
-        comp.teachers.append(
-            _person(name, members, limits, set(), break_hard, D, H, acts, act_building)
-        )
+        comp.teachers.append(_person(name, members, limits, set(), break_hard, D, H, act_building))
 
     for i, a in enumerate(acts):
         fixed = room_lists[i]
@@ -862,7 +859,6 @@ def _person(
     breaks: set[int],
     D: int,
     H: int,
-    acts: tuple[m.Activity, ...],
     act_building: list[int],
 ) -> CPerson:
     counted = [
