@@ -92,6 +92,7 @@ from scheduling.model import (
     MinDaysBetweenActivities,
     MinGapsBetweenActivities,
     MinRestingHours,
+    Placement,
     RoomNotAvailableTimes,
     Slot,
     StudentsActivityTagMaxHoursContinuously,
@@ -267,6 +268,11 @@ class _Context:
         self.room: dict[int, str | None] = {}
         #: placed activities whose room is unknown (counted once, as such)
         self.bad_room: set[int] = set()
+        #: virtual room name -> its sets of real rooms
+        self.virtual = {r.name: r.real_rooms for r in instance.rooms if r.virtual}
+        self.real_names = {r.name for r in instance.rooms if not r.virtual}
+        #: activity id -> the real rooms it takes in its virtual room
+        self.real: dict[int, tuple[str, ...]] = {}
 
         self._sets = {s.name: s for s in instance.students}
         self._subgroups_cache: dict[str, tuple[str, ...]] = {}
@@ -284,6 +290,9 @@ class _Context:
         self.t_mat: dict[str, _Matrix] = {}
         self.s_mat: dict[str, _Matrix] = {}
         self.r_mat: dict[str, _Matrix] = {}
+        #: virtual rooms' use: never a conflict (FET puts two lessons in one
+        #: virtual room at once when their real rooms differ)
+        self.v_mat: dict[str, _Matrix] = {}
         for aid, (d, h) in self.at.items():
             a = self.acts[aid]
             for t in _unique(a.teachers):
@@ -291,7 +300,11 @@ class _Context:
             for g in self.act_subgroups(a):
                 self._mark(self.s_mat, g, d, h, a.duration)
             room = self.room.get(aid)
-            if room is not None:
+            if room is not None and room in self.virtual:
+                self._mark(self.v_mat, room, d, h, a.duration)
+                for real in self.real.get(aid, ()):
+                    self._mark(self.r_mat, real, d, h, a.duration)
+            elif room is not None:
                 self._mark(self.r_mat, room, d, h, a.duration)
         self._zero: _Matrix = [[0] * self.nh for _ in range(self.nd)]
         self._tag_rows: dict[tuple[str, str, str], _Matrix] = {}
@@ -355,9 +368,35 @@ class _Context:
                 self.room[a.id] = None
             else:
                 self.room[a.id] = p.room
+                self._place_real(a, p)
         for a in self.instance.activities:
             if a.id not in seen:
                 self._basic("Unplaced", f"activity {a.id} ({_describe(a)}) is not placed")
+
+    def _place_real(self, a: Activity, p: Placement) -> None:
+        """A lesson in a virtual room takes one real room of each of its
+        sets, all different; a lesson in a real room takes no others."""
+        sets = self.virtual.get(p.room or "", ())
+        if not sets and not p.real_rooms:
+            return
+        real = p.real_rooms
+        if (
+            len(real) != len(sets)
+            or len(set(real)) < len(real)
+            or any(x not in s for x, s in zip(real, sets, strict=False))
+        ):
+            self._basic(
+                "RealRooms",
+                f"activity {a.id} ({_describe(a)}) in room {p.room} with real rooms "
+                f"{list(real)}: "
+                + (
+                    f"needs one of each of its {len(sets)} sets, all different"
+                    if sets
+                    else "not a virtual room"
+                ),
+            )
+        # the real rooms that exist are marked busy all the same
+        self.real[a.id] = tuple(x for x in _unique(list(real)) if x in self.real_names)
 
     def _basic(self, kind: str, detail: str, amount: int = 1) -> None:
         self.basic.append(Violation(type=kind, weight=HARD, amount=amount, detail=detail))
@@ -607,7 +646,7 @@ def _students_not_available(ctx: _Context, c: StudentsSetNotAvailableTimes) -> I
 
 
 def _room_not_available(ctx: _Context, c: RoomNotAvailableTimes) -> Iterator[_Found]:
-    m = ctx.r_mat.get(c.room)
+    m = ctx.v_mat.get(c.room) if c.room in ctx.virtual else ctx.r_mat.get(c.room)
     if m is None:
         return
     for d, h in c.slots:
@@ -1235,9 +1274,12 @@ def _room_checked(ctx: _Context, aid: int) -> bool:
 
 def _preferred_rooms(ctx: _Context, c: _PreferredRoomConstraint) -> Iterator[_Found]:
     rooms = set(c.rooms)
+    real = c.real_rooms if isinstance(c, ActivityPreferredRooms) else ()
     for aid in ctx.room_targets(c):
         if _room_checked(ctx, aid) and ctx.room[aid] not in rooms:
             yield 1, f"activity {aid} in room {ctx.room[aid] or '(none)'}, not in {sorted(rooms)}"
+        elif real and _room_checked(ctx, aid) and set(ctx.real.get(aid, ())) != set(real):
+            yield 1, f"activity {aid} in real rooms {list(ctx.real.get(aid, ()))}, not {list(real)}"
 
 
 def _home_rooms(ctx: _Context, c: StudentsSetHomeRooms | TeacherHomeRooms) -> Iterator[_Found]:

@@ -29,9 +29,12 @@ types are listed with their counts in `Instance.unsupported`, never dropped
 silently. Three things that are not constraint elements but change what a
 timetable must satisfy are listed there too: `Mode:Mornings_Afternoons`,
 `Mode:Block_Planning`, `Mode:Terms` (FET's other modes; old files of its forks,
-whose version ends in -ma…, -morocco…, -algeria… or -bp, open in those modes),
-`VirtualRoom` (rooms made of sets of real rooms) and
-`TeacherMorningsAfternoonsBehavior` (teachers restricted in that mode).
+whose version ends in -ma…, -morocco…, -algeria… or -bp, open in those modes)
+and `TeacherMorningsAfternoonsBehavior` (teachers restricted in that mode).
+
+Virtual rooms (FET 6) are read as `Room.real_rooms`: a lesson in one takes a
+real room of each of its sets (`Placement.real_rooms`, FET's `<Real_Room>`
+in `activities.xml` and in a room lock).
 
 Warm starts: telling FET's locks from the user's constraints
 ------------------------------------------------------------
@@ -935,6 +938,7 @@ def _m_activity_rooms(r: _Reader, e: ET.Element, w: float) -> Constraint | None:
         activity=a,
         rooms=_rooms(e),
         locked=_bool(e, "Permanently_Locked", False),
+        real_rooms=_texts(e, "Real_Room"),
     )
 
 
@@ -1190,13 +1194,31 @@ def _read_rooms(root: ET.Element) -> tuple[Room, ...]:
     out: list[Room] = []
     for room in _names(root, "Rooms_List", "Room"):
         capacity = _int(room, "Capacity", 0)
+        real: tuple[tuple[str, ...], ...] = ()
+        if _bool(room, "Virtual", False):
+            real = tuple(_texts(s, "Real_Room") for s in room.findall("Set_of_Real_Rooms"))
         out.append(
             Room(
                 name=_text(room, "Name") or "",
                 capacity=capacity or None,
                 building=_text(room, "Building") or None,
+                real_rooms=real,
             )
         )
+    names = {r.name: r for r in out}
+    for r in out:
+        # FET refuses such a file; so does this reader, naming the room
+        if r.virtual and (
+            len(r.real_rooms) < 2
+            or any(
+                not s or len(set(s)) < len(s) or any(x not in names or names[x].virtual for x in s)
+                for s in r.real_rooms
+            )
+        ):
+            raise FetError(
+                f"virtual room {r.name!r}: needs 2 or more sets, each of distinct, known, "
+                "real rooms"
+            )
     return tuple(out)
 
 
@@ -1226,7 +1248,8 @@ def _activity_id(e: ET.Element) -> int | None:
 class _WarmStart:
     """Which elements of a solved file are the timetable (see the docstring)."""
 
-    placements: dict[int, tuple[int, int, str | None]]
+    #: activity → (day, hour, room, real rooms)
+    placements: dict[int, tuple[int, int, str | None, tuple[str, ...]]]
     consumed: set[int]  # id() of the elements not to read as constraints
 
 
@@ -1290,14 +1313,18 @@ def _warm_start(root: ET.Element, r: _Reader, activities: Iterable[Activity]) ->
             if a is not None and a in r.active_ids:
                 last_room[a] = e
     sources = _room_sources([] if space_list is None else space_list, activities)
-    placements: dict[int, tuple[int, int, str | None]] = {}
+    placements: dict[int, tuple[int, int, str | None, tuple[str, ...]]] = {}
     consumed: set[int] = set()
     for a, e in last_time.items():
         d = r.day(_text(e, "Preferred_Day"), e.tag)
         h = r.hour(_text(e, "Preferred_Hour"), e.tag)
         assert d is not None and h is not None
         room_e = last_room.get(a)
-        placements[a] = (d, h, None if room_e is None else _text(room_e, "Room"))
+        placements[a] = (
+            (d, h, None, ())
+            if room_e is None
+            else (d, h, _text(room_e, "Room"), _texts(room_e, "Real_Room"))
+        )
         if not _bool(e, "Permanently_Locked", False):
             consumed.add(id(e))
         # FET gives an activity a room only when some space constraint asks
@@ -1516,9 +1543,6 @@ def _read_fet(path: str | Path) -> FetFile:
         if mode == "Mornings_Afternoons":
             for tag, n in unchecked.items():
                 extra[f"Mode:Mornings_Afternoons with {tag}"] = n
-    virtual = sum(1 for room in _names(root, "Rooms_List", "Room") if _bool(room, "Virtual", False))
-    if virtual:
-        extra["VirtualRoom"] = virtual
     default_behaviour = _fork_behaviour(root)
     behaviour = sum(
         1
@@ -1550,9 +1574,9 @@ def _read_fet(path: str | Path) -> FetFile:
     if warm is not None:
         warm_start = Timetable(
             placements=tuple(
-                Placement(activity=a.id, day=d, hour=h, room=room)
+                Placement(activity=a.id, day=d, hour=h, room=room, real_rooms=real)
                 for a in activities
-                for d, h, room in (warm.placements[a.id],)
+                for d, h, room, real in (warm.placements[a.id],)
             )
         )
     tally = Tally(
@@ -1611,7 +1635,13 @@ def read_activities_xml(path_or_text: str | Path, instance: Instance) -> Timetab
         if day not in days or hour not in hours:
             raise FetError(f"{what}: activity {aid} at unknown day/hour {day!r}/{hour!r}")
         out.append(
-            Placement(activity=aid, day=days[day], hour=hours[hour], room=_text(a, "Room") or None)
+            Placement(
+                activity=aid,
+                day=days[day],
+                hour=hours[hour],
+                room=_text(a, "Room") or None,
+                real_rooms=_texts(a, "Real_Room"),
+            )
         )
     return Timetable(placements=tuple(out))
 
@@ -1624,16 +1654,19 @@ def write_activities_xml(instance: Instance, timetable: Timetable) -> str:
     for a in instance.activities:
         p = placed.get(a.id)
         day = hour = room = ""
+        real: tuple[str, ...] = ()
         if p is not None:
             day = instance.days[p.day].name
             hour = instance.hours[p.hour].name
             room = p.room or ""
+            real = p.real_rooms
         lines += [
             "<Activity>",
             f"\t<Id>{a.id}</Id>",
             f"\t<Day>{_protect(day)}</Day>",
             f"\t<Hour>{_protect(hour)}</Hour>",
             f"\t<Room>{_protect(room)}</Room>",
+            *(f"\t<Real_Room>{_protect(x)}</Real_Room>" for x in real),
             "</Activity>",
         ]
     lines.append("</Activities_Timetable>")
@@ -1704,11 +1737,11 @@ def write_fet(source_path: str | Path, timetable: Timetable) -> str:
         a = _activity_id(e) if _is_lock(e) else None
         if a is not None:
             have_time.add((a, _text(e, "Preferred_Day") or "", _text(e, "Preferred_Hour") or ""))
-    have_room: set[tuple[int, str]] = set()
+    have_room: set[tuple[int, str, tuple[str, ...]]] = set()
     for e in space_list:
         a = _activity_id(e) if _is_room_lock(e) else None
         if a is not None:
-            have_room.add((a, _text(e, "Room") or ""))
+            have_room.add((a, _text(e, "Room") or "", _texts(e, "Real_Room")))
 
     placed = timetable.by_activity()
     unknown = sorted(set(placed) - r.active_ids)
@@ -1738,7 +1771,8 @@ def write_fet(source_path: str | Path, timetable: Timetable) -> str:
                     ],
                 )
             )
-        if p.room is not None and (aid, p.room) not in have_room:
+        if p.room is not None and (aid, p.room, p.real_rooms) not in have_room:
+            real = [("Number_of_Real_Rooms", str(len(p.real_rooms)))] if p.real_rooms else []
             rooms.append(
                 _constraint_element(
                     _LOCK_ROOM,
@@ -1746,6 +1780,8 @@ def write_fet(source_path: str | Path, timetable: Timetable) -> str:
                         ("Weight_Percentage", "100"),
                         ("Activity_Id", str(aid)),
                         ("Room", p.room),
+                        *real,
+                        *(("Real_Room", x) for x in p.real_rooms),
                         ("Permanently_Locked", "false"),
                         ("Active", "true"),
                         ("Comments", ""),

@@ -82,6 +82,14 @@ class Room(_Struct, frozen=True):
     building: str | None = None
     #: e.g. "science", "gym", "music"; matched by subject preferences
     kind: str | None = None
+    #: a virtual room (FET 6): its sets of real rooms. A lesson in it takes
+    #: one real room of each set, all different (`Placement.real_rooms`);
+    #: the virtual room itself is never double-booked, its real rooms are
+    real_rooms: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def virtual(self) -> bool:
+        return bool(self.real_rooms)
 
 
 class StudentsSet(_Struct, frozen=True):
@@ -512,6 +520,9 @@ class ActivityPreferredRooms(_Constraint, tag=True, kw_only=True, frozen=True):
     activity: int
     rooms: tuple[str, ...]
     locked: bool = False
+    #: with one virtual room: the real room taken of each of its sets (FET
+    #: requires 100 % then)
+    real_rooms: tuple[str, ...] = ()
 
 
 class SubjectPreferredRooms(_Constraint, tag=True, kw_only=True, frozen=True):
@@ -654,6 +665,8 @@ class Placement(_Struct, frozen=True):
     day: int
     hour: int
     room: str | None = None
+    #: in a virtual room: the real room taken of each of its sets, in order
+    real_rooms: tuple[str, ...] = ()
 
 
 class Timetable(_Struct, frozen=True):

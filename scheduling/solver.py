@@ -522,7 +522,10 @@ class _Solver:
         soft = report.soft
         run = self.run
         if self.warm_starts is not None:
-            moved = sum(1 for w, t in zip(self.warm_starts, starts, strict=True) if 0 <= w != t)
+            n = self.comp.lessons if self.comp is not None else len(starts)
+            moved = sum(
+                1 for w, t in zip(self.warm_starts[:n], starts[:n], strict=True) if 0 <= w != t
+            )
         excess = fet_reading_excess(self.comp, starts) if self.comp is not None else 0
         if run.soft is not None:
             if self.keep_best == "soft" and (excess, soft) > (run.excess, run.soft):
@@ -1484,10 +1487,24 @@ class _Solver:
         room_ix = {r.name: i for i, r in enumerate(self.instance.rooms)}
         starts: list[int] = []
         rooms: list[int | None] = []
-        for a in comp.activities:
+        for a in comp.activities[: comp.lessons]:
             p = ws.get(a.id)
             starts.append(-1 if p is None else p.day * comp.H + p.hour)
             rooms.append(None if p is None or p.room is None else room_ix.get(p.room))
+        starts += [-1] * (len(comp.activities) - comp.lessons)
+        rooms += [None] * (len(comp.activities) - comp.lessons)
+        for i, (v, stand_ins) in comp.virtual.items():
+            # a virtual room's real rooms: its stand-ins', with the lesson
+            p = ws.get(comp.activities[i].id)
+            rooms[i] = None
+            for k, j in enumerate(stand_ins):
+                starts[j] = starts[i]
+                if (
+                    p is not None
+                    and p.room == self.instance.rooms[v].name
+                    and k < len(p.real_rooms)
+                ):
+                    rooms[j] = room_ix.get(p.real_rooms[k])
         return starts, rooms
 
     def _moved(self, ph: _Phase, ws: dict[int, Placement]) -> cp_model.IntVar:
@@ -1508,10 +1525,14 @@ class _Solver:
         assert self.comp is not None
         H = self.comp.H
         names = [r.name for r in self.instance.rooms]
+        n = self.comp.lessons
         out = [
             Placement(activity=a.id, day=t // H, hour=t % H, room=None if r is None else names[r])
-            for a, t, r in zip(self.comp.activities, starts, rooms, strict=True)
+            for a, t, r in zip(self.comp.activities[:n], starts[:n], rooms[:n], strict=True)
         ]
+        for i, (v, stand_ins) in self.comp.virtual.items():
+            real = tuple("" if (r := rooms[j]) is None else names[r] for j in stand_ins)
+            out[i] = msgspec.structs.replace(out[i], room=names[v], real_rooms=real)
         out.sort(key=lambda p: p.activity)
         return Timetable(placements=tuple(out))
 

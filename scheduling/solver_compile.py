@@ -194,6 +194,11 @@ class Compiled:
     #: days per real day (`Instance.days_per_real_day`): min days count
     #: real days, `MH` slots each, `MD` of them
     R: int = 1
+    #: the instance's activities are `activities[:lessons]`; after them, the
+    #: stand-ins booking a virtual room's real rooms (`_virtual_rooms`)
+    lessons: int = 0
+    #: lesson index → (its virtual room, its stand-ins: one per set, in order)
+    virtual: dict[int, tuple[int, list[int]]] = field(default_factory=dict)
 
     @property
     def S(self) -> int:
@@ -511,6 +516,8 @@ def compile_instance(inst: m.Instance) -> Compiled:
         R=inst.days_per_real_day,
     )
     pref_rooms: list[list[tuple[set[int], int]]] = [[] for _ in acts]  # (rooms, cost)
+    #: the real rooms a hard preferred virtual room gives an activity
+    real_given: dict[int, tuple[str, ...]] = {}
     home_rooms: list[list[tuple[set[int], int]]] = [[] for _ in acts]
     t_limits: dict[str, list[m.Constraint]] = defaultdict(list)
     s_limits: dict[str, list[m.Constraint]] = defaultdict(list)
@@ -668,6 +675,8 @@ def compile_instance(inst: m.Instance) -> Compiled:
         elif isinstance(c, m.ActivityPreferredRooms):
             if c.activity in by_id:
                 pref_rooms[by_id[c.activity]].append((room_set(c.rooms), cost))
+                if c.real_rooms and cost == 0:
+                    real_given[by_id[c.activity]] = c.real_rooms
         elif isinstance(c, m.SubjectPreferredRooms):
             for i, a in enumerate(acts):
                 if a.subject == c.subject:
@@ -731,6 +740,15 @@ def compile_instance(inst: m.Instance) -> Compiled:
         }
         if not needs:
             cand.add(NO_ROOM)
+        virtual = {r for r in cand if r != NO_ROOM and inst.rooms[r].virtual}
+        if virtual and len(cand) > 1:
+            if len(virtual) == len(cand):
+                raise UnsupportedConstraintError(
+                    "VirtualRoom", "an activity's choice between virtual rooms"
+                )
+            # a choice between a virtual room and others: one of the others
+            # (never a worse breach of a hard constraint; soft costs counted)
+            cand -= virtual
         rc: dict[int, int] = defaultdict(int)
         for r in cand:
             for rs, cst in pref_rooms[i]:
@@ -817,6 +835,7 @@ def compile_instance(inst: m.Instance) -> Compiled:
             virtual_of[i].append(len(comp.teachers))
         comp.teachers.append(_person(name, members, limits, set(), break_hard, D, H, act_building))
 
+    in_virtual: dict[int, int] = {}
     for i, a in enumerate(acts):
         fixed = room_lists[i]
         if (
@@ -830,6 +849,12 @@ def compile_instance(inst: m.Instance) -> Compiled:
                 extra = comp.rooms[fixed[0]].soft_cost(start, a.duration)
                 if extra:
                     start_cost[i][start] += extra
+        if fixed and len(fixed) == 1 and fixed[0] != NO_ROOM and inst.rooms[fixed[0]].virtual:
+            # its real rooms are what is booked (`_virtual_rooms`); the
+            # virtual room's own closed hours are closed to it
+            in_virtual[i] = fixed[0]
+            closed = comp.rooms[fixed[0]].unavailable
+            allowed[i] = {t for t in allowed[i] if closed.isdisjoint(range(t, t + a.duration))}
         classes = sorted({sub_class[sg] for st in a.students for sg in subgroups_of(st)})
         comp.activities.append(
             CActivity(
@@ -840,15 +865,60 @@ def compile_instance(inst: m.Instance) -> Compiled:
                 subgroups=classes,
                 starts=sorted(allowed[i]),
                 start_cost={t: v for t, v in start_cost[i].items() if v and t in allowed[i]},
-                rooms=room_lists[i],
-                room_cost=room_costs[i],
+                rooms=None if i in in_virtual else room_lists[i],
+                room_cost={} if i in in_virtual else room_costs[i],
                 group_id=a.group_id,
             )
         )
     comp.symmetric = _symmetry_classes(comp, inst)
     for cmd in comp.min_days:
         cmd.cap_possible = _fet_cap_possible(comp, cmd)
+    comp.lessons = len(comp.activities)
+    _virtual_rooms(comp, inst, in_virtual, real_given, room_ix)
     return comp
+
+
+def _virtual_rooms(
+    comp: Compiled,
+    inst: m.Instance,
+    in_virtual: dict[int, int],
+    real_given: dict[int, tuple[str, ...]],
+    room_ix: dict[str, int],
+) -> None:
+    """A lesson in a virtual room books one real room of each of its sets:
+    one stand-in activity per set (no teachers, no students, the set's rooms
+    as candidates, or those of them given), starting with the lesson. Two
+    stand-ins at one time never share a room, so the real rooms differ."""
+    for i, v in sorted(in_virtual.items()):
+        lesson = comp.activities[i]
+        sets = inst.rooms[v].real_rooms
+        given = real_given.get(i, ())
+        stand_ins: list[int] = []
+        for names in sets:
+            if len(given) == len(sets):
+                # the given real rooms, each to a set it is in (FET reads
+                # them as a set: its own reading may list them in another order)
+                names = tuple(x for x in names if x in given)
+            unknown = [x for x in names if x not in room_ix or inst.rooms[room_ix[x]].virtual]
+            if unknown or not names:
+                raise UnsupportedConstraintError(
+                    "VirtualRoom", f"{inst.rooms[v].name}: not a set of real rooms: {list(names)}"
+                )
+            j = len(comp.activities)
+            comp.activities.append(
+                CActivity(
+                    index=j,
+                    id=-j - 1,
+                    duration=lesson.duration,
+                    teachers=[],
+                    subgroups=[],
+                    starts=list(lesson.starts),
+                    rooms=sorted(room_ix[x] for x in names),
+                )
+            )
+            stand_ins.append(j)
+        comp.same_start.append([i, *stand_ins])
+        comp.virtual[i] = (v, stand_ins)
 
 
 def _person(

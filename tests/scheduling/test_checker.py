@@ -743,6 +743,57 @@ def test_max_different_rooms() -> None:
     assert only(r, "ActivitiesOccupyMaxDifferentRooms") == [1]
 
 
+def test_virtual_rooms() -> None:
+    """A lesson in virtual room V (sets R1|R2 and R2|R3) takes one real room
+    of each set, all different; its real rooms are booked, V itself is not
+    (two lessons in V at once are fine when their real rooms differ); V's
+    closed hours are its own; real rooms given with V hold as a set."""
+    base = school(
+        [
+            act(1),
+            act(2, teachers=("B",), students=("Z",)),
+            act(3, teachers=("C",), students=("Y2",)),
+        ]
+    )
+    rooms = (*base.rooms, Room(name="R3"), Room(name="V", real_rooms=(("R1", "R2"), ("R2", "R3"))))
+    inst = msgspec.structs.replace(base, rooms=rooms)
+
+    def at(*ps: Placement) -> CheckReport:
+        return check(inst, Timetable(placements=ps))
+
+    def p(aid: int, hour: int, room: str | None, real: tuple[str, ...] = ()) -> Placement:
+        return Placement(activity=aid, day=0, hour=hour, room=room, real_rooms=real)
+
+    ok = at(p(1, 0, "V", ("R1", "R2")), p(2, 1, "V", ("R2", "R3")), p(3, 0, "R3"))
+    assert ok.violations == ()
+    assert only(
+        at(p(1, 0, "V", ("R1", "R2")), p(2, 0, "V", ("R1", "R3")), p(3, 1, None)), "RoomConflict"
+    ) == [1]
+    assert only(at(p(1, 0, "V", ("R1", "R2")), p(2, 1, None), p(3, 0, "R2")), "RoomConflict") == [1]
+    for wrong in (("R3", "R2"), ("R2", "R2"), ("R1",), ()):
+        assert only(at(p(1, 0, "V", wrong), p(2, 1, None), p(3, 2, None)), "RealRooms") == [1]
+    assert only(at(p(1, 0, "R1", ("R2",)), p(2, 1, None), p(3, 2, None)), "RealRooms") == [1]
+    closed = msgspec.structs.replace(
+        inst, constraints=(RoomNotAvailableTimes(room="V", slots=((0, 0),)),)
+    )
+    assert only(
+        check(
+            closed, Timetable(placements=(p(1, 0, "V", ("R1", "R2")), p(2, 1, None), p(3, 2, None)))
+        ),
+        "RoomNotAvailableTimes",
+    ) == [1]
+    given = msgspec.structs.replace(
+        inst,
+        constraints=(ActivityPreferredRooms(activity=1, rooms=("V",), real_rooms=("R3", "R2")),),
+    )
+    placed = (p(2, 1, None), p(3, 2, None))
+    assert (
+        check(given, Timetable(placements=(p(1, 0, "V", ("R2", "R3")), *placed))).violations == ()
+    )
+    wrong_set = Timetable(placements=(p(1, 0, "V", ("R1", "R3")), *placed))
+    assert only(check(given, wrong_set), "ActivityPreferredRooms") == [1]
+
+
 def test_preferred_rooms_by_subject_tag_and_both() -> None:
     inst = school(
         [

@@ -20,6 +20,7 @@ import msgspec
 import pytest
 
 from scheduling import cli
+from scheduling.checker import check
 from scheduling.fet import (
     IMPLICIT,
     SUPPORTED,
@@ -961,3 +962,78 @@ def test_max_span_and_min_resting_hours_are_read() -> None:
     german = read_fet(fetdata.example(virtual + "German-test-virtual-rooms-2.fet"))
     kinds = {u.type for u in german.instance.unsupported}
     assert "ConstraintTeacherMaxSpanPerDay with one day exception" in kinds
+
+
+def test_virtual_rooms_are_read() -> None:
+    """FET 6's virtual rooms: the sets of real rooms; a solved file's room
+    locks with their real rooms are the warm start's."""
+    vr3 = read_fet(
+        fetdata.example(
+            "FET-5-official/Germany/secondary-school-1/test-virtual-rooms-3/"
+            "German-test-virtual-rooms-3.fet"
+        )
+    )
+    assert not vr3.instance.unsupported
+    (gym,) = [r for r in vr3.instance.rooms if r.virtual]
+    assert gym.name == "sportvirtual"
+    assert gym.real_rooms == (("H1", "H2", "H3"), ("H1", "161", "162", "001"))
+    spain = read_fet(
+        fetdata.example(
+            "FET-5-official/Spain/4-secondary-and-vocational-school/SPAIN_20-21-locked.fet"
+        )
+    )
+    assert not spain.instance.unsupported and spain.warm_start is not None
+    p = spain.warm_start.by_activity()[349]
+    assert (p.room, p.real_rooms) == ("AV 1BAC VE", ("Biblioteca", "A41"))
+    # locked in time; of the rooms, some (FET locks a lesson in a virtual
+    # room in space only with its real rooms)
+    found = check(spain.instance, spain.warm_start).hard_by_type()
+    assert set(found) == {"RoomMissing", "RealRooms", "StudentsSetHomeRooms"}
+
+
+def test_a_virtual_room_solved_here_is_read_by_fet_as_it_is(tmp_path: Path) -> None:
+    """Physical education of four classes in a hall of three real rooms
+    taken two at a time (virtual room "Sali": one of S1–S3 and one of S2–S4):
+    two classes at most at once. `reppu timetable solve` writes each lesson's
+    real rooms; FET's reading of the written timetable (every lesson locked,
+    real rooms too) succeeds and gives back the same timetable; the checker
+    counts a lesson's real room taken twice."""
+    from tests.scheduling import tiny_fet
+
+    fet_cl = fetdata.fet_cl()
+    source = tmp_path / "school.fet"
+    fet = tiny_fet.school(classes=4, lessons=(("li", 3), ("mat", 4), ("äi", 4)))
+    source.write_text(
+        tiny_fet.virtual_gym(fet, "li", (("S1", "S2", "S3"), ("S2", "S3", "S4"))),
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    code = cli.main(
+        ["solve", str(source), "--time-limit", "60", "--seed", "1", "--out", str(out), "--quiet"]
+    )
+    assert code == 0
+    inst = read_fet(source).instance
+    ours = read_activities_xml(out / "activities.xml", inst)
+    gym = [p for p in ours.placements if p.room == "Sali"]
+    assert len(gym) == 12
+    for p in gym:
+        assert p.real_rooms[0] in ("S1", "S2", "S3") and p.real_rooms[1] in ("S2", "S3", "S4")
+        assert p.real_rooms[0] != p.real_rooms[1]
+    at_once = Counter((p.day, p.hour) for p in gym)
+    assert max(at_once.values()) <= 2 and check(inst, ours).hard == 0
+
+    result, theirs = _run_fet(fet_cl, out / "timetable.fet", tmp_path / "fet", 30)
+    assert "Simulation successful" in result, result
+
+    # the same times and rooms; FET lists a lesson's real rooms in an order
+    # of its own where two sets share them
+    def key(t: Timetable) -> list[tuple[int, int, int, str | None, frozenset[str]]]:
+        return [(p.activity, p.day, p.hour, p.room, frozenset(p.real_rooms)) for p in t.placements]
+
+    assert key(read_activities_xml(theirs, inst)) == key(ours)
+
+    busy = max(at_once, key=lambda k: at_once[k])
+    a, b = [p for p in gym if (p.day, p.hour) == busy][:2] if at_once[busy] == 2 else gym[:2]
+    clash = msgspec.structs.replace(b, day=a.day, hour=a.hour, real_rooms=a.real_rooms)
+    bad = Timetable(placements=tuple(clash if p is b else p for p in ours.placements))
+    assert check(inst, bad).hard_by_type().get("RoomConflict", 0) >= 2

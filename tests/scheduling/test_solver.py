@@ -373,6 +373,44 @@ def test_max_different_rooms(times_first: bool, monkeypatch: pytest.MonkeyPatch)
     assert len({(p.day, p.hour) for p in at.values()}) == 3
 
 
+@pytest.mark.parametrize("times_first", [False, True])
+def test_virtual_rooms(times_first: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hall of three real rooms used two at a time (virtual room "gym":
+    one of R1/R2 and one of R2/R3): two PE lessons cannot share an hour,
+    and lesson 3, in R2, leaves R1 and R3 to the PE lesson beside it. Real
+    rooms given with the virtual room are kept (as a set). One hour only:
+    no timetable."""
+    monkeypatch.setattr(solver_mod, "TIMES_FIRST", times_first)
+    rooms = (
+        m.Room(name="R1"),
+        m.Room(name="R2"),
+        m.Room(name="R3"),
+        m.Room(name="gym", real_rooms=(("R1", "R2"), ("R2", "R3"))),
+    )
+    acts = [act(1, "T", "A1", subject="PE"), act(2, "U", "A2", subject="PE"), act(3, "V", "B")]
+    cs: list[m.Constraint] = [
+        m.SubjectPreferredRooms(subject="PE", rooms=("gym",)),
+        m.ActivityPreferredRooms(activity=3, rooms=("R2",)),
+    ]
+    at = solved(school(acts, cs, rooms=rooms, days=1, hours=2))
+    assert at[1].hour != at[2].hour
+    for i in (1, 2):
+        assert at[i].room == "gym" and at[i].real_rooms[0] in ("R1", "R2")
+        assert at[i].real_rooms[1] in ("R2", "R3") and len(set(at[i].real_rooms)) == 2
+        if at[i].hour == at[3].hour:
+            assert at[i].real_rooms == ("R1", "R3")
+    given = [*cs, m.ActivityPreferredRooms(activity=1, rooms=("gym",), real_rooms=("R3", "R2"))]
+    at = solved(school(acts, given, rooms=rooms, days=1, hours=2))
+    assert at[1].real_rooms == ("R2", "R3") and at[3].hour != at[1].hour
+    r = solve(school(acts[:2], cs[:1], rooms=rooms, days=1, hours=1), time_limit_s=10)
+    assert r.status == "infeasible"
+    with pytest.raises(UnsupportedConstraintError, match="between virtual rooms"):
+        two = (*rooms, m.Room(name="gym2", real_rooms=(("R1",), ("R3",))))
+        compile_instance(
+            school(acts, [m.SubjectPreferredRooms(subject="PE", rooms=("gym", "gym2"))], rooms=two)
+        )
+
+
 def test_max_days_between_activities() -> None:
     """Lessons 1-3 wished on days 0, 1 and 2, at most one day apart (hard):
     they keep to two neighbouring days. Lessons 4 and 5, wished two days

@@ -119,3 +119,31 @@ def teacher_away(fet: str, teacher: str, day: str, hours: int = 6) -> str:
         f"</Number_of_Not_Available_Times>{slots}<Active>true</Active><Comments></Comments>"
         "</ConstraintTeacherNotAvailableTimes></Time_Constraints_List>",
     )
+
+
+def virtual_gym(fet: str, subject: str, sets: tuple[tuple[str, ...], ...]) -> str:
+    """`fet` with the real rooms named in `sets` and a virtual room "Sali"
+    made of those sets, which `subject`'s lessons take (100 %)."""
+    real = sorted({r for s in sets for r in s})
+    rooms = "".join(
+        f"<Room><Name>{r}</Name><Building></Building><Capacity>40</Capacity>"
+        "<Virtual>false</Virtual><Comments></Comments></Room>"
+        for r in real
+    ) + (
+        "<Room><Name>Sali</Name><Building></Building><Capacity>1000</Capacity>"
+        f"<Virtual>true</Virtual><Number_of_Sets_of_Real_Rooms>{len(sets)}"
+        "</Number_of_Sets_of_Real_Rooms>"
+        + "".join(
+            f"<Set_of_Real_Rooms><Number_of_Real_Rooms>{len(s)}</Number_of_Real_Rooms>"
+            + "".join(f"<Real_Room>{r}</Real_Room>" for r in s)
+            + "</Set_of_Real_Rooms>"
+            for s in sets
+        )
+        + "<Comments></Comments></Room>"
+    )
+    return fet.replace("<Rooms_List></Rooms_List>", f"<Rooms_List>{rooms}</Rooms_List>").replace(
+        "</Space_Constraints_List>",
+        "<ConstraintSubjectPreferredRoom><Weight_Percentage>100</Weight_Percentage>"
+        f"<Subject>{escape(subject)}</Subject><Room>Sali</Room><Active>true</Active>"
+        "<Comments></Comments></ConstraintSubjectPreferredRoom></Space_Constraints_List>",
+    )
