@@ -155,10 +155,10 @@ def applies(comp: Compiled) -> bool:
     it, `relaxed_after`): of the day rules max days a week, zero gaps, early
     max beginnings, min hours on a busy day, max hours a day and in a row
     (`_day_rules_kept`); of the pairwise time relations same starting times,
-    consecutive lessons and min days; "occupy at most k of these slots"
-    (and, as virtual people, not overlapping activities and activity-tag
-    limits: `solver_compile._tag_people`); no "ends the students' day",
-    same days, min gaps between activities, same starting hours, max
+    consecutive lessons, min days and min gaps between activities; "occupy
+    at most k of these slots" (and, as virtual people, not overlapping
+    activities and activity-tag limits: `solver_compile._tag_people`); no
+    "ends the students' day", same days, same starting hours, max
     simultaneous, ordered or three grouped activities, max different rooms,
     hard max days between activities (soft ones are phase 2's)."""
     if not all(_day_rules_kept(p) for p in comp.subgroups + comp.teachers):
@@ -167,7 +167,6 @@ def applies(comp: Compiled) -> bool:
         comp.ends_day
         or comp.grouped
         or comp.same_day
-        or comp.min_gaps
         or comp.same_hour
         or comp.max_simultaneous
         or comp.ordered
@@ -315,7 +314,11 @@ def _related_ok(
             da, db = at[a] // comp.MH, at[b] // comp.MH
             if abs(da - db) < k:
                 return False
-            if cons and da == db:
+            if cons < 0 and at[a] // comp.H == at[b] // comp.H:
+                first, second = (a, b) if at[a] <= at[b] else (b, a)
+                if at[second] - (at[first] + comp.activities[first].duration) < -cons:
+                    return False
+            if cons > 0 and da == db:
                 dur_a, dur_b = comp.activities[a].duration, comp.activities[b].duration
                 if at[a] // comp.H != at[b] // comp.H or not (
                     at[a] + dur_a == at[b] or at[b] + dur_b == at[a]
@@ -397,6 +400,8 @@ class Construction:
             for md in comp.min_days
         ]
         rel += [(list(acts), 0, 1, 0, 0.0) for acts in comp.same_day_adjacent]
+        # min gaps between activities: at least g hours apart on a day
+        rel += [(list(acts), 0, -g, 0, 0.0) for acts, g in comp.min_gaps if g > 0]
         a_rel: list[list[int]] = [[] for _ in range(n)]
         for i, (acts, *_) in enumerate(rel):
             for a in acts:

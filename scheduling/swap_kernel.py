@@ -24,7 +24,9 @@ indexes into the array after it):
   has a choice (one is taken at placement);
 * `a_md_ptr, a_md` — the day relations an activity is in; `md_ptr, md_mem`
   their activities; `md_k[m]` — the least number of days between them (hard
-  min days; 0: none); `md_cons[m]` — on one day they must be back to back;
+  min days; 0: none); `md_cons[m]` — on one day they must be back to back
+  (1), or at least -`md_cons[m]` hours apart (negative: min gaps between
+  activities, FET's day);
   `md_soft[m]` — soft min days (0: none), enforced at each look with the
   probability `md_p[m]` (their weight, as FET reads a soft min-days
   constraint when it places) and otherwise only preferred; `md_cap[m]` —
@@ -184,10 +186,16 @@ def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
                     continue
                 db = start[b] // MH
                 bad = abs(db - d) < k
-                if not bad and md_cons[md] and db == d:
+                if not bad and md_cons[md] > 0 and db == d:
                     bad = start[b] // H != t // H or not (
                         start[b] + a_dur[b] == t or t + dur == start[b]
                     )
+                elif md_cons[md] < 0 and start[b] // H == t // H:
+                    # min gaps: that many free hours between them on a day
+                    if start[b] >= t:
+                        bad = start[b] - (t + dur) < -md_cons[md]
+                    else:
+                        bad = t - (start[b] + a_dur[b]) < -md_cons[md]
                 if bad:
                     n = _add(a_unit[b], out, n, mark, stamp)
                     if n < 0:

@@ -82,6 +82,7 @@ def timetable(comp: Compiled, starts: list[int], rooms: list[int | None]) -> m.T
         # enforced by the swapping
         (m.TeacherMaxDaysPerWeek(teacher="T0", max_days=2), True, False),
         (m.TwoActivitiesConsecutive(first=102, second=103), True, False),
+        (m.MinGapsBetweenActivities(activities=(100, 101), min_gaps=1), True, False),
         # day rules (`swap_kernel._day_need`); a gap limit above zero is
         # enforced too, with the relaxed search after it as a safety net
         (m.TeacherMaxGapsPerWeek(teacher="T0", max_gaps=1), True, True),
@@ -636,6 +637,37 @@ def test_consecutive_lessons_are_one_unit_placed_across_a_break_unless_they_must
     comp = compile_instance(day_school([*cs, together]))
     con = solver_swap.Construction(comp, seed=1)
     assert unit_starts(con, comp, 1, 2) == {0: 1}
+    while con.steps() > 0:
+        pass
+    rep = check(comp.instance, timetable(comp, *con.placement()))
+    assert rep.complete and rep.hard == 0
+
+
+def test_min_gaps_between_activities_evict_a_lesson_too_close() -> None:
+    """Lessons 1 and 2 at least one free hour apart on a day: 2 right after
+    or right before 1 evicts it, an hour further or on the next day not; the
+    construction places them so."""
+    import numpy as np
+
+    from scheduling import swap_kernel as k
+
+    gaps = m.MinGapsBetweenActivities(activities=(1, 2), min_gaps=1)
+    comp = compile_instance(day_school([gaps], days=2, hours=4))
+    assert solver_swap.applies(comp)
+    con = solver_swap.Construction(comp, seed=1)
+    con.steps(0)
+    data, state, _ = con._kernel_args  # type: ignore[misc]
+    one, two = con.a_unit[comp.by_id[1]], con.a_unit[comp.by_id[2]]
+    k._put(one, 1, np.full(1, -1), 0, data, state)
+
+    def evicts(t: int) -> list[int]:
+        out, mark = np.zeros(k.EVICT_CAP, np.int64), np.zeros(len(con.units), np.int64)
+        n = k._conflicts(two, t, data, state, out, mark, 1, np.full(4, -1))
+        return sorted(int(v) for v in out[:n])
+
+    assert evicts(2) == [one] and evicts(0) == [one]
+    assert evicts(3) == [] and evicts(4) == []
+    con = solver_swap.Construction(comp, seed=1)
     while con.steps() > 0:
         pass
     rep = check(comp.instance, timetable(comp, *con.placement()))
