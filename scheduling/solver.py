@@ -70,6 +70,7 @@ from scheduling.solver_rooms import assign_rooms
 from scheduling.solver_swap import Spreads, Swapping, kernel_ready, relaxed_after, warm_up
 from scheduling.solver_swap import applies as swap_applies
 from scheduling.solver_swap import day_rules as swap_day_rules
+from scheduling.solver_swap import intervals as swap_intervals
 
 __all__ = [
     "Progress",
@@ -712,7 +713,8 @@ class _Solver:
             # it places most such schools in seconds (`SWAP_FIRST_S`)
             ready = kernel_ready()
             day_rules = swap_day_rules(comp)
-            if day_rules and not ready:
+            intervals = swap_intervals(comp)
+            if day_rules and not ready and not intervals:
                 # the first solve on a machine: CP-SAT's phase 1 as before,
                 # uncut (the demo school, whose year-wide lessons the
                 # swapping does not place: about 300 of 436 lessons left
@@ -723,6 +725,17 @@ class _Solver:
                 SWAP_FIRST_DAY_RULES_S if day_rules else SWAP_FIRST_S,
                 SWAP_FIRST_SHARE * self.time_limit_s,
             )
+            if intervals:
+                # a hard max days in an interval (`solver_swap.intervals`):
+                # CP-SAT's phase 1 first, cut at `swap_after`, then the
+                # swapping. The swapping alone places TelPolytech_even
+                # (Indonesia: 144 students sets on at most 5 days in the last
+                # hour; phase 1 none in 120 s on seeds 2 and 3) in 0.0-0.4 s
+                # (seeds 1-3), but leaves 13-17 units of Khoi-sang (Vietnam)
+                # after 30 s and 45-50 of Spain's school.fet on two seeds of
+                # three, which phase 1 places in 12-22 s and 1-1.6 s; a
+                # first turn of 1.5 s cost school.fet 1.2-4.1 s
+                first = 0
             if swap and first > 0 and ready:
                 if self._construct(comp, symmetry, self.elapsed() + first):
                     return self._improve(comp, False, ws, symmetry)

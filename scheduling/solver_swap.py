@@ -187,6 +187,13 @@ def day_rules(comp: Compiled) -> bool:
     )
 
 
+def intervals(comp: Compiled) -> bool:
+    """Whether someone has a hard max days in an interval (the swapping
+    keeps one a person: `Construction.r_iv`), which gives the swapping a
+    short first turn only (`solver.SWAP_FIRST_INTERVAL_S`)."""
+    return any(c == 0 for p in comp.subgroups + comp.teachers for *_, c in p.interval_max_days)
+
+
 def relaxed_after(comp: Compiled) -> bool:
     """Whether someone has a hard gap limit above zero: a swapping timetable
     is then checked, and one over the limit goes to the relaxed search."""
@@ -200,13 +207,14 @@ def relaxed_after(comp: Compiled) -> bool:
 def _day_rules_kept(p: CPerson) -> bool:
     """Whether p's hard day rules are only those the construction enforces
     (`_day_rule`, max days a week) or leaves to the relaxed search (gap
-    limits above zero); soft ones are phase 2's. Not: min hours on every
-    day (empty ones too), max days in an interval, max hours on a real day,
+    limits above zero) and one max days in an interval; soft ones are phase
+    2's. Not: min hours on every day (empty ones too), a second max days in
+    an interval, max hours on a real day,
     min days a week, building changes, max span, min resting hours (the
     last three hard only)."""
     return (
         (p.min_hours_daily is None or p.min_hours_daily[1])
-        and all(c > 0 for *_, c in p.interval_max_days)
+        and sum(1 for *_, c in p.interval_max_days if c == 0) <= 1
         and all(c > 0 for _, c in p.max_hours_real)
         and all(c > 0 for _, c in p.min_days)
         and not p.building_max
@@ -445,9 +453,16 @@ class Construction:
         self.a_at = a_at
         #: per resource row, the most days it may be busy (hard max days)
         self.r_maxdays = np.full(self.room_base + len(comp.rooms), comp.D, np.int64)
+        #: per resource row, (first hour, end hour, max days) of a hard max
+        #: days in an interval (max days = D: none; one a person, `_day_rules_kept`)
+        self.r_iv = np.zeros((self.room_base + len(comp.rooms), 3), np.int64)
+        self.r_iv[:, 2] = comp.D
         for i, p in enumerate([*comp.subgroups, *comp.teachers]):
             if p.max_days is not None and p.max_days[1] == 0:
                 self.r_maxdays[i] = p.max_days[0]
+            for lo, hi, most, cost in p.interval_max_days:
+                if cost == 0:
+                    self.r_iv[i] = (lo, hi, most)
         #: kernel flags per unit: a member starts later than the unit; a
         #: member has max days or a soft min days that `cap` may cap
         self.u_flags = np.zeros(len(units), np.int64)
@@ -455,9 +470,9 @@ class Construction:
         for ui, (mem, st) in enumerate(zip(units, unit_starts, strict=True)):
             if any(a_at[a, t] != t for a in mem for t in st):
                 self.u_flags[ui] |= k.NOT_PLAIN
-            if any(self.r_maxdays[r] < comp.D for a in mem for r in res[a]) or any(
-                i in capped for a in mem for i in a_rel[a]
-            ):
+            if any(
+                self.r_maxdays[r] < comp.D or self.r_iv[r, 2] < comp.D for a in mem for r in res[a]
+            ) or any(i in capped for a in mem for i in a_rel[a]):
                 self.u_flags[ui] |= k.EXTRA
         # day rules of the people (`swap_kernel._person`) and the
         # "occupy at most k of these slots" selections
@@ -526,7 +541,7 @@ class Construction:
                     self.md_cons, self.md_soft, self.md_p, self.md_cap, self.a_at,
                     self.r_maxdays, self.u_flags, self.p_rule, self.p_cnt, self.om_ptr,
                     self.om_mem, self.om_sel, self.om_k, self.a_om_ptr, self.a_om,
-                    self.comp.MH,
+                    self.comp.MH, self.r_iv,
                 )  # fmt: skip
                 state = (self.occ, self.start, self.room)
                 self._kernel_args = (data, state, k._work(data, SWAP_CALLS))

@@ -13,7 +13,7 @@ indexes into the array after it):
     (H, u_mem_ptr, u_mem, u_st_ptr, u_st, a_unit, a_dur, a_res_ptr, a_res,
      a_rc_ptr, a_rc, a_md_ptr, a_md, md_ptr, md_mem, md_k, md_cons, md_soft,
      md_p, md_cap, a_at, r_maxdays, u_flags, p_rule, p_cnt, om_ptr, om_mem,
-     om_sel, om_k, a_om_ptr, a_om, MH)
+     om_sel, om_k, a_om_ptr, a_om, MH, r_iv)
 
 * `H` — slots a day; `MH` — slots a real day, for min days (`H`, or twice
   it in FET's mornings-afternoons mode: `Compiled.MH`); `u_mem_ptr, u_mem` —
@@ -35,7 +35,9 @@ indexes into the array after it):
 * `a_at[a, t]` — where activity a starts when its unit starts at t (t itself,
   or later for the second of two consecutive lessons); `r_maxdays[r]` — the
   most days resource r may be busy on (a teacher's or a subgroup's max days
-  a week; the number of days when there is none); `u_flags[u]` — bit
+  a week; the number of days when there is none); `r_iv[r]` — (first hour,
+  end hour, max days): the most days r may be busy within those hours (a
+  max days in an interval; max days = the number of days: none); `u_flags[u]` — bit
   `NOT_PLAIN`: a member of unit u starts later than it (`a_at` is looked
   at), bit `EXTRA`: a member has a resource with max days or is in a soft
   min days with a cap (`_extra_rules`), bit `DAY_RULES`: a member has a
@@ -228,6 +230,7 @@ def _extra_rules(u, t0, data, state, out, n, mark, stamp):
         data[19],
     )
     a_at, r_maxdays, flags, MH = data[20], data[21], data[22][u], data[31]
+    a_dur, r_iv = data[6], data[32]
     D = a_at.shape[1] // H
     start = state[1]
     for i in range(u_mem_ptr[u], u_mem_ptr[u + 1]):
@@ -235,8 +238,16 @@ def _extra_rules(u, t0, data, state, out, n, mark, stamp):
         ta = t0 if (flags & NOT_PLAIN) == 0 else a_at[a, t0]
         d = ta // H
         for j in range(a_res_ptr[a], a_res_ptr[a + 1]):
-            if r_maxdays[a_res[j]] < D:
-                n = _max_days(a_res[j], u, d, data, state, out, n, mark, stamp)
+            r = a_res[j]
+            if r_maxdays[r] < D:
+                n = _max_days(r, u, d, 0, H, r_maxdays[r], data, state, out, n, mark, stamp)
+                if n < 0:
+                    return -1
+            h = ta % H
+            if r_iv[r, 2] < D and h < r_iv[r, 1] and h + a_dur[a] > r_iv[r, 0]:
+                n = _max_days(
+                    r, u, d, r_iv[r, 0], r_iv[r, 1], r_iv[r, 2], data, state, out, n, mark, stamp
+                )
                 if n < 0:
                     return -1
         for j in range(a_md_ptr[a], a_md_ptr[a + 1]):
@@ -525,19 +536,20 @@ def _selection(c, u, t0, data, state, out, n, mark, stamp, moved, cover):
 
 
 @_kernel
-def _max_days(r, u, d, data, state, out, n, mark, stamp):
-    """Resource r (with a max days a week) busy on day d too: when that is
-    more days than it may be busy on, the units it has on its other day
-    with the fewest of them that stay leave too (added to the n in `out`).
-    The new count; -1 when no day can be emptied so."""
-    H, a_unit, a_at, r_maxdays = data[0], data[5], data[20], data[21]
+def _max_days(r, u, d, lo, hi, maxd, data, state, out, n, mark, stamp):
+    """Resource r busy on day d too, within hours lo…hi-1 (the whole day, or
+    the interval of a max days in an interval): when that is more days than
+    `maxd`, the units it has in those hours on its other day with the
+    fewest of them that stay leave too (added to the n in `out`). The new
+    count; -1 when no day can be emptied so."""
+    H, a_unit, a_at = data[0], data[5], data[20]
     occ = state[0]
     busy = 0
     best_e = -1
     best_c = 1 << 30
     for e in range(a_at.shape[1] // H):
         c = 0
-        for s in range(e * H, e * H + H):
+        for s in range(e * H + lo, e * H + hi):
             o = occ[r, s]
             if o >= 0 and a_unit[o] != u and mark[a_unit[o]] != stamp:
                 c += 1
@@ -546,11 +558,11 @@ def _max_days(r, u, d, data, state, out, n, mark, stamp):
         if c > 0 and e != d and c < best_c:
             best_c = c
             best_e = e
-    if busy <= r_maxdays[r]:
+    if busy <= maxd:
         return n
     if best_e < 0:
         return -1
-    for s in range(best_e * H, best_e * H + H):
+    for s in range(best_e * H + lo, best_e * H + hi):
         o = occ[r, s]
         if o >= 0 and a_unit[o] != u:
             n = _add(a_unit[o], out, n, mark, stamp)

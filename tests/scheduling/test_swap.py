@@ -83,6 +83,11 @@ def timetable(comp: Compiled, starts: list[int], rooms: list[int | None]) -> m.T
         (m.TeacherMaxDaysPerWeek(teacher="T0", max_days=2), True, False),
         (m.TwoActivitiesConsecutive(first=102, second=103), True, False),
         (m.MinGapsBetweenActivities(activities=(100, 101), min_gaps=1), True, False),
+        (
+            m.TeacherIntervalMaxDaysPerWeek(teacher="T0", start_hour=2, end_hour=4, max_days=2),
+            True,
+            False,
+        ),
         # day rules (`swap_kernel._day_need`); a gap limit above zero is
         # enforced too, with the relaxed search after it as a safety net
         (m.TeacherMaxGapsPerWeek(teacher="T0", max_gaps=1), True, True),
@@ -707,6 +712,42 @@ def test_a_teacher_busy_on_more_days_than_allowed_frees_a_day() -> None:
     assert len({t // comp.H for t in starts}) == 1
     rep = check(inst, timetable(comp, starts, rooms))
     assert rep.complete and rep.hard == 0
+
+
+def test_a_teacher_busy_in_an_interval_on_more_days_than_allowed_frees_one() -> None:
+    """T may teach in hours 2-3 on one day of two: lesson 2 at hour 2 of day
+    1 evicts lesson 1 from hour 3 of day 0; at hour 0 of day 1 or at hour 2
+    of day 0, nothing. The placed timetable keeps to it."""
+    import numpy as np
+
+    from scheduling import swap_kernel as k
+
+    rule = m.TeacherIntervalMaxDaysPerWeek(teacher="T", start_hour=2, end_hour=4, max_days=1)
+    inst = day_school([rule], days=2, hours=4)
+    comp = compile_instance(inst)
+    assert solver_swap.applies(comp) and solver_swap.intervals(comp)
+    con = solver_swap.Construction(comp, seed=1)
+    con.steps(0)
+    data, state, _ = con._kernel_args  # type: ignore[misc]
+    one, two = comp.by_id[1], comp.by_id[2]
+    k._put(con.a_unit[one], 3, np.full(1, -1), 0, data, state)
+
+    def evicted(t: int) -> list[int]:
+        out, mark = np.zeros(24, np.int64), np.zeros(len(con.units), np.int64)
+        u = con.a_unit[two]
+        n = k._conflicts(u, t, data, state, out, mark, 1, np.full(1, -1))
+        assert con.u_flags[u] & k.EXTRA
+        n = k._extra_rules(u, t, data, state, out, n, mark, 1)
+        return [int(v) for v in out[:n]]
+
+    assert evicted(comp.H + 2) == [con.a_unit[one]]
+    assert evicted(comp.H) == [] and evicted(2) == []
+    for seed in (1, 2, 3):
+        con = solver_swap.Construction(comp, seed=seed)
+        while con.steps() > 0:
+            pass
+        rep = check(inst, timetable(comp, *con.placement()))
+        assert rep.complete and rep.hard == 0
 
 
 def test_a_timetable_over_a_gap_limit_goes_to_the_relaxed_search(
