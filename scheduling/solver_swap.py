@@ -157,15 +157,14 @@ def applies(comp: Compiled) -> bool:
     (`_day_rules_kept`); of the pairwise time relations same starting times,
     consecutive lessons, min days and min gaps between activities; "occupy
     at most k of these slots" (and, as virtual people, not overlapping
-    activities and activity-tag limits: `solver_compile._tag_people`); no
-    "ends the students' day", same days, same starting hours, max
+    activities and activity-tag limits: `solver_compile._tag_people`) and
+    "ends the students' day"; no same days, same starting hours, max
     simultaneous, ordered or three grouped activities, max different rooms,
     hard max days between activities (soft ones are phase 2's)."""
     if not all(_day_rules_kept(p) for p in comp.subgroups + comp.teachers):
         return False
     return not (
-        comp.ends_day
-        or comp.grouped
+        comp.grouped
         or comp.same_day
         or comp.same_hour
         or comp.max_simultaneous
@@ -463,6 +462,12 @@ class Construction:
             for lo, hi, most, cost in p.interval_max_days:
                 if cost == 0:
                     self.r_iv[i] = (lo, hi, most)
+        #: lessons that end their students' day, and the subgroups they have
+        self.a_ends = np.zeros(n, np.uint8)
+        self.r_ends = np.zeros(self.room_base + len(comp.rooms), np.uint8)
+        for a in comp.ends_day:
+            self.a_ends[a] = 1
+            self.r_ends[comp.activities[a].subgroups] = 1
         #: kernel flags per unit: a member starts later than the unit; a
         #: member has max days or a soft min days that `cap` may cap
         self.u_flags = np.zeros(len(units), np.int64)
@@ -471,7 +476,9 @@ class Construction:
             if any(a_at[a, t] != t for a in mem for t in st):
                 self.u_flags[ui] |= k.NOT_PLAIN
             if any(
-                self.r_maxdays[r] < comp.D or self.r_iv[r, 2] < comp.D for a in mem for r in res[a]
+                self.r_maxdays[r] < comp.D or self.r_iv[r, 2] < comp.D or self.r_ends[r]
+                for a in mem
+                for r in res[a]
             ) or any(i in capped for a in mem for i in a_rel[a]):
                 self.u_flags[ui] |= k.EXTRA
         # day rules of the people (`swap_kernel._person`) and the
@@ -541,7 +548,7 @@ class Construction:
                     self.md_cons, self.md_soft, self.md_p, self.md_cap, self.a_at,
                     self.r_maxdays, self.u_flags, self.p_rule, self.p_cnt, self.om_ptr,
                     self.om_mem, self.om_sel, self.om_k, self.a_om_ptr, self.a_om,
-                    self.comp.MH, self.r_iv,
+                    self.comp.MH, self.r_iv, self.a_ends, self.r_ends,
                 )  # fmt: skip
                 state = (self.occ, self.start, self.room)
                 self._kernel_args = (data, state, k._work(data, SWAP_CALLS))

@@ -13,7 +13,7 @@ indexes into the array after it):
     (H, u_mem_ptr, u_mem, u_st_ptr, u_st, a_unit, a_dur, a_res_ptr, a_res,
      a_rc_ptr, a_rc, a_md_ptr, a_md, md_ptr, md_mem, md_k, md_cons, md_soft,
      md_p, md_cap, a_at, r_maxdays, u_flags, p_rule, p_cnt, om_ptr, om_mem,
-     om_sel, om_k, a_om_ptr, a_om, MH, r_iv)
+     om_sel, om_k, a_om_ptr, a_om, MH, r_iv, a_ends, r_ends)
 
 * `H` — slots a day; `MH` — slots a real day, for min days (`H`, or twice
   it in FET's mornings-afternoons mode: `Compiled.MH`); `u_mem_ptr, u_mem` —
@@ -37,7 +37,9 @@ indexes into the array after it):
   most days resource r may be busy on (a teacher's or a subgroup's max days
   a week; the number of days when there is none); `r_iv[r]` — (first hour,
   end hour, max days): the most days r may be busy within those hours (a
-  max days in an interval; max days = the number of days: none); `u_flags[u]` — bit
+  max days in an interval; max days = the number of days: none); `a_ends[a]`
+  — lesson a ends its students' day, `r_ends[r]` — resource r (a subgroup)
+  has such a lesson; `u_flags[u]` — bit
   `NOT_PLAIN`: a member of unit u starts later than it (`a_at` is looked
   at), bit `EXTRA`: a member has a resource with max days or is in a soft
   min days with a cap (`_extra_rules`), bit `DAY_RULES`: a member has a
@@ -208,7 +210,8 @@ def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
 @_kernel
 def _extra_rules(u, t0, data, state, out, n, mark, stamp):
     """`_conflicts` for unit u at t0, continued with the rules few schools
-    have: max days a week (`_max_days`) and the cap on broken pairs of a
+    have: "ends the students' day", max days a week or in an interval
+    (`_max_days`) and the cap on broken pairs of a
     soft min days (`md_cap`: a lesson keeps at most that many partners
     closer than its days, the others leave, and so does a partner that
     would break more with its partners that stay; `_broken`). The units
@@ -230,15 +233,31 @@ def _extra_rules(u, t0, data, state, out, n, mark, stamp):
         data[19],
     )
     a_at, r_maxdays, flags, MH = data[20], data[21], data[22][u], data[31]
-    a_dur, r_iv = data[6], data[32]
+    a_dur, r_iv, a_ends, r_ends = data[6], data[32], data[33], data[34]
     D = a_at.shape[1] // H
-    start = state[1]
+    occ, start = state[0], state[1]
     for i in range(u_mem_ptr[u], u_mem_ptr[u + 1]):
         a = u_mem[i]
         ta = t0 if (flags & NOT_PLAIN) == 0 else a_at[a, t0]
         d = ta // H
         for j in range(a_res_ptr[a], a_res_ptr[a + 1]):
             r = a_res[j]
+            if r_ends[r]:
+                # "ends the students' day": nothing of r after such a lesson
+                # on its day; such a lesson of r before this one leaves
+                if a_ends[a]:
+                    for s in range(ta + a_dur[a], d * H + H):
+                        o = occ[r, s]
+                        if o >= 0 and a_unit[o] != u:
+                            n = _add(a_unit[o], out, n, mark, stamp)
+                            if n < 0:
+                                return -1
+                for s in range(d * H, ta):
+                    o = occ[r, s]
+                    if o >= 0 and a_ends[o] and a_unit[o] != u:
+                        n = _add(a_unit[o], out, n, mark, stamp)
+                        if n < 0:
+                            return -1
             if r_maxdays[r] < D:
                 n = _max_days(r, u, d, 0, H, r_maxdays[r], data, state, out, n, mark, stamp)
                 if n < 0:

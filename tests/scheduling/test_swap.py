@@ -83,6 +83,7 @@ def timetable(comp: Compiled, starts: list[int], rooms: list[int | None]) -> m.T
         (m.TeacherMaxDaysPerWeek(teacher="T0", max_days=2), True, False),
         (m.TwoActivitiesConsecutive(first=102, second=103), True, False),
         (m.MinGapsBetweenActivities(activities=(100, 101), min_gaps=1), True, False),
+        (m.ActivityEndsStudentsDay(activity=100), True, False),
         (
             m.TeacherIntervalMaxDaysPerWeek(teacher="T0", start_hour=2, end_hour=4, max_days=2),
             True,
@@ -742,6 +743,55 @@ def test_a_teacher_busy_in_an_interval_on_more_days_than_allowed_frees_one() -> 
 
     assert evicted(comp.H + 2) == [con.a_unit[one]]
     assert evicted(comp.H) == [] and evicted(2) == []
+    for seed in (1, 2, 3):
+        con = solver_swap.Construction(comp, seed=seed)
+        while con.steps() > 0:
+            pass
+        rep = check(inst, timetable(comp, *con.placement()))
+        assert rep.complete and rep.hard == 0
+
+
+def test_a_lesson_that_ends_the_students_day_evicts_what_follows_it() -> None:
+    """Class A has lessons 1 (teacher T, ends A's day) and 2 (teacher U):
+    with 1 at hour 1, lesson 2 at hour 2 or 3 evicts it and at hour 0 not;
+    with 2 at hour 3, lesson 1 at hour 1 evicts it. The placed timetable
+    keeps to it."""
+    import numpy as np
+
+    from scheduling import swap_kernel as k
+
+    inst = m.Instance(
+        name="ends",
+        days=(m.Day(name="D0"), m.Day(name="D1")),
+        hours=tuple(m.Hour(name=f"H{i}") for i in range(4)),
+        teachers=(m.Teacher(name="T"), m.Teacher(name="U")),
+        students=(m.StudentsSet(name="A", students=20, subgroups=("A",)),),
+        activities=(
+            m.Activity(id=1, subject="M", teachers=("T",), students=("A",)),
+            m.Activity(id=2, subject="M", teachers=("U",), students=("A",)),
+        ),
+        constraints=(m.ActivityEndsStudentsDay(activity=1),),
+    )
+    comp = compile_instance(inst)
+    assert solver_swap.applies(comp)
+    con = solver_swap.Construction(comp, seed=1)
+    con.steps(0)
+    data, state, _ = con._kernel_args  # type: ignore[misc]
+    one, two = con.a_unit[comp.by_id[1]], con.a_unit[comp.by_id[2]]
+
+    def evicted(u: int, t: int) -> list[int]:
+        out, mark = np.zeros(24, np.int64), np.zeros(len(con.units), np.int64)
+        n = k._conflicts(u, t, data, state, out, mark, 1, np.full(1, -1))
+        assert con.u_flags[u] & k.EXTRA
+        n = k._extra_rules(u, t, data, state, out, n, mark, 1)
+        return [int(v) for v in out[:n]]
+
+    k._put(one, 1, np.full(1, -1), 0, data, state)
+    assert evicted(two, 2) == [one] and evicted(two, 3) == [one]
+    assert evicted(two, 0) == [] and evicted(two, comp.H + 3) == []
+    k._take_off(one, data, state)
+    k._put(two, 3, np.full(1, -1), 0, data, state)
+    assert evicted(one, 1) == [two] and evicted(one, comp.H + 1) == []
     for seed in (1, 2, 3):
         con = solver_swap.Construction(comp, seed=seed)
         while con.steps() > 0:
