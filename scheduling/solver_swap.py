@@ -193,6 +193,16 @@ def intervals(comp: Compiled) -> bool:
     return any(c == 0 for p in comp.subgroups + comp.teachers for *_, c in p.interval_max_days)
 
 
+def every_day(comp: Compiled) -> bool:
+    """Whether someone has hard min hours on every day, empty ones too
+    (`swap_kernel.P_EVERY`): such a school's swapping does not go on past
+    its first turn when close to done (`solver.SWAP_CLOSE_SHARE`)."""
+    return any(
+        p.min_hours_daily is not None and p.min_hours_daily[2] == 0 and not p.min_hours_daily[1]
+        for p in comp.subgroups + comp.teachers
+    )
+
+
 def relaxed_after(comp: Compiled) -> bool:
     """Whether someone has a hard gap limit above zero: a swapping timetable
     is then checked, and one over the limit goes to the relaxed search."""
@@ -207,13 +217,11 @@ def _day_rules_kept(p: CPerson) -> bool:
     """Whether p's hard day rules are only those the construction enforces
     (`_day_rule`, max days a week) or leaves to the relaxed search (gap
     limits above zero) and one max days in an interval; soft ones are phase
-    2's. Not: min hours on every day (empty ones too), a second max days in
-    an interval, max hours on a real day,
+    2's. Not: a second max days in an interval, max hours on a real day,
     min days a week, building changes, max span, min resting hours (the
     last three hard only)."""
     return (
-        (p.min_hours_daily is None or p.min_hours_daily[1])
-        and sum(1 for *_, c in p.interval_max_days if c == 0) <= 1
+        sum(1 for *_, c in p.interval_max_days if c == 0) <= 1
         and all(c > 0 for _, c in p.max_hours_real)
         and all(c > 0 for _, c in p.min_days)
         and not p.building_max
@@ -225,10 +233,11 @@ def _day_rules_kept(p: CPerson) -> bool:
 
 def _day_rule(p: CPerson, H: int, above_zero: bool = True) -> tuple[int, ...] | None:
     """p's hard day rules as the kernel reads them (`swap_kernel.P_GAPD` …
-    `P_MAXH`, `P_GAPW`, `P_CONT`): max gaps a day (zero gaps a week: 0 a day
-    too), early max beginnings (-1: none), min hours on a busy day (0:
-    none), max hours a day (H: none), max gaps a week, max hours in a row (H:
-    none); None when p has none. Gap limits above zero only with
+    `P_MAXH`, `P_GAPW`, `P_CONT`, `P_EVERY`): max gaps a day (zero gaps a
+    week: 0 a day too), early max beginnings (-1: none), min hours on a busy
+    day (0: none), max hours a day (H: none), max gaps a week, max hours in
+    a row (H: none), the min hours hold for empty days too (1); None when p
+    has none. Gap limits above zero only with
     `above_zero`."""
 
     def hard(g: tuple[int, int] | None) -> int:
@@ -245,9 +254,10 @@ def _day_rule(p: CPerson, H: int, above_zero: bool = True) -> tuple[int, ...] | 
     caps += [k for k, c in p.more_hours_daily if c == 0]
     maxh = min([H, *caps])
     cont = min([H, *(k for k, c in p.max_hours_cont if c == 0)])
+    every = int(bool(minh) and not p.min_hours_daily[1]) if p.min_hours_daily else 0
     if gapd < 0 and gapw < 0 and early < 0 and not minh and maxh >= H and cont >= H:
         return None
-    return gapd, early, minh, maxh, gapw, cont
+    return gapd, early, minh, maxh, gapw, cont, every
 
 
 def _member_starts(
@@ -484,7 +494,7 @@ class Construction:
         # day rules of the people (`swap_kernel._person`) and the
         # "occupy at most k of these slots" selections
         people = [*comp.subgroups, *comp.teachers]
-        self.p_rule = np.zeros((len(people), 8), np.int64)
+        self.p_rule = np.zeros((len(people), 9), np.int64)
         self.p_cnt = np.zeros((len(people), comp.S), np.uint8)
         # gap limits above zero only beside the other day rules: alone (as
         # before them) they are left to the relaxed search after it
@@ -498,6 +508,7 @@ class Construction:
             self.p_rule[i, :4] = rule[:4]
             self.p_rule[i, k.P_GAPW] = rule[4]
             self.p_rule[i, k.P_CONT] = rule[5]
+            self.p_rule[i, k.P_EVERY] = rule[6]
             self.p_rule[i, k.P_TOTAL] = sum(A[a].duration for a in set(p.activities))
             self.p_rule[i, k.P_ANY] = 1
             for d, hours in enumerate(p.counted_hours):

@@ -100,8 +100,9 @@ DAY_RULES = 4
 #: week), early max beginnings at the second hour (-1: none), min hours on
 #: a busy day (0: none), max hours a day, the person's lesson hours in the
 #: week, the person has any of these (1), max gaps a week (-1: none), max
-#: hours in a row (H: none)
-P_GAPD, P_EARLY, P_MINH, P_MAXH, P_TOTAL, P_ANY, P_GAPW, P_CONT = 0, 1, 2, 3, 4, 5, 6, 7
+#: hours in a row (H: none), the min hours hold for every day, empty ones
+#: too (1)
+P_GAPD, P_EARLY, P_MINH, P_MAXH, P_TOTAL, P_ANY, P_GAPW, P_CONT, P_EVERY = range(9)
 #: an excess that no eviction elsewhere brings down (a day over max hours)
 OVER = 1 << 30
 
@@ -436,7 +437,8 @@ def _day_need(r, row, skip, d, data):
     with zero gaps, the empty hours before its first lesson beyond those
     allowed with early max beginnings, or what it lacks of the min hours
     when that is more; `OVER` when it has more than the max hours, or more
-    in a row than the max in a row: a break or a free hour ends a run), 1 when
+    in a row than the max in a row: a break or a free hour ends a run; an
+    empty day needs the min hours when `P_EVERY`), 1 when
     it begins at the second hour with early max beginnings above 0, and its
     gaps. Gaps beyond a day's limit must be filled (zero gaps: every one)."""
     H, p_rule, p_cnt = data[0], data[23], data[24]
@@ -457,7 +459,8 @@ def _day_need(r, row, skip, d, data):
                 busy += 1
             ci += 1
     if h == 0:
-        return 0, 0, 0, 0
+        # an empty day needs the min hours too when they hold for every day
+        return 0, p_rule[r, P_MINH] if p_rule[r, P_EVERY] else 0, 0, 0
     g = last - first + 1 - busy if first >= 0 else 0
     if h > p_rule[r, P_MAXH]:
         return h, OVER, 0, g

@@ -113,7 +113,7 @@ def timetable(comp: Compiled, starts: list[int], rooms: list[int | None]) -> m.T
         # virtual people: the activities' own "person" (`_tag_people`)
         (m.ActivitiesNotOverlapping(activities=(100, 101)), True, False),
         (m.TeacherActivityTagMaxHoursDaily(teacher="T0", tag="x", max_hours=1), True, False),
-        (m.StudentsMinHoursDaily(min_hours=2, allow_empty_days=False), False, False),
+        (m.StudentsMinHoursDaily(min_hours=2, allow_empty_days=False), True, False),
         (m.TeacherMinDaysPerWeek(teacher="T0", min_days=2), False, False),
         (m.ActivitiesSameStartingHour(activities=(100, 101)), False, False),
         (m.TwoActivitiesGrouped(first=102, second=103), False, False),
@@ -910,6 +910,41 @@ def test_a_lesson_evicts_what_its_teachers_day_rules_cannot_complete(
     one, two = comp.by_id[1], comp.by_id[2]
     placed(con, one, first_at)
     assert evictions(con, two, second_at) == ([int(con.a_unit[one])] if evicts_first else [])
+
+
+def test_min_hours_on_every_day_make_an_empty_day_need_them() -> None:
+    """Class A has two lessons and at least one hour on each of two days
+    (empty days not allowed): with lesson 1 on day 0, lesson 2 on day 0 too
+    evicts it (day 1 would be left empty with nothing left to place), on
+    day 1 nothing. Placed: one lesson a day."""
+    inst = m.Instance(
+        name="every",
+        days=(m.Day(name="D0"), m.Day(name="D1")),
+        hours=tuple(m.Hour(name=f"H{i}") for i in range(3)),
+        teachers=(m.Teacher(name="T"), m.Teacher(name="U")),
+        students=(m.StudentsSet(name="A", students=20, subgroups=("A",)),),
+        activities=(
+            m.Activity(id=1, subject="M", teachers=("T",), students=("A",)),
+            m.Activity(id=2, subject="M", teachers=("U",), students=("A",)),
+        ),
+        constraints=(m.StudentsMinHoursDaily(students="A", min_hours=1, allow_empty_days=False),),
+    )
+    comp = compile_instance(inst)
+    assert solver_swap.applies(comp)
+    con = solver_swap.Construction(comp, seed=1)
+    con.steps(0)
+    one, two = comp.by_id[1], comp.by_id[2]
+    placed(con, one, 0)
+    assert evictions(con, two, 1) == [int(con.a_unit[one])]
+    assert evictions(con, two, comp.H + 1) == []
+    for seed in (1, 2, 3):
+        con = solver_swap.Construction(comp, seed=seed)
+        while con.steps() > 0:
+            pass
+        starts, rooms = con.placement()
+        assert {t // comp.H for t in starts} == {0, 1}
+        rep = check(inst, timetable(comp, starts, rooms))
+        assert rep.complete and rep.hard == 0
 
 
 def test_the_early_beginnings_and_a_weeks_gap_limit_count_as_hours_to_fill() -> None:
