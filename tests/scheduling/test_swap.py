@@ -680,6 +680,38 @@ def test_min_gaps_between_activities_evict_a_lesson_too_close() -> None:
     assert rep.complete and rep.hard == 0
 
 
+def class_a(constraint: m.Constraint, *, hours: int) -> m.Instance:
+    """Class A's lessons 1 (teacher T) and 2 (teacher U) on two days of
+    `hours` hours, with `constraint`."""
+    return m.Instance(
+        name="a",
+        days=(m.Day(name="D0"), m.Day(name="D1")),
+        hours=tuple(m.Hour(name=f"H{i}") for i in range(hours)),
+        teachers=(m.Teacher(name="T"), m.Teacher(name="U")),
+        students=(m.StudentsSet(name="A", students=20, subgroups=("A",)),),
+        activities=(
+            m.Activity(id=1, subject="M", teachers=("T",), students=("A",)),
+            m.Activity(id=2, subject="M", teachers=("U",), students=("A",)),
+        ),
+        constraints=(constraint,),
+    )
+
+
+def extra_evictions(con: solver_swap.Construction, u: int, t: int) -> list[int]:
+    """The units unit u evicts at t, the rules outside the kernel's inner
+    loop included (`_extra_rules`, as `_swap` and `run` call it)."""
+    import numpy as np
+
+    from scheduling import swap_kernel as k
+
+    data, state, _ = con._kernel_args  # type: ignore[misc]
+    out, mark = np.zeros(k.EVICT_CAP, np.int64), np.zeros(len(con.units), np.int64)
+    n = k._conflicts(u, t, data, state, out, mark, 1, np.full(4, -1))
+    assert con.u_flags[u] & k.EXTRA
+    n = k._extra_rules(u, t, data, state, out, n, mark, 1)
+    return [int(v) for v in out[:n]]
+
+
 def test_a_teacher_busy_on_more_days_than_allowed_frees_a_day() -> None:
     """T may teach on one day of two: lesson 2 on day 1 evicts lesson 1 from
     day 0; on day 0 it evicts nothing. The construction puts all three on
@@ -697,12 +729,7 @@ def test_a_teacher_busy_on_more_days_than_allowed_frees_a_day() -> None:
     k._put(con.a_unit[one], 0, np.full(1, -1), 0, data, state)
 
     def evicted(t: int) -> list[int]:
-        out, mark = np.zeros(24, np.int64), np.zeros(len(con.units), np.int64)
-        u = con.a_unit[two]
-        n = k._conflicts(u, t, data, state, out, mark, 1, np.full(1, -1))
-        assert con.u_flags[u] & k.EXTRA  # as `_swap` and `run` do
-        n = k._extra_rules(u, t, data, state, out, n, mark, 1)
-        return [int(v) for v in out[:n]]
+        return extra_evictions(con, con.a_unit[two], t)
 
     assert evicted(comp.H + 1) == [con.a_unit[one]]  # day 1
     assert evicted(1) == []  # day 0
@@ -734,12 +761,7 @@ def test_a_teacher_busy_in_an_interval_on_more_days_than_allowed_frees_one() -> 
     k._put(con.a_unit[one], 3, np.full(1, -1), 0, data, state)
 
     def evicted(t: int) -> list[int]:
-        out, mark = np.zeros(24, np.int64), np.zeros(len(con.units), np.int64)
-        u = con.a_unit[two]
-        n = k._conflicts(u, t, data, state, out, mark, 1, np.full(1, -1))
-        assert con.u_flags[u] & k.EXTRA
-        n = k._extra_rules(u, t, data, state, out, n, mark, 1)
-        return [int(v) for v in out[:n]]
+        return extra_evictions(con, con.a_unit[two], t)
 
     assert evicted(comp.H + 2) == [con.a_unit[one]]
     assert evicted(comp.H) == [] and evicted(2) == []
@@ -760,18 +782,7 @@ def test_a_lesson_that_ends_the_students_day_evicts_what_follows_it() -> None:
 
     from scheduling import swap_kernel as k
 
-    inst = m.Instance(
-        name="ends",
-        days=(m.Day(name="D0"), m.Day(name="D1")),
-        hours=tuple(m.Hour(name=f"H{i}") for i in range(4)),
-        teachers=(m.Teacher(name="T"), m.Teacher(name="U")),
-        students=(m.StudentsSet(name="A", students=20, subgroups=("A",)),),
-        activities=(
-            m.Activity(id=1, subject="M", teachers=("T",), students=("A",)),
-            m.Activity(id=2, subject="M", teachers=("U",), students=("A",)),
-        ),
-        constraints=(m.ActivityEndsStudentsDay(activity=1),),
-    )
+    inst = class_a(m.ActivityEndsStudentsDay(activity=1), hours=4)
     comp = compile_instance(inst)
     assert solver_swap.applies(comp)
     con = solver_swap.Construction(comp, seed=1)
@@ -779,19 +790,13 @@ def test_a_lesson_that_ends_the_students_day_evicts_what_follows_it() -> None:
     data, state, _ = con._kernel_args  # type: ignore[misc]
     one, two = con.a_unit[comp.by_id[1]], con.a_unit[comp.by_id[2]]
 
-    def evicted(u: int, t: int) -> list[int]:
-        out, mark = np.zeros(24, np.int64), np.zeros(len(con.units), np.int64)
-        n = k._conflicts(u, t, data, state, out, mark, 1, np.full(1, -1))
-        assert con.u_flags[u] & k.EXTRA
-        n = k._extra_rules(u, t, data, state, out, n, mark, 1)
-        return [int(v) for v in out[:n]]
-
     k._put(one, 1, np.full(1, -1), 0, data, state)
-    assert evicted(two, 2) == [one] and evicted(two, 3) == [one]
-    assert evicted(two, 0) == [] and evicted(two, comp.H + 3) == []
+    assert extra_evictions(con, two, 2) == [one] == extra_evictions(con, two, 3)
+    assert extra_evictions(con, two, 0) == [] == extra_evictions(con, two, comp.H + 3)
     k._take_off(one, data, state)
     k._put(two, 3, np.full(1, -1), 0, data, state)
-    assert evicted(one, 1) == [two] and evicted(one, comp.H + 1) == []
+    assert extra_evictions(con, one, 1) == [two]
+    assert extra_evictions(con, one, comp.H + 1) == []
     for seed in (1, 2, 3):
         con = solver_swap.Construction(comp, seed=seed)
         while con.steps() > 0:
@@ -917,18 +922,8 @@ def test_min_hours_on_every_day_make_an_empty_day_need_them() -> None:
     (empty days not allowed): with lesson 1 on day 0, lesson 2 on day 0 too
     evicts it (day 1 would be left empty with nothing left to place), on
     day 1 nothing. Placed: one lesson a day."""
-    inst = m.Instance(
-        name="every",
-        days=(m.Day(name="D0"), m.Day(name="D1")),
-        hours=tuple(m.Hour(name=f"H{i}") for i in range(3)),
-        teachers=(m.Teacher(name="T"), m.Teacher(name="U")),
-        students=(m.StudentsSet(name="A", students=20, subgroups=("A",)),),
-        activities=(
-            m.Activity(id=1, subject="M", teachers=("T",), students=("A",)),
-            m.Activity(id=2, subject="M", teachers=("U",), students=("A",)),
-        ),
-        constraints=(m.StudentsMinHoursDaily(students="A", min_hours=1, allow_empty_days=False),),
-    )
+    every = m.StudentsMinHoursDaily(students="A", min_hours=1, allow_empty_days=False)
+    inst = class_a(every, hours=3)
     comp = compile_instance(inst)
     assert solver_swap.applies(comp)
     con = solver_swap.Construction(comp, seed=1)
