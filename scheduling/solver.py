@@ -195,6 +195,18 @@ SWAP_FIRST_DAY_RULES_S = 5.0
 #: 5.5-7.2 s, Van_RhynFinal 4.6-12.2 s, JMSS 32.8 s, MHS_Covid_Final none
 #: in 60 s)
 SWAP_CLOSE_EXTRA_S = 5.0
+#: the first turn of a school with a hard max days in an interval, after
+#: which CP-SAT's phase 1 has `swap_after` and the swapping the rest (not
+#: the day-rule schools' way): the swapping alone places TelPolytech_even
+#: (Indonesia: 144 students sets on at most 5 days in the last hour; phase
+#: 1 none in 120 s on seeds 2 and 3) in 0.0-0.4 s (seeds 1-3), but leaves
+#: 13-17 units of Khoi-sang (Vietnam) after 30 s and 45-50 of Spain's
+#: school.fet (public set) on two seeds of three, which phase 1 places in
+#: 10-22 s and 1-2 s. Seeds 1 and 2 against no first turn: TelPolytech_even
+#: 0.6 / 0.7 s (20.8 / 20.9), school.fet 2.1 / 2.4 (1.3 / 2.2), Khoi-sang
+#: 17.0 / 11.4 (16.0 / 10.5), Anna University 1.0 / 1.0 (0.5 / 0.5); a
+#: turn of 1.5 s cost school.fet 1.2-4.1 s
+SWAP_FIRST_INTERVAL_S = 0.5
 #: the first turn of a school with min hours on every day (empty ones too:
 #: `solver_swap.every_day`), which CP-SAT's phase 1 placed before: the
 #: swapping alone places School-10-Oradea in 0.1-0.6 s and Orar_5_3 in
@@ -739,15 +751,9 @@ class _Solver:
             )
             if intervals:
                 # a hard max days in an interval (`solver_swap.intervals`):
-                # CP-SAT's phase 1 first, cut at `swap_after`, then the
-                # swapping. The swapping alone places TelPolytech_even
-                # (Indonesia: 144 students sets on at most 5 days in the last
-                # hour; phase 1 none in 120 s on seeds 2 and 3) in 0.0-0.4 s
-                # (seeds 1-3), but leaves 13-17 units of Khoi-sang (Vietnam)
-                # after 30 s and 45-50 of Spain's school.fet on two seeds of
-                # three, which phase 1 places in 12-22 s and 1-1.6 s; a
-                # first turn of 1.5 s cost school.fet 1.2-4.1 s
-                first = 0
+                # a first turn of `SWAP_FIRST_INTERVAL_S`, then CP-SAT's
+                # phase 1 cut at `swap_after`, then the swapping
+                first = min(first, SWAP_FIRST_INTERVAL_S)
             if swap and first > 0 and ready:
                 if self._construct(comp, symmetry, self.elapsed() + first):
                     return self._improve(comp, False, ws, symmetry)
@@ -760,6 +766,7 @@ class _Solver:
                 close = (
                     sw is not None
                     and not swap_every_day(comp)
+                    and not intervals
                     and sw.left <= SWAP_CLOSE_SHARE * len(sw.con.units)
                 )
                 if close and not day_rules and SWAP_CLOSE_EXTRA_S > 0:
@@ -768,7 +775,7 @@ class _Solver:
                         return self._improve(comp, False, ws, symmetry)
                     if self.stopped():
                         return self.result("stopped")
-                if sw is not None and day_rules:
+                if sw is not None and day_rules and not intervals:
                     # close to done: the swapping goes on (CP-SAT's phase 1
                     # does not place lycee-Farabi); far from it, or when the
                     # swapping has not finished by SWAP_SHARE of the limit:
