@@ -73,6 +73,7 @@ from scheduling.model import (
     ActivitiesOccupyMaxTimeSlotsFromSelection,
     ActivitiesPreferredStartingTimes,
     ActivitiesPreferredTimeSlots,
+    ActivitiesSameRoomIfConsecutive,
     ActivitiesSameStartingDay,
     ActivitiesSameStartingHour,
     ActivitiesSameStartingTime,
@@ -808,6 +809,20 @@ def _max_rooms(ctx: _Context, c: ActivitiesOccupyMaxDifferentRooms) -> Iterator[
         yield 1, f"the activities take {len(used)} rooms, max {c.max_rooms}: {sorted(used)}"
 
 
+def _same_room_if_consecutive(
+    ctx: _Context, c: ActivitiesSameRoomIfConsecutive
+) -> Iterator[_Found]:
+    """1 per pair back to back on a day (by hours: one starts where the
+    other ends) in two different rooms (FET's count; a lesson without a room
+    breaks nothing)."""
+    for i, j in _placed_pairs(ctx, c.activities):
+        (di, hi), (dj, hj) = ctx.at[i], ctx.at[j]
+        ri, rj = ctx.room.get(i), ctx.room.get(j)
+        touching = hi + ctx.acts[i].duration == hj or hj + ctx.acts[j].duration == hi
+        if di == dj and touching and ri is not None and rj is not None and ri != rj:
+            yield 1, f"activities {i} and {j} back to back on {ctx.day(di)} in rooms {ri}, {rj}"
+
+
 def _occupy_max(ctx: _Context, c: ActivitiesOccupyMaxTimeSlotsFromSelection) -> Iterator[_Found]:
     used = {s for aid in ctx.ids(c.activities) if aid in ctx.at for s in ctx.occupied(aid)}
     n = sum(1 for s in c.slots if s in used)
@@ -1328,6 +1343,8 @@ def _evaluate(ctx: _Context, c: Constraint) -> Iterator[_Found]:
             return _occupy_max(ctx, c)
         case ActivitiesOccupyMaxDifferentRooms():
             return _max_rooms(ctx, c)
+        case ActivitiesSameRoomIfConsecutive():
+            return _same_room_if_consecutive(ctx, c)
         case ActivityEndsStudentsDay():
             return _activity_ends_day(ctx, c)
         case ActivitiesEndStudentsDay():

@@ -104,6 +104,7 @@ from scheduling.model import (
     ActivitiesOccupyMaxTimeSlotsFromSelection,
     ActivitiesPreferredStartingTimes,
     ActivitiesPreferredTimeSlots,
+    ActivitiesSameRoomIfConsecutive,
     ActivitiesSameStartingDay,
     ActivitiesSameStartingHour,
     ActivitiesSameStartingTime,
@@ -567,7 +568,8 @@ def _m_activity_list(
     cls: type[ActivitiesSameStartingTime]
     | type[ActivitiesSameStartingDay]
     | type[ActivitiesSameStartingHour]
-    | type[ActivitiesNotOverlapping],
+    | type[ActivitiesNotOverlapping]
+    | type[ActivitiesSameRoomIfConsecutive],
 ) -> _Mapper:
     def m(r: _Reader, e: ET.Element, w: float) -> Constraint | None:
         ids = r.active(r.ids(e))
@@ -1051,6 +1053,7 @@ _MAPPERS: dict[str, _Mapper] = {
         for who in ("Teacher", "Teachers", "StudentsSet", "Students")
     },
     "ConstraintActivitiesOccupyMaxDifferentRooms": _m_max_rooms,
+    "ConstraintActivitiesSameRoomIfConsecutive": _m_activity_list(ActivitiesSameRoomIfConsecutive),
     **{
         f"Constraint{who}MaxSpanPerDay": _m_span(who)
         for who in ("Teacher", "Teachers", "StudentsSet", "Students")

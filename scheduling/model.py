@@ -251,6 +251,14 @@ class ActivitiesOccupyMaxDifferentRooms(_Constraint, tag=True, kw_only=True, fro
     max_rooms: int
 
 
+class ActivitiesSameRoomIfConsecutive(_Constraint, tag=True, kw_only=True, frozen=True):
+    """Two of these activities back to back on a day (one starting where
+    the other ends), both in a room, are in the same room (FET: hard only;
+    1 per pair in different rooms)."""
+
+    activities: tuple[int, ...]
+
+
 class ActivitiesOccupyMaxTimeSlotsFromSelection(_Constraint, tag=True, kw_only=True, frozen=True):
     activities: tuple[int, ...]
     slots: tuple[Slot, ...]
@@ -571,6 +579,7 @@ Constraint: TypeAlias = (
     | ActivitiesMaxSimultaneousInSelectedTimeSlots
     | ActivitiesOccupyMaxTimeSlotsFromSelection
     | ActivitiesOccupyMaxDifferentRooms
+    | ActivitiesSameRoomIfConsecutive
     | ActivityEndsStudentsDay
     | ActivitiesEndStudentsDay
     | TwoActivitiesConsecutive

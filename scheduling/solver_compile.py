@@ -697,6 +697,12 @@ def compile_instance(inst: m.Instance) -> Compiled:
             for i, a in enumerate(acts):
                 if a.teachers == (c.teacher,):
                     home_rooms[i].append((room_set(c.rooms), cost))
+        elif isinstance(c, m.ActivitiesSameRoomIfConsecutive):
+            raise UnsupportedConstraintError(
+                type(c).__name__,
+                "the solver does not keep back-to-back lessons in one room yet "
+                "(read and checked only)",
+            )
         else:
             raise UnsupportedConstraintError(type(c).__name__, "constraint type not supported")
 

@@ -22,6 +22,7 @@ from scheduling.model import (
     ActivitiesOccupyMaxTimeSlotsFromSelection,
     ActivitiesPreferredStartingTimes,
     ActivitiesPreferredTimeSlots,
+    ActivitiesSameRoomIfConsecutive,
     ActivitiesSameStartingDay,
     ActivitiesSameStartingHour,
     ActivitiesSameStartingTime,
@@ -741,6 +742,24 @@ def test_max_different_rooms() -> None:
     assert check(inst, tt((1, 0, 0, "R2"), (2, 1, 0, "R2"), (3, 2, 0))).violations == ()
     r = check(inst, tt((1, 0, 0, "R2"), (2, 1, 0, "R1"), (3, 2, 0, "R2")))
     assert only(r, "ActivitiesOccupyMaxDifferentRooms") == [1]
+
+
+def test_same_room_if_consecutive() -> None:
+    """1 per pair of the list back to back on a day in two different rooms;
+    apart, on another day, or one without a room: nothing (FET's count)."""
+    acts = [act(1), act(2, teachers=("B",)), act(3, students=("Y2",), teachers=("B",))]
+    inst = school(acts, ActivitiesSameRoomIfConsecutive(activities=(1, 2, 3)))
+    assert check(inst, tt((1, 0, 0, "R1"), (2, 0, 1, "R1"), (3, 0, 2, "R1"))).violations == ()
+    assert only(
+        check(inst, tt((1, 0, 0, "R1"), (2, 0, 1, "R2"), (3, 0, 2, "R2"))),
+        "ActivitiesSameRoomIfConsecutive",
+    ) == [1]
+    assert only(
+        check(inst, tt((1, 0, 1, "R1"), (2, 0, 0, "R2"), (3, 0, 2, "R2"))),
+        "ActivitiesSameRoomIfConsecutive",
+    ) == [1, 1]
+    assert check(inst, tt((1, 0, 0, "R1"), (2, 0, 2, "R2"), (3, 1, 3, "R1"))).violations == ()
+    assert check(inst, tt((1, 0, 0, "R1"), (2, 0, 1), (3, 0, 2, "R2"))).violations == ()
 
 
 def test_virtual_rooms() -> None:

@@ -1037,3 +1037,17 @@ def test_a_virtual_room_solved_here_is_read_by_fet_as_it_is(tmp_path: Path) -> N
     clash = msgspec.structs.replace(b, day=a.day, hour=a.hour, real_rooms=a.real_rooms)
     bad = Timetable(placements=tuple(clash if p is b else p for p in ours.placements))
     assert check(inst, bad).hard_by_type().get("RoomConflict", 0) >= 2
+
+
+def test_same_room_if_consecutive_is_read_and_refused_by_the_solver() -> None:
+    """Read (the Hong Kong file has one, of 37 activities) and checked; the
+    solver refuses it by name rather than ignore it."""
+    from scheduling.model import ActivitiesSameRoomIfConsecutive
+    from scheduling.solver_compile import UnsupportedConstraintError, compile_instance
+
+    hk = _read("FET-5-official/Hong-Kong/secondary-school-2/FET-2020-07-30-SAMPLE_HK_6_period.fet")
+    assert not hk.unsupported
+    (c,) = [c for c in hk.constraints if isinstance(c, ActivitiesSameRoomIfConsecutive)]
+    assert len(c.activities) == 37 and c.weight == 100
+    with pytest.raises(UnsupportedConstraintError, match="back-to-back lessons in one room"):
+        compile_instance(hk)
