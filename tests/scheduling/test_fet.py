@@ -36,6 +36,7 @@ from scheduling.model import (
     ActivitiesNotOverlapping,
     ActivitiesOccupyMaxDifferentRooms,
     ActivitiesPreferredStartingTimes,
+    ActivitiesSameRoomIfConsecutive,
     ActivitiesSameStartingHour,
     ActivitiesSameStartingTime,
     ActivityFilter,
@@ -343,8 +344,8 @@ def test_snippet_constraints(snippet: Path) -> None:
     assert ActivityPreferredRooms(activity=4, rooms=("Luokka 1",)) in cons
     assert SubjectPreferredRooms(weight=90, subject="MA", rooms=("Luokka 2",)) in cons
     assert StudentsSetHomeRooms(students="7B", rooms=("Luokka 1",)) in cons
+    assert ActivitiesSameRoomIfConsecutive(activities=(1, 2)) in cons
     assert fet.instance.unsupported == (
-        Unsupported(type="ConstraintActivitiesSameRoomIfConsecutive", count=1),
         Unsupported(type="ConstraintTeacherMaxRoomChangesPerDay", count=2),
     )
     t = fet.tally
@@ -353,9 +354,9 @@ def test_snippet_constraints(snippet: Path) -> None:
         2,
         2,
         3,  # MinDays(5, 6), the lock of 5, Consecutive(1, 5)
-        3,
+        2,
     )
-    assert sum(t.mapped.values()) == len(cons) == 16
+    assert sum(t.mapped.values()) == len(cons) == 17
     assert t.accounted() == t.elements
 
 
@@ -1042,7 +1043,6 @@ def test_a_virtual_room_solved_here_is_read_by_fet_as_it_is(tmp_path: Path) -> N
 def test_same_room_if_consecutive_is_read_and_refused_by_the_solver() -> None:
     """Read (the Hong Kong file has one, of 37 activities) and checked; the
     solver refuses it by name rather than ignore it."""
-    from scheduling.model import ActivitiesSameRoomIfConsecutive
     from scheduling.solver_compile import UnsupportedConstraintError, compile_instance
 
     hk = _read("FET-5-official/Hong-Kong/secondary-school-2/FET-2020-07-30-SAMPLE_HK_6_period.fet")
