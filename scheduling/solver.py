@@ -734,6 +734,7 @@ class _Solver:
             ready = kernel_ready()
             day_rules = swap_day_rules(comp)
             intervals = swap_intervals(comp)
+            every = swap_every_day(comp)
             if day_rules and not ready and not intervals:
                 # the first solve on a machine: CP-SAT's phase 1 as before,
                 # uncut (the demo school, whose year-wide lessons the
@@ -743,7 +744,7 @@ class _Solver:
                 swap = False
             first = min(
                 SWAP_FIRST_EVERY_S
-                if swap_every_day(comp)
+                if every
                 else SWAP_FIRST_DAY_RULES_S
                 if day_rules
                 else SWAP_FIRST_S,
@@ -765,7 +766,7 @@ class _Solver:
                 # phase 1 places it in 9.7 s (45.4 s with the swapping going on)
                 close = (
                     sw is not None
-                    and not swap_every_day(comp)
+                    and not every
                     and not intervals
                     and sw.left <= SWAP_CLOSE_SHARE * len(sw.con.units)
                 )

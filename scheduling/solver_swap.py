@@ -198,7 +198,7 @@ def every_day(comp: Compiled) -> bool:
     (`swap_kernel.P_EVERY`): such a school's swapping does not go on past
     its first turn when close to done (`solver.SWAP_CLOSE_SHARE`)."""
     return any(
-        p.min_hours_daily is not None and p.min_hours_daily[2] == 0 and not p.min_hours_daily[1]
+        (rule := _day_rule(p, comp.H)) is not None and rule[6]
         for p in comp.subgroups + comp.teachers
     )
 

@@ -673,11 +673,24 @@ def test_min_gaps_between_activities_evict_a_lesson_too_close() -> None:
 
     assert evicts(2) == [one] and evicts(0) == [one]
     assert evicts(3) == [] and evicts(4) == []
-    con = solver_swap.Construction(comp, seed=1)
-    while con.steps() > 0:
-        pass
-    rep = check(comp.instance, timetable(comp, *con.placement()))
-    assert rep.complete and rep.hard == 0
+    constructed(comp, (1,))
+
+
+def constructed(
+    comp: Compiled, seeds: tuple[int, ...] = (1, 2, 3)
+) -> list[tuple[list[int], list[int | None]]]:
+    """Each seed's construction run to the end, checked complete with no hard
+    violation; its starts and rooms."""
+    out = []
+    for seed in seeds:
+        con = solver_swap.Construction(comp, seed=seed)
+        while con.steps() > 0:
+            pass
+        starts, rooms = con.placement()
+        rep = check(comp.instance, timetable(comp, starts, rooms))
+        assert rep.complete and rep.hard == 0
+        out.append((starts, rooms))
+    return out
 
 
 def class_a(constraint: m.Constraint, *, hours: int) -> m.Instance:
@@ -765,12 +778,7 @@ def test_a_teacher_busy_in_an_interval_on_more_days_than_allowed_frees_one() -> 
 
     assert evicted(comp.H + 2) == [con.a_unit[one]]
     assert evicted(comp.H) == [] and evicted(2) == []
-    for seed in (1, 2, 3):
-        con = solver_swap.Construction(comp, seed=seed)
-        while con.steps() > 0:
-            pass
-        rep = check(inst, timetable(comp, *con.placement()))
-        assert rep.complete and rep.hard == 0
+    constructed(comp)
 
 
 def test_a_lesson_that_ends_the_students_day_evicts_what_follows_it() -> None:
@@ -797,12 +805,7 @@ def test_a_lesson_that_ends_the_students_day_evicts_what_follows_it() -> None:
     k._put(two, 3, np.full(1, -1), 0, data, state)
     assert extra_evictions(con, one, 1) == [two]
     assert extra_evictions(con, one, comp.H + 1) == []
-    for seed in (1, 2, 3):
-        con = solver_swap.Construction(comp, seed=seed)
-        while con.steps() > 0:
-            pass
-        rep = check(inst, timetable(comp, *con.placement()))
-        assert rep.complete and rep.hard == 0
+    constructed(comp)
 
 
 def test_a_timetable_over_a_gap_limit_goes_to_the_relaxed_search(
@@ -932,14 +935,8 @@ def test_min_hours_on_every_day_make_an_empty_day_need_them() -> None:
     placed(con, one, 0)
     assert evictions(con, two, 1) == [int(con.a_unit[one])]
     assert evictions(con, two, comp.H + 1) == []
-    for seed in (1, 2, 3):
-        con = solver_swap.Construction(comp, seed=seed)
-        while con.steps() > 0:
-            pass
-        starts, rooms = con.placement()
+    for starts, _ in constructed(comp):
         assert {t // comp.H for t in starts} == {0, 1}
-        rep = check(inst, timetable(comp, starts, rooms))
-        assert rep.complete and rep.hard == 0
 
 
 def test_the_early_beginnings_and_a_weeks_gap_limit_count_as_hours_to_fill() -> None:
