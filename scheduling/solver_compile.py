@@ -25,7 +25,7 @@ Soft variants (weight < 100) are costed for the constraint types listed in
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -535,7 +535,7 @@ def compile_instance(inst: m.Instance) -> Compiled:
 
     #: virtual people (not-overlapping lists here, tag limits from
     #: `_tag_people`): (name, activities, their limits)
-    together: list[tuple[str, list[int], list[m.Constraint]]] = []
+    together: list[tuple[str, list[int], list[tuple[m.Constraint, int]]]] = []
     tag_cs: list[m.Constraint] = []
     for md in weightless_adjacent:
         members = ids(md.activities)
@@ -787,25 +787,32 @@ def compile_instance(inst: m.Instance) -> Compiled:
             acts_of_sub[sg].append(i)
     class_of: dict[tuple[object, ...], int] = {}
     sub_class: dict[str, int] = {}
-    for sg in all_subgroups:
-        lim = s_limits.get(sg, [])
-        key = (
+    keys = {
+        sg: (
             tuple(acts_of_sub[sg]),
             tuple(sorted(sub_na.get(sg, set()))),
-            tuple(sorted(repr(c) for c in lim)),
+            tuple(sorted(repr(c) for c in s_limits.get(sg, []))),
         )
+        for sg in all_subgroups
+    }
+    # a class stands for its equivalent subgroups, and FET (and the checker)
+    # counts a soft limit's break once per subgroup: so many times its cost
+    class_size = Counter(keys.values())
+    for sg in all_subgroups:
+        key = keys[sg]
         if key not in class_of:
             class_of[key] = len(comp.subgroups)
             comp.subgroups.append(
                 _person(
                     sg,
                     acts_of_sub[sg],
-                    lim,
+                    s_limits.get(sg, []),
                     sub_na.get(sg, set()),
                     break_hard,
                     D,
                     H,
                     act_building,
+                    scale=class_size[key],
                 )
             )
         sub_class[sg] = class_of[key]
@@ -839,7 +846,19 @@ def compile_instance(inst: m.Instance) -> Compiled:
             continue
         for i in members:
             virtual_of[i].append(len(comp.teachers))
-        comp.teachers.append(_person(name, members, limits, set(), break_hard, D, H, act_building))
+        comp.teachers.append(
+            _person(
+                name,
+                members,
+                [c for c, _ in limits],
+                set(),
+                break_hard,
+                D,
+                H,
+                act_building,
+                scales=[k for _, k in limits],
+            )
+        )
 
     in_virtual: dict[int, int] = {}
     for i, a in enumerate(acts):
@@ -936,7 +955,12 @@ def _person(
     D: int,
     H: int,
     act_building: list[int],
+    *,
+    scale: int = 1,
+    scales: Sequence[int] | None = None,
 ) -> CPerson:
+    """`scale` (each of `limits` its own, `scales`): how many times one
+    break of a soft limit counts (a subgroup class's subgroups)."""
     counted = [
         [h for h in range(H) if d * H + h not in na and d * H + h not in breaks] for d in range(D)
     ]
@@ -955,8 +979,8 @@ def _person(
         return _both(old, new)
 
     hours: list[tuple[int, int]] = []
-    for c in limits:
-        cost = 0 if is_hard(c) else cost_of(c.weight)
+    for j, c in enumerate(limits):
+        cost = 0 if is_hard(c) else cost_of(c.weight) * (scale if scales is None else scales[j])
         if isinstance(c, m.StudentsMaxGapsPerWeek | m.TeacherMaxGapsPerWeek):
             p.max_gaps_week = tighter(p.max_gaps_week, (c.max_gaps, cost))
         elif isinstance(c, m.StudentsMaxGapsPerDay | m.TeacherMaxGapsPerDay):
@@ -1023,13 +1047,14 @@ def _tag_people(
     subgroups: list[CPerson],
     sub_class: dict[str, int],
     all_subgroups: list[str],
-) -> list[tuple[str, list[int], list[m.Constraint]]]:
+) -> list[tuple[str, list[int], list[tuple[m.Constraint, int]]]]:
     """Virtual people for the activity-tag limits: a teacher's (a subgroup
     class's) lessons with the tag, which never overlap, as one more person
     whose max hours a day (in a row) is the tag's. The CP-SAT model and the
     swapping then keep them as they keep a teacher's own; the checker counts
-    them as FET does, on the real people."""
-    limits: dict[tuple[str, int | str, str], list[m.Constraint]] = defaultdict(list)
+    them as FET does, on the real people (a class's limit once per subgroup
+    it names: its scale)."""
+    limits: dict[tuple[str, int | str, str], list[tuple[m.Constraint, int]]] = defaultdict(list)
     owners: dict[tuple[str, int | str, str], list[int]] = {}
     for c in tag_cs:
         assert isinstance(
@@ -1040,24 +1065,38 @@ def _tag_people(
             | m.StudentsActivityTagMaxHoursContinuously,
         )
         plain: m.Constraint
+        w = c.weight
+        if (
+            isinstance(
+                c, m.StudentsActivityTagMaxHoursDaily | m.StudentsActivityTagMaxHoursContinuously
+            )
+            and w >= FET_READING_FROM
+        ):
+            # kept as hard: FET's generator tries a students' limit once per
+            # subgroup of the lesson it places, with its weight, so a
+            # year's lesson that breaks it for six subgroups at 98 % passes
+            # one try in 50^6, and FET's reading refuses such a timetable
+            # (Dakahlia's input_Lectures_40 and institution-2012-2013,
+            # where FET's own timetables break none)
+            w = m.HARD
         if "Continuously" in type(c).__name__:
-            plain = m.TeacherMaxHoursContinuously(weight=c.weight, max_hours=c.max_hours)
+            plain = m.TeacherMaxHoursContinuously(weight=w, max_hours=c.max_hours)
         else:
-            plain = m.TeacherMaxHoursDaily(weight=c.weight, max_hours=c.max_hours)
-        people: list[tuple[int | str, list[int]]]
+            plain = m.TeacherMaxHoursDaily(weight=w, max_hours=c.max_hours)
+        people: list[tuple[int | str, list[int], int]]
         if isinstance(
             c, m.TeacherActivityTagMaxHoursDaily | m.TeacherActivityTagMaxHoursContinuously
         ):
             names = list(acts_of_teacher) if c.teacher is None else [c.teacher]
-            people = [(t, acts_of_teacher.get(t, [])) for t in names]
+            people = [(t, acts_of_teacher.get(t, []), 1) for t in names]
         else:
             targets = all_subgroups if c.students is None else inst.subgroups_of(c.students)
-            classes = sorted({sub_class[sg] for sg in targets if sg in sub_class})
-            people = [(k, subgroups[k].activities) for k in classes]
-        for who, theirs in people:
+            named = Counter(sub_class[sg] for sg in set(targets) if sg in sub_class)
+            people = [(k, subgroups[k].activities, named[k]) for k in sorted(named)]
+        for who, theirs, times in people:
             key = ("t" if isinstance(who, str) else "s", who, c.tag)
             owners[key] = [i for i in theirs if c.tag in inst.activities[i].tags]
-            limits[key].append(plain)
+            limits[key].append((plain, times))
     return [
         (
             f"{who if isinstance(who, str) else subgroups[who].name} ({tag})",
