@@ -152,9 +152,9 @@ _compiled = threading.Lock()
 def applies(comp: Compiled) -> bool:
     """Whether the construction enforces all of the instance's hard
     constraints (gap limits above zero alone: with the relaxed search after
-    it, `relaxed_after`): of the day rules max days a week, zero gaps, early
-    max beginnings, min hours on a busy day, max hours a day and in a row
-    (`_day_rules_kept`); of the pairwise time relations same starting times,
+    it, `relaxed_after`): of the day rules max and min days a week, zero
+    gaps, early max beginnings, min hours on a busy day, max hours a day and
+    in a row (`_day_rules_kept`); of the pairwise time relations same starting times,
     consecutive lessons, min days and min gaps between activities; "occupy
     at most k of these slots" (and, as virtual people, not overlapping
     activities and activity-tag limits: `solver_compile._tag_people`) and
@@ -218,12 +218,11 @@ def _day_rules_kept(p: CPerson) -> bool:
     (`_day_rule`, max days a week) or leaves to the relaxed search (gap
     limits above zero) and one max days in an interval; soft ones are phase
     2's. Not: a second max days in an interval, max hours on a real day,
-    min days a week, building changes, max span, min resting hours (the
-    last three hard only)."""
+    building changes, max span, min resting hours (the last three hard
+    only)."""
     return (
         sum(1 for *_, c in p.interval_max_days if c == 0) <= 1
         and all(c > 0 for _, c in p.max_hours_real)
-        and all(c > 0 for _, c in p.min_days)
         and not p.building_max
         and not p.building_gaps
         and p.max_span is None
@@ -233,11 +232,11 @@ def _day_rules_kept(p: CPerson) -> bool:
 
 def _day_rule(p: CPerson, H: int, above_zero: bool = True) -> tuple[int, ...] | None:
     """p's hard day rules as the kernel reads them (`swap_kernel.P_GAPD` …
-    `P_MAXH`, `P_GAPW`, `P_CONT`, `P_EVERY`): max gaps a day (zero gaps a
-    week: 0 a day too), early max beginnings (-1: none), min hours on a busy
-    day (0: none), max hours a day (H: none), max gaps a week, max hours in
-    a row (H: none), the min hours hold for empty days too (1); None when p
-    has none. Gap limits above zero only with
+    `P_MAXH`, `P_GAPW`, `P_CONT`, `P_EVERY`, `P_MIND`): max gaps a day
+    (zero gaps a week: 0 a day too), early max beginnings (-1: none), min
+    hours on a busy day (0: none), max hours a day (H: none), max gaps a
+    week, max hours in a row (H: none), the min hours hold for empty days
+    too (1), min days a week (0: none); None when p has none. Gap limits above zero only with
     `above_zero`."""
 
     def hard(g: tuple[int, int] | None) -> int:
@@ -255,9 +254,10 @@ def _day_rule(p: CPerson, H: int, above_zero: bool = True) -> tuple[int, ...] | 
     maxh = min([H, *caps])
     cont = min([H, *(k for k, c in p.max_hours_cont if c == 0)])
     every = int(bool(minh) and not p.min_hours_daily[1]) if p.min_hours_daily else 0
-    if gapd < 0 and gapw < 0 and early < 0 and not minh and maxh >= H and cont >= H:
+    mind = max((k for k, c in p.min_days if c == 0), default=0)
+    if gapd < 0 and gapw < 0 and early < 0 and not minh and maxh >= H and cont >= H and not mind:
         return None
-    return gapd, early, minh, maxh, gapw, cont, every
+    return gapd, early, minh, maxh, gapw, cont, every, mind
 
 
 def _member_starts(
@@ -494,7 +494,7 @@ class Construction:
         # day rules of the people (`swap_kernel._person`) and the
         # "occupy at most k of these slots" selections
         people = [*comp.subgroups, *comp.teachers]
-        self.p_rule = np.zeros((len(people), 9), np.int64)
+        self.p_rule = np.zeros((len(people), 10), np.int64)
         self.p_cnt = np.zeros((len(people), comp.S), np.uint8)
         # gap limits above zero only beside the other day rules: alone (as
         # before them) they are left to the relaxed search after it
@@ -509,6 +509,7 @@ class Construction:
             self.p_rule[i, k.P_GAPW] = rule[4]
             self.p_rule[i, k.P_CONT] = rule[5]
             self.p_rule[i, k.P_EVERY] = rule[6]
+            self.p_rule[i, k.P_MIND] = rule[7]
             self.p_rule[i, k.P_TOTAL] = sum(A[a].duration for a in set(p.activities))
             self.p_rule[i, k.P_ANY] = 1
             for d, hours in enumerate(p.counted_hours):

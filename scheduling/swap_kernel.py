@@ -101,8 +101,8 @@ DAY_RULES = 4
 #: a busy day (0: none), max hours a day, the person's lesson hours in the
 #: week, the person has any of these (1), max gaps a week (-1: none), max
 #: hours in a row (H: none), the min hours hold for every day, empty ones
-#: too (1)
-P_GAPD, P_EARLY, P_MINH, P_MAXH, P_TOTAL, P_ANY, P_GAPW, P_CONT, P_EVERY = range(9)
+#: too (1), min days a week (0: none)
+P_GAPD, P_EARLY, P_MINH, P_MAXH, P_TOTAL, P_ANY, P_GAPW, P_CONT, P_EVERY, P_MIND = range(10)
 #: an excess that no eviction elsewhere brings down (a day over max hours)
 OVER = 1 << 30
 
@@ -352,18 +352,21 @@ def _person(r, u, t0, data, state, out, n, mark, stamp, moved, row):
                 ta = t0 if plain else a_at[a, t0]
                 for s in range(ta, ta + a_dur[a]):
                     row[s] = u
-    # the week's sums of the days' needs, hours and late beginnings
+    # the week's sums of the days' needs, hours, late beginnings, gaps and
+    # busy days
     need = 0
     hours = 0
     late = 0
     gaps = 0
+    days = 0
     for d in range(S // H):
         h, nd, lt, g = _day_need(r, row, -1, d, data)
         need += nd
         hours += h
         late += lt
         gaps += g
-    ex = _excess(r, need, hours, late, gaps, data)
+        days += h > 0
+    ex = _excess(r, need, hours, late, gaps, days, data)
     while ex > 0:
         best_v = -1
         best_key = 1e18
@@ -380,7 +383,13 @@ def _person(r, u, t0, data, state, out, n, mark, stamp, moved, row):
                     continue
                 h1, nd1, lt1, g1 = _day_need(r, row, v, d, data)
                 e = _excess(
-                    r, need - nd0 + nd1, hours - h0 + h1, late - lt0 + lt1, gaps - g0 + g1, data
+                    r,
+                    need - nd0 + nd1,
+                    hours - h0 + h1,
+                    late - lt0 + lt1,
+                    gaps - g0 + g1,
+                    days - (h0 > 0) + (h1 > 0),
+                    data,
                 )
                 key = e + np.random.random()
                 if key < best_key:
@@ -406,18 +415,22 @@ def _person(r, u, t0, data, state, out, n, mark, stamp, moved, row):
                 hours += h1 - h0
                 late += lt1 - lt0
                 gaps += g1 - g0
-        ex = _excess(r, need, hours, late, gaps, data)
+                days += (h1 > 0) - (h0 > 0)
+        ex = _excess(r, need, hours, late, gaps, days, data)
     return n
 
 
 @_kernel
-def _excess(r, need, hours, late, gaps, data):
+def _excess(r, need, hours, late, gaps, days, data):
     """How many more hours person r's days need (`_day_need`'s sums over the
-    week: needs, hours, late beginnings, gaps) than r has left to place. A
-    timetable can still complete r's days only when this is at most 0 (the
-    last lessons fill the gaps); in a complete one it is 0 exactly when r
-    keeps the rules. The gaps over a week's limit count as a need of their
-    own (the larger of the two: the same hours may fill both)."""
+    week: needs, hours, late beginnings, gaps; and the busy days) than r has
+    left to place. A timetable can still complete r's days only when this is
+    at most 0 (the last lessons fill the gaps); in a complete one it is 0
+    exactly when r keeps the rules. The gaps over a week's limit count as a
+    need of their own (the larger of the two: the same hours may fill both);
+    each day short of the min days a week needs an hour, or the min hours of
+    a busy day (other hours than the gaps': they are on empty days; with
+    `P_EVERY` the empty days' need is counted already)."""
     if need >= OVER:
         return OVER
     p_rule = data[23]
@@ -427,6 +440,9 @@ def _excess(r, need, hours, late, gaps, data):
     gapw = p_rule[r, P_GAPW]
     if gapw >= 0 and gaps - gapw > need:
         need = gaps - gapw
+    mind = p_rule[r, P_MIND]
+    if mind > days and not p_rule[r, P_EVERY]:
+        need += (mind - days) * max(1, p_rule[r, P_MINH])
     return need - (p_rule[r, P_TOTAL] - hours)
 
 
