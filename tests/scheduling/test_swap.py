@@ -114,7 +114,8 @@ def timetable(comp: Compiled, starts: list[int], rooms: list[int | None]) -> m.T
         (m.ActivitiesNotOverlapping(activities=(100, 101)), True, False),
         (m.TeacherActivityTagMaxHoursDaily(teacher="T0", tag="x", max_hours=1), True, False),
         (m.StudentsMinHoursDaily(min_hours=2, allow_empty_days=False), True, False),
-        (m.TeacherMinDaysPerWeek(teacher="T0", min_days=2), False, False),
+        (m.TeacherMinDaysPerWeek(teacher="T0", min_days=2), True, False),
+        (m.TeacherMinDaysPerWeek(teacher="T0", min_days=2, weight=95), True, False),
         (m.ActivitiesSameStartingHour(activities=(100, 101)), False, False),
         (m.TwoActivitiesGrouped(first=102, second=103), False, False),
     ],
@@ -901,6 +902,11 @@ def placed(con: solver_swap.Construction, lesson: int, t: int) -> None:
         # it; two days short of two each, it cannot
         (m.TeacherMinHoursDaily(teacher="T", min_hours=3), 2, 0, 1, False),
         (m.TeacherMinHoursDaily(teacher="T", min_hours=3), 2, 0, 4, True),
+        # busy on at least three days of three: lesson 2 beside lesson 1
+        # leaves two days to open with one lesson left, and lesson 1 goes;
+        # on the next day, the third lesson opens the last one
+        (m.TeacherMinDaysPerWeek(teacher="T", min_days=3), 3, 0, 1, True),
+        (m.TeacherMinDaysPerWeek(teacher="T", min_days=3), 3, 0, 4, False),
     ],
 )
 def test_a_lesson_evicts_what_its_teachers_day_rules_cannot_complete(
@@ -918,6 +924,14 @@ def test_a_lesson_evicts_what_its_teachers_day_rules_cannot_complete(
     one, two = comp.by_id[1], comp.by_id[2]
     placed(con, one, first_at)
     assert evictions(con, two, second_at) == ([int(con.a_unit[one])] if evicts_first else [])
+
+
+def test_min_days_a_week_hold_in_the_constructed_timetable() -> None:
+    """T's three lessons on three days of four hours, busy on all three."""
+    comp = compile_instance(day_school([m.TeacherMinDaysPerWeek(teacher="T", min_days=3)], days=3))
+    assert solver_swap.applies(comp)
+    for starts, _ in constructed(comp, seeds=(1, 2, 3, 4, 5)):
+        assert sorted(t // comp.H for t in starts) == [0, 1, 2]
 
 
 def test_min_hours_on_every_day_make_an_empty_day_need_them() -> None:
