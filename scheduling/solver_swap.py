@@ -157,8 +157,9 @@ def applies(comp: Compiled) -> bool:
     in a row (`_day_rules_kept`); of the pairwise time relations same starting times,
     consecutive lessons, min days and min gaps between activities; "occupy
     at most k of these slots" (and, as virtual people, not overlapping
-    activities and activity-tag limits: `solver_compile._tag_people`) and
-    "ends the students' day"; no same days, same starting hours, max
+    activities and activity-tag limits: `solver_compile._tag_people`),
+    "ends the students' day" and building changes (min free hours before
+    one, max a day; not max a week); no same days, same starting hours, max
     simultaneous, ordered or three grouped activities, max different rooms,
     hard max days between activities (soft ones are phase 2's)."""
     if not all(_day_rules_kept(p) for p in comp.subgroups + comp.teachers):
@@ -218,13 +219,12 @@ def _day_rules_kept(p: CPerson) -> bool:
     (`_day_rule`, max days a week) or leaves to the relaxed search (gap
     limits above zero) and one max days in an interval; soft ones are phase
     2's. Not: a second max days in an interval, max hours on a real day,
-    building changes, max span, min resting hours (the last three hard
-    only)."""
+    max building changes a week, max span, min resting hours (the last
+    three hard only)."""
     return (
         sum(1 for *_, c in p.interval_max_days if c == 0) <= 1
         and all(c > 0 for _, c in p.max_hours_real)
-        and not p.building_max
-        and not p.building_gaps
+        and all(c > 0 or not per_week for _, per_week, c in p.building_max)
         and p.max_span is None
         and not p.min_rest
     )
@@ -472,6 +472,21 @@ class Construction:
             for lo, hi, most, cost in p.interval_max_days:
                 if cost == 0:
                     self.r_iv[i] = (lo, hi, most)
+        #: the hard building rules (`swap_kernel._buildings`): per lesson its
+        #: building, per resource row the least free hours before a change
+        #: and the most changes a day
+        self.a_bld = np.full(n, -1, np.int64)
+        self.r_bgap = np.zeros(self.room_base + len(comp.rooms), np.int64)
+        self.r_bmax = np.full(self.room_base + len(comp.rooms), k.UNCAPPED, np.int64)
+        for i, p in enumerate([*comp.subgroups, *comp.teachers]):
+            gaps = [g for g, cost in p.building_gaps if cost == 0]
+            a_day = [x for x, per_week, cost in p.building_max if cost == 0 and not per_week]
+            if not (gaps or a_day):
+                continue
+            self.r_bgap[i] = max(gaps, default=0)
+            self.r_bmax[i] = min(a_day, default=k.UNCAPPED)
+            for a, b in p.building_of.items():
+                self.a_bld[a] = b
         #: lessons that end their students' day, and the subgroups they have
         self.a_ends = np.zeros(n, np.uint8)
         self.r_ends = np.zeros(self.room_base + len(comp.rooms), np.uint8)
@@ -486,7 +501,10 @@ class Construction:
             if any(a_at[a, t] != t for a in mem for t in st):
                 self.u_flags[ui] |= k.NOT_PLAIN
             if any(
-                self.r_maxdays[r] < comp.D or self.r_iv[r, 2] < comp.D or self.r_ends[r]
+                self.r_maxdays[r] < comp.D
+                or self.r_iv[r, 2] < comp.D
+                or self.r_ends[r]
+                or (self.a_bld[a] >= 0 and (self.r_bgap[r] or self.r_bmax[r] < k.UNCAPPED))
                 for a in mem
                 for r in res[a]
             ) or any(i in capped for a in mem for i in a_rel[a]):
@@ -560,7 +578,8 @@ class Construction:
                     self.md_cons, self.md_soft, self.md_p, self.md_cap, self.a_at,
                     self.r_maxdays, self.u_flags, self.p_rule, self.p_cnt, self.om_ptr,
                     self.om_mem, self.om_sel, self.om_k, self.a_om_ptr, self.a_om,
-                    self.comp.MH, self.r_iv, self.a_ends, self.r_ends,
+                    self.comp.MH, self.r_iv, self.a_ends, self.r_ends, self.a_bld,
+                    self.r_bgap, self.r_bmax,
                 )  # fmt: skip
                 state = (self.occ, self.start, self.room)
                 self._kernel_args = (data, state, k._work(data, SWAP_CALLS))

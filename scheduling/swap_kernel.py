@@ -13,7 +13,8 @@ indexes into the array after it):
     (H, u_mem_ptr, u_mem, u_st_ptr, u_st, a_unit, a_dur, a_res_ptr, a_res,
      a_rc_ptr, a_rc, a_md_ptr, a_md, md_ptr, md_mem, md_k, md_cons, md_soft,
      md_p, md_cap, a_at, r_maxdays, u_flags, p_rule, p_cnt, om_ptr, om_mem,
-     om_sel, om_k, a_om_ptr, a_om, MH, r_iv, a_ends, r_ends)
+     om_sel, om_k, a_om_ptr, a_om, MH, r_iv, a_ends, r_ends, a_bld, r_bgap,
+     r_bmax)
 
 * `H` — slots a day; `MH` — slots a real day, for min days (`H`, or twice
   it in FET's mornings-afternoons mode: `Compiled.MH`); `u_mem_ptr, u_mem` —
@@ -39,7 +40,11 @@ indexes into the array after it):
   end hour, max days): the most days r may be busy within those hours (a
   max days in an interval; max days = the number of days: none); `a_ends[a]`
   — lesson a ends its students' day, `r_ends[r]` — resource r (a subgroup)
-  has such a lesson; `u_flags[u]` — bit
+  has such a lesson; `a_bld[a]` — the building of lesson a's rooms (-1:
+  none, or its people have no building rules), `r_bgap[r]` — resource r's
+  least free hours before a change of building (0: none), `r_bmax[r]` — the
+  most changes of building on one of its days (`UNCAPPED`: no limit);
+  `u_flags[u]` — bit
   `NOT_PLAIN`: a member of unit u starts later than it (`a_at` is looked
   at), bit `EXTRA`: a member has a resource with max days or is in a soft
   min days with a cap (`_extra_rules`), bit `DAY_RULES`: a member has a
@@ -212,7 +217,8 @@ def _conflicts(u, t, data, state, out, mark, stamp, rooms_out):
 def _extra_rules(u, t0, data, state, out, n, mark, stamp):
     """`_conflicts` for unit u at t0, continued with the rules few schools
     have: "ends the students' day", max days a week or in an interval
-    (`_max_days`) and the cap on broken pairs of a
+    (`_max_days`), building changes (`_buildings`) and the cap on broken
+    pairs of a
     soft min days (`md_cap`: a lesson keeps at most that many partners
     closer than its days, the others leave, and so does a partner that
     would break more with its partners that stay; `_broken`). The units
@@ -235,6 +241,7 @@ def _extra_rules(u, t0, data, state, out, n, mark, stamp):
     )
     a_at, r_maxdays, flags, MH = data[20], data[21], data[22][u], data[31]
     a_dur, r_iv, a_ends, r_ends = data[6], data[32], data[33], data[34]
+    a_bld, r_bgap, r_bmax = data[35], data[36], data[37]
     D = a_at.shape[1] // H
     occ, start = state[0], state[1]
     for i in range(u_mem_ptr[u], u_mem_ptr[u + 1]):
@@ -261,6 +268,10 @@ def _extra_rules(u, t0, data, state, out, n, mark, stamp):
                             return -1
             if r_maxdays[r] < D:
                 n = _max_days(r, u, d, 0, H, r_maxdays[r], data, state, out, n, mark, stamp)
+                if n < 0:
+                    return -1
+            if a_bld[a] >= 0 and (r_bgap[r] > 0 or r_bmax[r] < UNCAPPED):
+                n = _buildings(r, a, u, ta, data, state, out, n, mark, stamp)
                 if n < 0:
                     return -1
             h = ta % H
@@ -504,6 +515,87 @@ def _day_need(r, row, skip, d, data):
     if h + nd < p_rule[r, P_MINH]:
         nd = p_rule[r, P_MINH] - h
     return h, nd, late, g
+
+
+@_kernel
+def _buildings(r, a, u, ta, data, state, out, n, mark, stamp):
+    """Person r's building rules with lesson a (of unit u) at ta and the
+    marked units gone, as the checker walks a day (free hours, breaks and
+    lessons without a building count as free): the nearest lesson in a
+    building on either side of a, if in another building with fewer than
+    `r_bgap[r]` free hours between, leaves, and so on outwards; then, while
+    the day has more than `r_bmax[r]` changes, the lesson whose leaving
+    takes the most away leaves (ties at random). The new count, or -1."""
+    H, a_unit, a_dur = data[0], data[5], data[6]
+    a_bld, r_bgap, r_bmax = data[35], data[36], data[37]
+    occ = state[0]
+    b = a_bld[a]
+    d = ta // H
+    end = ta + a_dur[a]
+    g = r_bgap[r]
+    if g > 0:
+        for side in range(2):
+            free = 0
+            s = ta - 1 if side == 0 else end
+            while d * H <= s < d * H + H:
+                o = occ[r, s]
+                if o < 0 or a_unit[o] == u or mark[a_unit[o]] == stamp or a_bld[o] < 0:
+                    free += 1
+                elif a_bld[o] != b and free < g:
+                    n = _add(a_unit[o], out, n, mark, stamp)
+                    if n < 0:
+                        return -1
+                    free += 1  # it leaves: its hours are free
+                else:
+                    break
+                s += -1 if side == 0 else 1
+    most = r_bmax[r]
+    if most >= UNCAPPED:
+        return n
+    while True:
+        here = _changes(r, a, u, ta, -1, data, state, mark, stamp)
+        if here <= most:
+            return n
+        best_v = -1
+        best_key = 1e18
+        for s in range(d * H, d * H + H):
+            o = occ[r, s]
+            if o < 0 or a_unit[o] == u or mark[a_unit[o]] == stamp or a_bld[o] < 0:
+                continue
+            v = a_unit[o]
+            key = _changes(r, a, u, ta, v, data, state, mark, stamp) + np.random.random()
+            if key < best_key:
+                best_key = key
+                best_v = v
+        if best_v < 0 or best_key >= here:
+            return -1
+        n = _add(best_v, out, n, mark, stamp)
+        if n < 0:
+            return -1
+
+
+@_kernel
+def _changes(r, a, u, ta, skip, data, state, mark, stamp):
+    """The changes of building on person r's day of ta, with lesson a (of
+    unit u) at ta, without the marked units and unit `skip`."""
+    H, a_unit, a_dur, a_bld = data[0], data[5], data[6], data[35]
+    occ = state[0]
+    d = ta // H
+    last = -1
+    changes = 0
+    for s in range(d * H, d * H + H):
+        if ta <= s < ta + a_dur[a]:
+            bs = a_bld[a]
+        else:
+            o = occ[r, s]
+            bs = -1
+            if o >= 0 and a_unit[o] != u and a_unit[o] != skip and mark[a_unit[o]] != stamp:
+                bs = a_bld[o]
+        if bs >= 0 and bs != last:
+            if last >= 0:
+                changes += 1
+            last = bs
+    return changes
 
 
 @_kernel
