@@ -756,6 +756,73 @@ def test_a_teacher_busy_on_more_days_than_allowed_frees_a_day() -> None:
     assert rep.complete and rep.hard == 0
 
 
+def building_school(days: int, hours: int, *rules: m.Constraint) -> m.Instance:
+    """Teacher T's lessons 1-3 in building N (room n1) and 4-6 in S (s1),
+    each to a class of its own."""
+    return m.Instance(
+        name="buildings",
+        days=tuple(m.Day(name=f"D{i}") for i in range(days)),
+        hours=tuple(m.Hour(name=f"H{i}") for i in range(hours)),
+        teachers=(m.Teacher(name="T"),),
+        students=tuple(m.StudentsSet(name=c, students=20, subgroups=(c,)) for c in "ABCDEF"),
+        rooms=(m.Room(name="n1", building="N"), m.Room(name="s1", building="S")),
+        activities=tuple(
+            m.Activity(id=i, subject="M", teachers=("T",), students=(c,))
+            for i, c in zip(range(1, 7), "ABCDEF", strict=True)
+        ),
+        constraints=(
+            *(m.ActivityPreferredRooms(activity=i, rooms=("n1",)) for i in (1, 2, 3)),
+            *(m.ActivityPreferredRooms(activity=i, rooms=("s1",)) for i in (4, 5, 6)),
+            *rules,
+        ),
+    )
+
+
+def test_a_change_of_building_evicts_what_is_too_close_or_one_change_too_many() -> None:
+    """One day of five hours, a free hour before a change and one change a
+    day at most: lesson 4 (S) right after lesson 1 (N) evicts it, an hour
+    later not; with 1 (N) and 4 (S) placed at hours 0 and 2, lesson 2 (N)
+    at hour 4 would make two changes, and lesson 4 leaves (one would stay
+    with lesson 1 gone)."""
+    import numpy as np
+
+    from scheduling import swap_kernel as k
+
+    inst = building_school(
+        1,
+        5,
+        m.TeacherMinGapsBetweenBuildingChanges(teacher="T", min_gaps=1),
+        m.TeacherMaxBuildingChanges(teacher="T", max_changes=1),
+    )
+    comp = compile_instance(inst)
+    assert solver_swap.applies(comp)
+    con = solver_swap.Construction(comp, seed=1)
+    con.steps(0)
+    data, state, _ = con._kernel_args  # type: ignore[misc]
+    unit = {i: int(con.a_unit[comp.by_id[i]]) for i in (1, 2, 4)}
+    k._put(unit[1], 0, np.full(1, -1), 0, data, state)
+    assert extra_evictions(con, unit[4], 1) == [unit[1]]
+    assert extra_evictions(con, unit[4], 2) == []
+    k._put(unit[4], 2, np.full(1, -1), 0, data, state)
+    assert extra_evictions(con, unit[2], 4) == [unit[4]]
+    assert extra_evictions(con, unit[2], 1) == [unit[4]]  # right before 4: too close
+
+
+@pytest.mark.parametrize("per_week", [False, True])
+def test_building_rules_hold_in_the_constructed_timetable(per_week: bool) -> None:
+    """Two days of four hours for T's three lessons in N and three in S: at
+    most one change a day and a free hour before it. A max a week is not the
+    swapping's."""
+    rules = (
+        m.TeacherMinGapsBetweenBuildingChanges(teacher="T", min_gaps=1),
+        m.TeacherMaxBuildingChanges(teacher="T", max_changes=1, per_week=per_week),
+    )
+    comp = compile_instance(building_school(2, 4, *rules))
+    assert solver_swap.applies(comp) != per_week
+    if not per_week:
+        constructed(comp, seeds=(1, 2, 3, 4, 5))
+
+
 def test_a_teacher_busy_in_an_interval_on_more_days_than_allowed_frees_one() -> None:
     """T may teach in hours 2-3 on one day of two: lesson 2 at hour 2 of day
     1 evicts lesson 1 from hour 3 of day 0; at hour 0 of day 1 or at hour 2
