@@ -154,8 +154,9 @@ def applies(comp: Compiled) -> bool:
     constraints (gap limits above zero alone: with the relaxed search after
     it, `relaxed_after`): of the day rules max and min days a week, zero
     gaps, early max beginnings, min hours on a busy day, max hours a day and
-    in a row (`_day_rules_kept`); of the pairwise time relations same starting times,
-    consecutive lessons, min days and min gaps between activities; "occupy
+    in a row (`_day_rules_kept`); of the pairwise time relations same
+    starting times, consecutive lessons, min days and min gaps between
+    activities; "occupy
     at most k of these slots" (and, as virtual people, not overlapping
     activities and activity-tag limits: `solver_compile._tag_people`),
     "ends the students' day" and building changes (min free hours before
@@ -236,8 +237,8 @@ def _day_rule(p: CPerson, H: int, above_zero: bool = True) -> tuple[int, ...] | 
     (zero gaps a week: 0 a day too), early max beginnings (-1: none), min
     hours on a busy day (0: none), max hours a day (H: none), max gaps a
     week, max hours in a row (H: none), the min hours hold for empty days
-    too (1), min days a week (0: none); None when p has none. Gap limits above zero only with
-    `above_zero`."""
+    too (1), min days a week (0: none); None when p has none. Gap limits
+    above zero only with `above_zero`."""
 
     def hard(g: tuple[int, int] | None) -> int:
         if g is None or g[1] or (g[0] > 0 and not above_zero):

@@ -46,8 +46,9 @@ indexes into the array after it):
   most changes of building on one of its days (`UNCAPPED`: no limit);
   `u_flags[u]` — bit
   `NOT_PLAIN`: a member of unit u starts later than it (`a_at` is looked
-  at), bit `EXTRA`: a member has a resource with max days or is in a soft
-  min days with a cap (`_extra_rules`), bit `DAY_RULES`: a member has a
+  at), bit `EXTRA`: a member has a resource with max days, "ends the
+  students' day" or building rules, or is in a soft min days with a cap
+  (`_extra_rules`), bit `DAY_RULES`: a member has a
   person with day rules or is in a selection (`_day_rules`). Kept out of
   `_conflicts`' loops, as calls: there they made GYR's steps (which need
   neither) about 45 % slower;

@@ -257,6 +257,25 @@ def test_activity_tag_max_hours_continuously() -> None:
     assert day0[1] == 5 or day0[2] == 5  # no three labs in a row
 
 
+def test_a_merged_classs_soft_limit_costs_once_per_subgroup() -> None:
+    """A1 and A2 have the same lessons, so the model merges them into one
+    class: the year A's two lessons, each wished on day 0 (80 %), and at
+    most one lesson a day for the students (60 %). Both on day 0 break the
+    limit for two subgroups (1.20, as the checker and FET count it); one
+    moved breaks one wish (0.80). Costed once per class (0.60), as before
+    2026-12-01, the solver kept both on day 0."""
+    acts = [act(1, "T1", "A"), act(2, "T2", "A")]
+    cs = [*pulled((1, 2), 0), m.StudentsMaxHoursDaily(max_hours=1, weight=60)]
+    inst = school(acts, cs)
+    comp = compile_instance(inst)
+    merged = [p for p in comp.subgroups if p.activities]
+    assert len(merged) == 1 and merged[0].max_hours_daily == (1, 2 * 6000)
+    at = solved(inst)
+    assert at[1].day != at[2].day
+    r = solve(inst, time_limit_s=20)
+    assert r.status == "optimal" and r.soft == pytest.approx(0.80)
+
+
 def test_a_heavy_students_tag_limit_is_kept_as_fets_reading_needs() -> None:
     """Three lab lessons of the year A (subgroups A1, A2), each wished twice
     over (99 %) on day 0 of three hours, with at most two labs in a row for
