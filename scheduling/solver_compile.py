@@ -802,17 +802,18 @@ def compile_instance(inst: m.Instance) -> Compiled:
         key = keys[sg]
         if key not in class_of:
             class_of[key] = len(comp.subgroups)
+            lim = s_limits.get(sg, [])
             comp.subgroups.append(
                 _person(
                     sg,
                     acts_of_sub[sg],
-                    s_limits.get(sg, []),
+                    lim,
                     sub_na.get(sg, set()),
                     break_hard,
                     D,
                     H,
                     act_building,
-                    scale=class_size[key],
+                    scales=[class_size[key]] * len(lim),
                 )
             )
         sub_class[sg] = class_of[key]
@@ -956,11 +957,10 @@ def _person(
     H: int,
     act_building: list[int],
     *,
-    scale: int = 1,
     scales: Sequence[int] | None = None,
 ) -> CPerson:
-    """`scale` (each of `limits` its own, `scales`): how many times one
-    break of a soft limit counts (a subgroup class's subgroups)."""
+    """`scales` (one per limit; None: 1 each): how many times one break of
+    a soft limit counts (the subgroups of a class it names)."""
     counted = [
         [h for h in range(H) if d * H + h not in na and d * H + h not in breaks] for d in range(D)
     ]
@@ -980,7 +980,7 @@ def _person(
 
     hours: list[tuple[int, int]] = []
     for j, c in enumerate(limits):
-        cost = 0 if is_hard(c) else cost_of(c.weight) * (scale if scales is None else scales[j])
+        cost = 0 if is_hard(c) else cost_of(c.weight) * (1 if scales is None else scales[j])
         if isinstance(c, m.StudentsMaxGapsPerWeek | m.TeacherMaxGapsPerWeek):
             p.max_gaps_week = tighter(p.max_gaps_week, (c.max_gaps, cost))
         elif isinstance(c, m.StudentsMaxGapsPerDay | m.TeacherMaxGapsPerDay):
