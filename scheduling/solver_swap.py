@@ -22,12 +22,13 @@ schools it applies to (`applies`):
   evicted again in it. Chains are bounded: at most `kernel.LEVELS` deep,
   one start per level from `kernel.ONE_TRY_FROM` on, and `SWAP_CALLS`
   placements per attempt.
-* When no chain succeeds, the lesson takes the start whose evicted weigh
-  least, by force, and moves ahead of them in the order: the order
-  learns which lessons are hard. A lesson evicted so cannot return to where
-  it was for `SWAP_TENURE` steps, and each eviction from the same place
-  weighs `SWAP_TRIED_WEIGHT` more the next time (FET's "tried removals", a
-  long-term memory against cycling).
+* When no chain succeeds, the lesson takes a start by force, evicting
+  what is there, and moves ahead of the evicted in the order: the order
+  learns which lessons are hard. The start is chosen in FET's order: the
+  one where the least evicted lesson has been evicted from its place
+  fewest times before (FET's "tried removals", a long-term memory against
+  cycling), then where they have in all, then the least weight evicted. A
+  lesson evicted so cannot return to where it was for `SWAP_TENURE` steps.
 
 It enforces every hard constraint of the schools it applies to:
 
@@ -104,9 +105,6 @@ from scheduling.solver_compile import (
 SWAP_CALLS = 100
 #: steps a lesson evicted by force may not go back to the start it left
 SWAP_TENURE = 20
-#: how much more an eviction weighs for each earlier eviction of the same
-#: lesson from the same start (a one-hour lesson weighs 1)
-SWAP_TRIED_WEIGHT = 0.1
 #: steps per compiled call: the stop flag and the time are looked at
 #: between calls (about 0.5–1 s on GYR; 5.3 s on the demo school, whose
 #: steps cost 26 ms: its 5 s first turn lasts two calls, 10.6 s). Fixed,
@@ -596,7 +594,6 @@ class Construction:
                 self.weight,
                 SWAP_CALLS,
                 SWAP_TENURE,
-                SWAP_TRIED_WEIGHT,
             )
         return int(left)
 
@@ -853,7 +850,6 @@ class Spreads:
             con.weight,
             SPREAD_CALLS,
             SWAP_TENURE,
-            SWAP_TRIED_WEIGHT,
         )
         if left or self.broken()[1] >= cost:
             self.undo()

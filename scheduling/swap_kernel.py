@@ -1064,13 +1064,12 @@ def _swap(u0, data, state, work, call_limit, weight):
 
 
 @_kernel
-def run(
-    steps, seed, it0, prio, data, state, work, tabu, tried, weight, call_limit, tenure, tried_weight
-):
+def run(steps, seed, it0, prio, data, state, work, tabu, tried, weight, call_limit, tenure):
     """`steps` steps from step number `it0`: each takes the first unplaced
     unit in `prio` and places it by `_swap`; when that fails, at the start
-    whose evicted units weigh least (plus `tried_weight` per earlier eviction
-    of each from where it is), not one it was evicted from in the last
+    chosen in FET's order (the least tried of its units to evict, by
+    `tried`: their earlier evictions from where they are; then their tries
+    in all; then their `weight`), not one it was evicted from in the last
     `tenure` steps, evicting them, and moves ahead of them in `prio` (which
     is changed in place). Returns the units left unplaced and the next step
     number. The random stream is seeded from `seed` and `it0` at each
@@ -1110,7 +1109,7 @@ def run(
         lo = u_st_ptr[u]
         ns = u_st_ptr[u + 1] - lo
         best = -1
-        best_key = 1e18
+        best_lo = best_sum = best_key = 0.0
         for i in range(ns):
             t = u_st[lo + i]
             if tabu[u, t] > it:
@@ -1126,13 +1125,24 @@ def run(
             confn[0, i] = n
             if n < 0:
                 continue
-            w = 0.0
+            # FET's order of the starts: the least tried of the units to
+            # evict (its "tried removals" from where they are), then their
+            # tries in all, then their weight, ties at random
+            lo_t = 0.0 if n == 0 else 1e18
+            sum_t = 0.0
+            w = np.random.random()
             for q in range(n):
                 v = confbuf[0, i, q]
-                w += weight[v] + tried_weight * tried[v, start[u_mem[u_mem_ptr[v]]]]
-            key = w + np.random.random()
-            if key < best_key:
-                best_key = key
+                tv = tried[v, start[u_mem[u_mem_ptr[v]]]]
+                lo_t = min(lo_t, tv)
+                sum_t += tv
+                w += weight[v]
+            if (
+                best < 0
+                or lo_t < best_lo
+                or (lo_t == best_lo and (sum_t < best_sum or (sum_t == best_sum and w < best_key)))
+            ):
+                best_lo, best_sum, best_key = lo_t, sum_t, w
                 best = i
         if best < 0:
             continue
