@@ -216,6 +216,16 @@ SWAP_FIRST_INTERVAL_S = 0.5
 SWAP_FIRST_EVERY_S = 2.0
 
 
+#: the swapping's turn after CP-SAT's phase 1 takes its forced starts in
+#: FET's order (`solver_swap.Construction.fet_order`), as its first turn
+#: does; off: by the least weight evicted. Swapping alone, 45 s, seed 1
+#: (docs/benchmarks.md, "FET's order of the forced starts"): FET's order
+#: places 95 of 110 fet-data schools, the weight 85, but GYR (public set)
+#: is placed in the weight's order (seeds 1-8 within 130 s), and in FET's
+#: order its seed 1 found nothing in 300 s, full solve
+SWAP_FET_ORDER_AFTER = False
+
+
 def swap_after(time_limit_s: float) -> float:
     """How long CP-SAT's phase 1 runs before the recursive swapping:
     `SWAP_AFTER_SHARE` of the limit, at least `SWAP_AFTER_S`, at most half."""
@@ -837,7 +847,7 @@ class _Solver:
             outcome, optimal = self._phase1(comp, symmetry, ws, min_days_hard=0)
         if outcome == "none" and swap and not self.stopped():
             self.search_end = None
-            if self._construct(comp, symmetry):
+            if self._construct(comp, symmetry, fet_order=SWAP_FET_ORDER_AFTER):
                 outcome, optimal = "found", False
         if outcome == "found":
             return self._improve(comp, optimal, ws, symmetry)
@@ -847,15 +857,20 @@ class _Solver:
             return self.result("infeasible", message=outcome)
         return self.result("stopped" if self.stopped() else "incomplete")
 
-    def _construct(self, comp: Compiled, symmetry: bool, end: float | None = None) -> bool:
+    def _construct(
+        self, comp: Compiled, symmetry: bool, end: float | None = None, *, fet_order: bool = True
+    ) -> bool:
         """A turn of the recursive swapping (`solver_swap.Swapping`, going on
         from its turn before) until `end`, by default `SWAP_SHARE` of the
         time limit; the timetable recorded when found (the one before its
         repair if the repair did not finish in the turn). When it
         exceeds gap limits above zero (the swapping keeps them only beside
-        other day rules), the relaxed search takes the excess to zero from it."""
+        other day rules), the relaxed search takes the excess to zero from it.
+        `fet_order`: the forced starts in FET's order (the first turn; see
+        `SWAP_FET_ORDER_AFTER`)."""
         if self.swapping is None:
             self.swapping = Swapping(comp, seed=self.seed)
+        self.swapping.con.fet_order = fet_order
         stop = SWAP_SHARE * self.time_limit_s if end is None else end  # leave phase 2 a little
         found = self.swapping.go(
             lambda: not self.stopped() and self.elapsed() < stop,

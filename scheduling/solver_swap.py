@@ -27,8 +27,10 @@ schools it applies to (`applies`):
   learns which lessons are hard. The start is chosen in FET's order: the
   one where the least evicted lesson has been evicted from its place
   fewest times before (FET's "tried removals", a long-term memory against
-  cycling), then where they have in all, then the least weight evicted. A
-  lesson evicted so cannot return to where it was for `SWAP_TENURE` steps.
+  cycling), then where they have in all, then the least weight evicted
+  (`Construction.fet_order`); otherwise the least weight evicted, each
+  earlier eviction adding `swap_kernel.TRIED_WEIGHT`. A lesson evicted so
+  cannot return to where it was for `SWAP_TENURE` steps.
 
 It enforces every hard constraint of the schools it applies to:
 
@@ -361,6 +363,9 @@ class Construction:
         self.comp = comp
         self.seed = seed
         self.it = 0
+        #: forced starts in FET's order (`swap_kernel.run`); the solver
+        #: turns it off for the swapping after CP-SAT's phase 1
+        self.fet_order = True
         A = comp.activities
         n = len(A)
         ns, nt = len(comp.subgroups), len(comp.teachers)
@@ -594,6 +599,7 @@ class Construction:
                 self.weight,
                 SWAP_CALLS,
                 SWAP_TENURE,
+                self.fet_order,
             )
         return int(left)
 
@@ -850,6 +856,7 @@ class Spreads:
             con.weight,
             SPREAD_CALLS,
             SWAP_TENURE,
+            False,
         )
         if left or self.broken()[1] >= cost:
             self.undo()

@@ -96,6 +96,10 @@ LEVELS = 14
 #: trying every start at every level spent the attempt's calls deep down and
 #: left GYR 20–47 units short after 280 s, where this solved it)
 ONE_TRY_FROM = 5
+#: without FET's order of the forced starts (`run`), what each earlier
+#: eviction of a unit from its start adds to its weight (a one-hour lesson
+#: weighs 1)
+TRIED_WEIGHT = 0.1
 #: `md_cap` of a soft min days whose broken pairs are not counted
 UNCAPPED = 1 << 30
 #: `u_flags` bits
@@ -1064,12 +1068,15 @@ def _swap(u0, data, state, work, call_limit, weight):
 
 
 @_kernel
-def run(steps, seed, it0, prio, data, state, work, tabu, tried, weight, call_limit, tenure):
+def run(
+    steps, seed, it0, prio, data, state, work, tabu, tried, weight, call_limit, tenure, fet_order
+):
     """`steps` steps from step number `it0`: each takes the first unplaced
     unit in `prio` and places it by `_swap`; when that fails, at the start
-    chosen in FET's order (the least tried of its units to evict, by
-    `tried`: their earlier evictions from where they are; then their tries
-    in all; then their `weight`), not one it was evicted from in the last
+    chosen in FET's order with `fet_order` (the least tried of its units
+    to evict, by `tried`: their earlier evictions from where they are; then
+    their tries in all; then their `weight`), otherwise whose units weigh
+    least with `TRIED_WEIGHT` per try, not one it was evicted from in the last
     `tenure` steps, evicting them, and moves ahead of them in `prio` (which
     is changed in place). Returns the units left unplaced and the next step
     number. The random stream is seeded from `seed` and `it0` at each
@@ -1125,9 +1132,10 @@ def run(steps, seed, it0, prio, data, state, work, tabu, tried, weight, call_lim
             confn[0, i] = n
             if n < 0:
                 continue
-            # FET's order of the starts: the least tried of the units to
-            # evict (its "tried removals" from where they are), then their
-            # tries in all, then their weight, ties at random
+            # FET's order of the starts (`fet_order`): the least tried of
+            # the units to evict (its "tried removals" from where they
+            # are), then their tries in all, then their weight; otherwise
+            # their weight plus `TRIED_WEIGHT` a try; ties at random
             lo_t = 0.0 if n == 0 else 1e18
             sum_t = 0.0
             w = np.random.random()
@@ -1137,6 +1145,9 @@ def run(steps, seed, it0, prio, data, state, work, tabu, tried, weight, call_lim
                 lo_t = min(lo_t, tv)
                 sum_t += tv
                 w += weight[v]
+            if not fet_order:
+                w += TRIED_WEIGHT * sum_t
+                lo_t = sum_t = 0.0
             if (
                 best < 0
                 or lo_t < best_lo

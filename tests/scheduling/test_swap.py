@@ -545,16 +545,25 @@ def test_a_day_rule_school_goes_on_swapping_only_when_close_to_placed(
 
 def test_a_day_rule_schools_first_turn_is_shorter(monkeypatch: pytest.MonkeyPatch) -> None:
     """`SWAP_FIRST_DAY_RULES_S` for a school with day rules, `SWAP_FIRST_S`
-    for one without: the end of the first turn as `_construct` is given it."""
+    for one without: the end of the first turn as `_construct` is given it.
+    The first turn takes its forced starts in FET's order, the turn after
+    CP-SAT's phase 1 by weight (`SWAP_FET_ORDER_AFTER`)."""
     solver_swap.warm_up()
     monkeypatch.setattr(solver_mod, "SWAP_FIRST_S", 7.0)
     monkeypatch.setattr(solver_mod, "SWAP_FIRST_DAY_RULES_S", 3.0)
     turns: list[float] = []
+    orders: list[tuple[bool, bool]] = []
 
     def construct(
-        self: solver_mod._Solver, comp: Compiled, symmetry: bool, end: float | None = None
+        self: solver_mod._Solver,
+        comp: Compiled,
+        symmetry: bool,
+        end: float | None = None,
+        *,
+        fet_order: bool = True,
     ) -> bool:
         turns.append(-1.0 if end is None else end - self.elapsed())
+        orders.append((end is None, fet_order))
         return False
 
     monkeypatch.setattr(solver_mod._Solver, "_construct", construct)
@@ -566,6 +575,7 @@ def test_a_day_rule_schools_first_turn_is_shorter(monkeypatch: pytest.MonkeyPatc
     firsts = [t for t in turns if t >= 0]
     assert len(firsts) == 2
     assert 6.0 < firsts[0] <= 7.0 and 2.0 < firsts[1] <= 3.0
+    assert (False, True) in orders and (True, False) in orders
 
 
 def test_kernel_ready_only_with_the_kernel_compiled_or_cached(tmp_path: object) -> None:
