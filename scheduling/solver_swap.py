@@ -856,7 +856,7 @@ class Spreads:
             con.weight,
             SPREAD_CALLS,
             SWAP_TENURE,
-            False,
+            False,  # the weight's order, as these tries were measured with
         )
         if left or self.broken()[1] >= cost:
             self.undo()
