@@ -156,9 +156,9 @@ def applies(comp: Compiled) -> bool:
     gaps, early max beginnings, min hours on a busy day, max hours a day and
     in a row (`_day_rules_kept`); of the pairwise time relations same
     starting times, consecutive lessons, min days and min gaps between
-    activities; "occupy
-    at most k of these slots" (and, as virtual people, not overlapping
-    activities and activity-tag limits: `solver_compile._tag_people`),
+    activities; "occupy at most k of these slots" (and, as virtual people,
+    not overlapping activities and activity-tag limits:
+    `solver_compile._tag_people`),
     "ends the students' day" and building changes (min free hours before
     one, max a day; not max a week); no same days, same starting hours, max
     simultaneous, ordered or three grouped activities, max different rooms,
